@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: GPL-2.0
+# espx: IPsec ESP datapath in eBPF.
+#   make            build everything into build/
+#   make demo       the main job on its embedded default (see README)
+#   make test       install deps if needed, build, run the whole suite
+#   make bench      crypto-core benchmark (BPF_PROG_TEST_RUN)
+#   make deps       install build/test dependencies (Debian, root)
+#   V=1             show commands
+BUILD    ?= build
+CLANG    ?= clang-16
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -I$(BUILD) -Iinclude -Ibpf -Wall -Wno-unused-function
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD) -D_GNU_SOURCE
+LDLIBS   := -lbpf -lelf -lz -lmnl
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
+USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+
+# user/espx.c is the entry point; the other user/*.c form a library shared
+# with the test programs.
+LIB_SRCS := $(filter-out user/espx.c,$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps demo test bench clean help check-deps
+
+all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	$(Q)scripts/deps.sh
+
+check-deps:
+	$(Q)scripts/deps.sh --check
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/espx: $(BUILD)/user/espx.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+demo: deps all
+	$(Q)scripts/demo.sh
+
+test: deps all
+	$(Q)tests/run.sh
+
+bench: deps all
+	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* ESP with AES-GCM (RFC 4106) on a packet: builds the AAD and nonce from the
+ * ESP header and the SA, then seals or opens the payload in place.
+ *
+ *   esp_off: | SPI (4) | SN (4) | IV (8) | payload+padding+trailer | ICV |
+ *
+ * AAD is SPI || SN (8 bytes), or SPI || SN_hi || SN_lo with ESN (12 bytes,
+ * RFC 4106 s5): SN_hi is never on the wire, the caller supplies it. */
+#ifndef ESPX_BPF_ESP_GCM_H
+#define ESPX_BPF_ESP_GCM_H
+
+#include "gcm.h"
+
+#define ESP_HDR_LEN	(8 + ESPX_ESP_IV_LEN)
+
+static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct espx_sa *sa,
+					 __u32 esp_off, __u32 data_len, __u32 seq_hi,
+					 const int decrypt)
+{
+	struct bpf_crypto_ctx *ctx = sa->ctx;
+	struct gcm_op op;
+	__u64 hdr[2];	/* SPI, SN, IV as on the wire */
+	__u32 *aad32 = (__u32 *)op.aad;
+
+	if (!ctx || !(sa->flags & ESPX_SA_F_READY))
+		return -ESPX_ENOENT;
+	if (bpf_dynptr_read(hdr, sizeof(hdr), pkt, esp_off, 0))
+		return -ESPX_EINVAL;
+
+	op.aad[0] = 0;
+	op.aad[1] = 0;
+	op.aad[2] = 0;
+	op.aad[3] = 0;
+	aad32[0] = (__u32)hdr[0];			/* SPI */
+	if (sa->flags & ESPX_SA_F_ESN) {
+		aad32[1] = bpf_htonl(seq_hi);
+		aad32[2] = (__u32)(hdr[0] >> 32);	/* SN low */
+		op.aad_len = 12;
+	} else {
+		aad32[1] = (__u32)(hdr[0] >> 32);
+		op.aad_len = 8;
+	}
+	gcm_j0_rfc4106(op.j0, sa->salt, (const __u8 *)&hdr[1]);
+	op.data_off = esp_off + ESP_HDR_LEN;
+	op.data_len = data_len;
+	op.icv_off = esp_off + ESP_HDR_LEN + data_len;
+	op.icv_len = sa->icv_len;
+	return gcm_crypt(pkt, ctx, sa, &op, decrypt);
+}
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map the espx datapath shares with user space. Pinned by name under
+ * ESPX_PIN_DIR by `espx attach` (or by xdp-loader --pin-path). */
+#ifndef ESPX_BPF_MAPS_H
+#define ESPX_BPF_MAPS_H
+
+#include "compat.h"
+#include "espx_sa.h"
+#include "espx_crypto.h"
+#include "espx_drop.h"
+
+/* Maps are pinned by name (under ESPX_PIN_DIR by espx, or the --pin-path of
+ * xdp-loader) so every program and every espx command shares them. Test
+ * objects define ESPX_NO_PIN to keep their maps private. */
+#ifdef ESPX_NO_PIN
+#define ESPX_PINNED
+#else
+#define ESPX_PINNED __uint(pinning, LIBBPF_PIN_BY_NAME);
+#endif
+
+/* SAs, keyed like xfrm_state. Preallocated, so an SA's kptr and table live in
+ * a fixed slot; deleting the element releases the crypto context. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPX_MAX_SA);
+	__type(key, struct espx_sa_key);
+	__type(value, struct espx_sa);
+	ESPX_PINNED
+} espx_sa SEC(".maps");
+
+/* One request slot for the SA set-up programs (key material passes through
+ * here for one BPF_PROG_TEST_RUN and is wiped by user space right after). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct espx_sa_setup_req);
+	ESPX_PINNED
+} espx_sa_setup SEC(".maps");
+
+/* Drops and pass-throughs by reason and direction (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ESPX_DROP__MAX * ESPX_DIR__MAX);
+	__type(key, __u32);
+	__type(value, struct espx_drop_count);
+	ESPX_PINNED
+} espx_drops SEC(".maps");
+
+static __always_inline struct espx_sa *sa_lookup(const struct espx_sa_key *key)
+{
+	return bpf_map_lookup_elem(&espx_sa, key);
+}
+
+#endif

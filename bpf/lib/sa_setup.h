@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The two programs that make an SA usable, run by user space with
+ * BPF_PROG_TEST_RUN right after it writes the SA's map entry:
+ *  1. espx_sa_crypto_init (syscall): create the ecb(aes) context and park it
+ *     in the SA as a referenced kptr. Only syscall programs may create
+ *     contexts.
+ *  2. espx_sa_ghash_init (tc): H = AES_K(0^128) and the 8-bit GHASH table.
+ *     bpf_crypto_encrypt is not callable from syscall programs, hence a tc
+ *     program run on a dummy packet.
+ * A context is released by the kernel when its SA's map element goes. */
+#ifndef ESPX_BPF_SA_SETUP_H
+#define ESPX_BPF_SA_SETUP_H
+
+#include "maps.h"
+#include "gcm.h"
+
+_Static_assert(sizeof(struct espx_crypto_params) == sizeof(struct bpf_crypto_params),
+	       "espx_crypto_params must mirror the kernel's bpf_crypto_params");
+
+static __always_inline struct espx_sa_setup_req *sa_setup_req(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&espx_sa_setup, &zero);
+}
+
+SEC("syscall")
+int espx_sa_crypto_init(void *arg)
+{
+	struct espx_sa_setup_req *req = sa_setup_req();
+	struct bpf_crypto_ctx *cctx, *old;
+	struct espx_sa *sa;
+	int err = 0;
+
+	if (!req)
+		return 0;
+	sa = sa_lookup(&req->sa);
+	if (!sa) {
+		req->err = -ESPX_ENOENT;
+		return 0;
+	}
+	cctx = bpf_crypto_ctx_create((struct bpf_crypto_params *)&req->params,
+				     sizeof(struct bpf_crypto_params), &err);
+	if (!cctx) {
+		req->err = err ? err : -ESPX_EINVAL;
+		return 0;
+	}
+	old = bpf_kptr_xchg(&sa->ctx, cctx);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	req->err = 0;
+	return 0;
+}
+
+SEC("tc")
+int espx_sa_ghash_init(struct __sk_buff *skb)
+{
+	struct espx_sa_setup_req *req = sa_setup_req();
+	struct gcm_scratch *s = gcm_scratch();
+	struct bpf_crypto_ctx *ctx;
+	struct bpf_dynptr d;
+	struct espx_sa *sa;
+
+	if (!req || !s)
+		return 0;
+	sa = sa_lookup(&req->sa);
+	if (!sa) {
+		req->err = -ESPX_ENOENT;
+		return 0;
+	}
+	ctx = sa->ctx;
+	if (!ctx) {
+		req->err = -ESPX_ENOENT;
+		return 0;
+	}
+	__builtin_memset(s->blk, 0, sizeof(s->blk));
+	if (bpf_dynptr_from_mem(s->blk, sizeof(s->blk), 0, &d) ||
+	    bpf_crypto_encrypt(ctx, &d, &d, NULL)) {
+		req->err = -ESPX_EIO;
+		return 0;
+	}
+	ghash_table_init(sa->htab, s->blk);
+	__builtin_memset(s->blk, 0, sizeof(s->blk));	/* H is key material */
+	__sync_fetch_and_or(&sa->flags, ESPX_SA_F_READY);
+	req->err = 0;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Drop (and pass-through) reasons, shared by the datapath and `espx stats`.
+ * One X-macro list gives the enum and the names. Values are never renumbered:
+ * retire a reason by renaming it RESERVED_n, and only append new ones. */
+#ifndef ESPX_DROP_H
+#define ESPX_DROP_H
+
+#define ESPX_DROP_REASONS(X)						\
+	X(NONE,		0,  "none")					\
+	X(MALFORMED,	1,  "malformed")				\
+	X(TRUNCATED,	2,  "truncated")				\
+	X(NO_SA,	3,  "no-sa")					\
+	X(REPLAY,	4,  "replay")					\
+	X(REPLAY_OLD,	5,  "replay-left-of-window")			\
+	X(ICV,		6,  "icv-mismatch")				\
+	X(PAD,		7,  "bad-padding")				\
+	X(NEXT_HDR,	8,  "bad-next-header")				\
+	X(SELECTOR,	9,  "selector-mismatch")			\
+	X(POLICY_BLOCK,	10, "policy-block")				\
+	X(NO_SA_OUT,	11, "policy-without-sa")			\
+	X(PLAINTEXT,	12, "plaintext-on-protected-selector")		\
+	X(SEQ_OVERFLOW,	13, "seq-overflow")				\
+	X(HARD_LIMIT,	14, "hard-limit")				\
+	X(TOO_BIG,	15, "too-big")					\
+	X(CRYPTO,	16, "crypto-error")				\
+	X(NO_CTX,	17, "sa-not-ready")				\
+	X(MTU,		18, "mtu-exceeded")				\
+	X(INTERNAL,	19, "internal")
+
+enum espx_drop_reason {
+#define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,
+	ESPX_DROP_REASONS(ESPX_DROP_ENUM)
+#undef ESPX_DROP_ENUM
+	ESPX_DROP__MAX,
+};
+
+/* Direction index for the drop counters. */
+enum espx_dir {
+	ESPX_DIR_IN  = 0,	/* XDP, receive */
+	ESPX_DIR_OUT = 1,	/* TC egress, transmit */
+	ESPX_DIR__MAX,
+};
+
+/* Per-CPU counter slot, key = reason * ESPX_DIR__MAX + dir. */
+struct espx_drop_count {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#ifndef __bpf__
+static inline const char *espx_drop_name(unsigned int r)
+{
+	switch (r) {
+#define ESPX_DROP_CASE(name, val, str) case val: return str;
+	ESPX_DROP_REASONS(ESPX_DROP_CASE)
+#undef ESPX_DROP_CASE
+	}
+	return "unknown";
+}
+#endif
+
+#endif

@@ -1,0 +1,79 @@
+#!/bin/bash
+# Install what espx needs to build and test, idempotently.
+#
+# Toolchain choices (measured on Debian 12, kernel 6.18):
+#  - clang-16: clang 14 drops btf_type_tag("kptr") when the pointee struct is
+#    complete, and the verifier then rejects bpf_kptr_xchg.
+#  - libbpf 1.4.6 and bpftool 7.5 from bookworm-backports (tcx attach, bpf_for,
+#    kfunc prototypes in vmlinux.h). The backports mirror is derived from the
+#    machine's own apt sources; no host name is written anywhere.
+# Usage: scripts/deps.sh [--check]   (--check: only report, exit 1 if missing)
+set -euo pipefail
+
+PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev
+      iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
+      iperf3 xdp-tools libxdp-dev)
+BPO_PKGS=(libbpf-dev bpftool)
+STAMP=/var/lib/espx/deps.v1
+
+have_all() {
+	local p
+	for p in "${PKGS[@]}" "${BPO_PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || return 1
+	done
+	# backported libbpf must be the one in use (>= 1.4)
+	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev)" ge 1:1.4 || return 1
+}
+
+if have_all; then
+	exit 0
+fi
+if [[ ${1:-} == --check ]]; then
+	echo "espx: build dependencies missing; run: make deps" >&2
+	exit 1
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "espx: installing dependencies needs root (apt-get)" >&2
+	exit 1
+fi
+
+add_backports() {
+	local codename src uri key
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+	if grep -rqs -- "${codename}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		return 0
+	fi
+	# Take the URI and key of the existing Debian main archive entry.
+	src=$(grep -ls "^Suites:.*\b${codename}\b" /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+	if [[ -n $src ]]; then
+		uri=$(awk '/^URIs:/{print $2; exit}' "$src")
+		key=$(awk '/^Signed-By:/{print $2; exit}' "$src")
+	else
+		uri=$(awk -v c="$codename" '$1=="deb" && $3==c {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+		key=/usr/share/keyrings/debian-archive-keyring.gpg
+	fi
+	if [[ -z ${uri:-} ]]; then
+		echo "espx: cannot find the Debian archive in apt sources to add ${codename}-backports" >&2
+		exit 1
+	fi
+	cat >/etc/apt/sources.list.d/espx-backports.sources <<EOT
+Types: deb
+URIs: $uri
+Suites: ${codename}-backports
+Components: main
+Signed-By: ${key:-/usr/share/keyrings/debian-archive-keyring.gpg}
+EOT
+	echo "espx: added ${codename}-backports (mirror taken from existing apt sources)"
+}
+
+add_backports
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root may capture; answer no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends -t "${codename}-backports" "${BPO_PKGS[@]}" >/dev/null
+mkdir -p "$(dirname "$STAMP")" && touch "$STAMP"
+have_all || { echo "espx: dependency install incomplete" >&2; exit 1; }
+echo "espx: dependencies installed"

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Small helpers shared by the Python tests: result lines for tests/run.sh
+(PASS/FAIL/SKIP name[: why]) and a client for build/tests/crypto_harness."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("ESPX_BUILD", os.path.join(ROOT, "build"))
+_failed = 0
+
+
+def result(ok, name, why=""):
+    global _failed
+    if ok:
+        print(f"PASS {name}", flush=True)
+    else:
+        _failed += 1
+        print(f"FAIL {name}: {why}", flush=True)
+
+
+def skip(name, why):
+    print(f"SKIP {name}: {why}", flush=True)
+
+
+def finish():
+    sys.exit(1 if _failed else 0)
+
+
+class Harness:
+    """Line-oriented client of the crypto_harness tool (one process, one
+    loaded BPF object, commands answered in order)."""
+
+    def __init__(self):
+        self.p = subprocess.Popen([os.path.join(BUILD, "tests", "crypto_harness")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True, bufsize=1)
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        out = self.p.stdout.readline()
+        if not out:
+            raise RuntimeError(f"crypto_harness died on: {line[:80]}")
+        return out.split()
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)

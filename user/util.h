@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef ESPX_UTIL_H
+#define ESPX_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Parse hex ("0x" prefix optional, even length) into out. Returns the number
+ * of bytes, or -EINVAL (bad digit / odd length) or -E2BIG (longer than max). */
+int hex_parse(const char *s, uint8_t *out, size_t max);
+/* Write n bytes as lowercase hex into out (2n+1 bytes). */
+void hex_format(const uint8_t *in, size_t n, char *out);
+/* Zero memory holding key material in a way the compiler cannot elide. */
+void wipe(void *p, size_t n);
+
+#endif
