@@ -12,7 +12,7 @@ set -euo pipefail
 
 PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev
       iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
-      iperf3 xdp-tools libxdp-dev)
+      iperf3 xdp-tools libxdp-dev iputils-ping util-linux)
 BPO_PKGS=(libbpf-dev bpftool)
 STAMP=/var/lib/espx/deps.v1
 

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "espx.skel.h"
+#include "espx_common.h"
+#include "attach.h"
+#include "json.h"
+#include "kcheck.h"
+#include "log.h"
+#include "pins.h"
+
+#define LOCK_FILE "/run/lock/espx.lock"
+
+/* Serialise espx invocations that change pins or run set-up programs. */
+static int espx_lock(void)
+{
+	int fd = open(LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		pr_warn("cannot take %s: %s\n", LOCK_FILE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void espx_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Create dir with mode 0700, or tighten an existing one to 0700. */
+static int mkdir_private(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		pr_warn("cannot create %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		pr_warn("%s is not a directory\n", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700)) {
+		pr_warn("cannot make %s private: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int ensure_pin_dirs(void)
+{
+	char progs[300], links[300];
+	int err;
+
+	err = espx_pins_bpffs(1);
+	if (err)
+		return err;
+	espx_pin_path(progs, sizeof(progs), NULL, "progs");
+	espx_pin_path(links, sizeof(links), NULL, "links");
+	if ((err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
+	    (err = mkdir_private(links)))
+		return err;
+	return 0;
+}
+
+static void link_path(char *buf, size_t n, const char *ifname, const char *kind)
+{
+	char name[64];
+
+	espx_link_pin_name(name, sizeof(name), ifname, kind);
+	espx_pin_path(buf, n, "links", name);
+}
+
+/* Pin a program unless an identical one is there already. */
+static int pin_prog(struct bpf_program *prog)
+{
+	char path[256];
+
+	espx_pin_path(path, sizeof(path), "progs", bpf_program__name(prog));
+	unlink(path);	/* a previous version's program; links keep theirs */
+	if (bpf_program__pin(prog, path)) {
+		pr_warn("pinning %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static const char *xdp_mode_name(int attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_DRV: return "native";
+	case XDP_ATTACHED_SKB: return "generic";
+	case XDP_ATTACHED_HW: return "offload";
+	case XDP_ATTACHED_MULTI: return "multi";
+	}
+	return "none";
+}
+
+static int link_prog_id(int link_fd, unsigned int *ifindex)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_link_get_info_by_fd(link_fd, &info, &len))
+		return -errno;
+	if (ifindex)
+		*ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : info.tcx.ifindex;
+	return (int)info.prog_id;
+}
+
+static int remove_all_pins(void);
+
+int espx_attach(const char *ifname, enum espx_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	LIBBPF_OPTS(bpf_link_create_opts, xo);
+	char xpath[256], tpath[256];
+	struct espx *skel = NULL;
+	int xfd = -1, tfd = -1, lock, err, fresh = 0;
+	unsigned int ifindex;
+	struct stat st;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_warn("no device named '%s'\n", ifname);
+		return -ENODEV;
+	}
+	err = kcheck_require();
+	if (err)
+		return err;
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	link_path(xpath, sizeof(xpath), ifname, "xdp");
+	link_path(tpath, sizeof(tpath), ifname, "tc");
+	espx_pins_bpffs(0);
+	if (!stat(xpath, &st) || !stat(tpath, &st)) {
+		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
+			ifname, ifname);
+		err = -EEXIST;
+		goto out;
+	}
+	fresh = stat(espx_pin_root(), &st) != 0;
+	err = ensure_pin_dirs();
+	if (err)
+		goto out;
+
+	oo.pin_root_path = espx_pin_root();
+	skel = espx__open_opts(&oo);
+	if (!skel) {
+		err = -errno;
+		pr_warn("opening the BPF object: %s\n", strerror(-err));
+		goto out;
+	}
+	err = espx__load(skel);
+	if (err) {
+		pr_warn("loading the datapath failed: %s%s\n", strerror(-err),
+			err == -EINVAL ? " (pinned maps of another espx version? 'espx unload' removes them; run with -v for the verifier log)"
+				       : " (run with -v for libbpf's log)");
+		goto out;
+	}
+	if ((err = pin_prog(skel->progs.espx_sa_crypto_init)) ||
+	    (err = pin_prog(skel->progs.espx_sa_ghash_init)))
+		goto out;
+
+	if (mode == ESPX_XDP_NATIVE)
+		xo.flags = XDP_FLAGS_DRV_MODE;
+	else if (mode == ESPX_XDP_GENERIC)
+		xo.flags = XDP_FLAGS_SKB_MODE;
+	xfd = bpf_link_create(bpf_program__fd(skel->progs.espx_xdp_rx), (int)ifindex, BPF_XDP, &xo);
+	if (xfd < 0) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST)
+			pr_warn("%s already has an XDP program; remove it first (ip link set dev %s xdp off, or xdp-loader unload %s --all)\n",
+				ifname, ifname, ifname);
+		else if (mode == ESPX_XDP_NATIVE && err == -EOPNOTSUPP)
+			pr_warn("%s's driver has no native XDP; use --xdp-mode generic or auto\n", ifname);
+		else
+			pr_warn("attaching XDP to %s: %s\n", ifname, strerror(-err));
+		goto out;
+	}
+	tfd = bpf_link_create(bpf_program__fd(skel->progs.espx_tc_tx), (int)ifindex,
+			      BPF_TCX_EGRESS, NULL);
+	if (tfd < 0) {
+		err = -errno;
+		pr_warn("attaching tcx egress to %s: %s\n", ifname, strerror(-err));
+		goto out;
+	}
+	if (bpf_obj_pin(xfd, xpath) || bpf_obj_pin(tfd, tpath)) {
+		err = -errno;
+		pr_warn("pinning links for %s: %s\n", ifname, strerror(-err));
+		unlink(xpath);
+		unlink(tpath);
+		goto out;
+	}
+	{
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		bpf_xdp_query((int)ifindex, 0, &q);
+		printf("attached to %s: xdp %s (%s, prog id %d), tc egress %s (tcx, prog id %d); maps in %s\n",
+		       ifname, bpf_program__name(skel->progs.espx_xdp_rx),
+		       xdp_mode_name(q.attach_mode), link_prog_id(xfd, NULL),
+		       bpf_program__name(skel->progs.espx_tc_tx), link_prog_id(tfd, NULL),
+		       espx_pin_root());
+	}
+	err = 0;
+out:
+	/* Closing the link fds leaves the pinned links in place; on failure
+	 * nothing was pinned, so closing them detaches what was attached. */
+	if (xfd >= 0)
+		close(xfd);
+	if (tfd >= 0)
+		close(tfd);
+	espx__destroy(skel);
+	if (err && fresh)	/* leave nothing half-installed */
+		remove_all_pins();
+	espx_unlock(lock);
+	return err;
+}
+
+/* Detach and unpin one link; 1 if it existed, 0 if not, -errno on error. */
+static int drop_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pr_warn("opening %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	/* Detach even if someone else holds the link open. */
+	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+		pr_debug("link detach %s: %s\n", path, strerror(errno));
+	close(fd);
+	if (unlink(path)) {
+		pr_warn("removing %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 1;
+}
+
+int espx_detach(const char *ifname)
+{
+	char xpath[300], tpath[300];
+	int lock, a, b;
+
+	if (espx_pins_bpffs(0)) {
+		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
+		return -ENOENT;
+	}
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	link_path(xpath, sizeof(xpath), ifname, "xdp");
+	link_path(tpath, sizeof(tpath), ifname, "tc");
+	a = drop_link(xpath);
+	b = drop_link(tpath);
+	espx_unlock(lock);
+	if (a < 0 || b < 0)
+		return a < 0 ? a : b;
+	if (!a && !b) {
+		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
+		return -ENOENT;
+	}
+	printf("detached from %s\n", ifname);
+	return 0;
+}
+
+/* Remove every pin in dir (links are detached first), then dir itself. */
+static int remove_dir_pins(const char *dir, int links)
+{
+	struct dirent *de;
+	char path[512];
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (links)
+			drop_link(path);
+		else if (unlink(path))
+			pr_warn("removing %s: %s\n", path, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT) {
+		pr_warn("removing %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int remove_all_pins(void)
+{
+	char links[300], progs[300];
+
+	espx_pin_path(links, sizeof(links), NULL, "links");
+	espx_pin_path(progs, sizeof(progs), NULL, "progs");
+	remove_dir_pins(links, 1);
+	remove_dir_pins(progs, 0);
+	return remove_dir_pins(espx_pin_root(), 0);
+}
+
+int espx_unload(void)
+{
+	int lock, err;
+
+	if (espx_pins_bpffs(0) || access(espx_pin_root(), F_OK)) {
+		pr_warn("espx is not loaded here (nothing in %s)\n", espx_pin_root());
+		return -ENOENT;
+	}
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	err = remove_all_pins();
+	espx_unlock(lock);
+	if (!err)
+		printf("espx unloaded: links, programs and maps removed from %s\n",
+		       espx_pin_root());
+	return err;
+}
+
+static long count_sas(void)
+{
+	char path[300], key[64], next[64];
+	long n = 0;
+	int fd;
+
+	espx_pin_path(path, sizeof(path), NULL, "espx_sa");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	while (!bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/* Program id behind a pinned link, and its device; -1 if not there. */
+static int pinned_link(const char *ifname, const char *kind, unsigned int *ifindex)
+{
+	char path[300];
+	int fd, id;
+
+	link_path(path, sizeof(path), ifname, kind);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	id = link_prog_id(fd, ifindex);
+	close(fd);
+	return id;
+}
+
+int espx_status(int json)
+{
+	char links[300];
+	struct dirent *de;
+	struct jw w;
+	DIR *d = NULL;
+	long sas = -1;
+
+	if (!espx_pins_bpffs(0)) {
+		sas = count_sas();
+		espx_pin_path(links, sizeof(links), NULL, "links");
+		d = opendir(links);
+	}
+	jw_init(&w, stdout);
+	if (json) {
+		jw_obj_open(&w, NULL);
+		jw_bool(&w, "loaded", sas >= 0);
+		jw_str(&w, "pin_dir", espx_pin_root());
+		jw_int(&w, "sa_count", sas < 0 ? 0 : sas);
+		jw_arr_open(&w, "devices");
+	} else if (sas < 0) {
+		printf("espx is not loaded (no maps in %s)\n", espx_pin_root());
+	} else {
+		printf("maps in %s, %ld SA(s)\n", espx_pin_root(), sas);
+	}
+	while (d && (de = readdir(d))) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		char dev[IF_NAMESIZE + 8], kind[8], now[IF_NAMESIZE + 1] = "";
+		unsigned int ifindex = 0;
+		int xid, tid;
+
+		/* one entry per device, keyed by its xdp link */
+		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
+		    strcmp(kind, "xdp"))
+			continue;
+		xid = pinned_link(dev, "xdp", &ifindex);
+		tid = pinned_link(dev, "tc", NULL);
+		if (ifindex && if_indextoname(ifindex, now))
+			bpf_xdp_query((int)ifindex, 0, &q);
+		if (json) {
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "dev", dev);
+			jw_int(&w, "ifindex", ifindex);
+			jw_str(&w, "ifname_now", now);
+			jw_str(&w, "xdp_mode", xdp_mode_name(q.attach_mode));
+			jw_int(&w, "xdp_prog_id", xid);
+			jw_int(&w, "tc_prog_id", tid);
+			jw_obj_close(&w);
+		} else {
+			printf("%s: xdp %s prog %d, tc egress (tcx) prog %d%s\n", dev,
+			       xdp_mode_name(q.attach_mode), xid, tid,
+			       !now[0] ? " (device gone)" :
+			       strcmp(now, dev) ? " (device renamed)" : "");
+		}
+	}
+	if (d)
+		closedir(d);
+	if (json) {
+		jw_arr_close(&w);
+		jw_obj_close(&w);
+		jw_end(&w);
+	}
+	return 0;
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/* espx: command-line entry point. One binary, subcommands in the style of
+ * ip(8) and bpftool(8); unique prefixes of command names are accepted. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "attach.h"
+#include "kcheck.h"
+#include "log.h"
+
+#ifndef ESPX_VERSION
+#define ESPX_VERSION "0.1"
+#endif
+
+static int json_output;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: espx [ -j ] [ -v ] COMMAND [ ARGS ]\n"
+		"\n"
+		"COMMAND := { check | attach | detach | status | unload | version | help }\n"
+		"  check                       what the kernel offers and lacks for espx\n"
+		"  attach DEV [ --xdp-mode { auto | native | generic } ]\n"
+		"                              load the datapath (if needed) and attach it to DEV:\n"
+		"                              XDP on receive, tcx egress on transmit\n"
+		"  detach DEV                  take espx off DEV (SAs stay in the maps)\n"
+		"  status                      devices espx is attached to, SA count\n"
+		"  unload                      detach from all devices, remove all pinned state\n"
+		"\n"
+		"  -j, --json                  JSON output for check and status\n"
+		"  -v, --verbose               more messages (libbpf and verifier logs)\n");
+}
+
+static int do_check(int argc, char **argv)
+{
+	return kcheck_report(stdout, json_output, espx_log_get_level() >= LOG_INFO) ? 1 : 0;
+}
+
+static int do_attach(int argc, char **argv)
+{
+	enum espx_xdp_mode mode = ESPX_XDP_AUTO;
+	const char *dev = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--xdp-mode") && i + 1 < argc) {
+			const char *m = argv[++i];
+
+			if (!strcmp(m, "auto"))
+				mode = ESPX_XDP_AUTO;
+			else if (!strcmp(m, "native"))
+				mode = ESPX_XDP_NATIVE;
+			else if (!strcmp(m, "generic"))
+				mode = ESPX_XDP_GENERIC;
+			else {
+				pr_warn("invalid --xdp-mode '%s': use auto, native or generic\n", m);
+				return 2;
+			}
+		} else if (argv[i][0] == '-') {
+			pr_warn("attach: unknown option '%s'\n", argv[i]);
+			return 2;
+		} else if (!dev) {
+			dev = argv[i];
+		} else {
+			pr_warn("attach: unexpected argument '%s' (one device per call)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!dev) {
+		pr_warn("attach: which device? usage: espx attach DEV\n");
+		return 2;
+	}
+	return espx_attach(dev, mode) ? 1 : 0;
+}
+
+static int do_detach(int argc, char **argv)
+{
+	if (argc != 2) {
+		pr_warn("usage: espx detach DEV\n");
+		return 2;
+	}
+	return espx_detach(argv[1]) ? 1 : 0;
+}
+
+static int do_status(int argc, char **argv)
+{
+	return espx_status(json_output) ? 1 : 0;
+}
+
+static int do_unload(int argc, char **argv)
+{
+	return espx_unload() ? 1 : 0;
+}
+
+static int do_version(int argc, char **argv)
+{
+	printf("espx %s\n", ESPX_VERSION);
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
+}
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	int takes_args;	/* else any argument is an error */
+} cmds[] = {
+	{ "check", do_check, 0 },
+	{ "attach", do_attach, 1 },
+	{ "detach", do_detach, 1 },
+	{ "status", do_status, 0 },
+	{ "unload", do_unload, 0 },
+	{ "version", do_version, 0 },
+	{ "help", do_help, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const struct cmd *found = NULL;
+	size_t i, len;
+	int c;
+
+	/* options before the command only; the command parses its own */
+	while ((c = getopt_long(argc, argv, "+jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json_output = 1;
+			break;
+		case 'v':
+			espx_log_set_level(espx_log_get_level() + 1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	/* -j and -v also work after the command, as bpftool allows */
+	for (c = optind, i = optind; c < argc; c++) {
+		if (!strcmp(argv[c], "-j") || !strcmp(argv[c], "--json"))
+			json_output = 1;
+		else if (!strcmp(argv[c], "-v") || !strcmp(argv[c], "--verbose"))
+			espx_log_set_level(espx_log_get_level() + 1);
+		else
+			argv[i++] = argv[c];
+	}
+	argc = (int)i;
+	espx_log_setup_libbpf();
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	len = strlen(argv[optind]);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strncmp(cmds[i].name, argv[optind], len))
+			continue;
+		if (strlen(cmds[i].name) == len) {
+			found = &cmds[i];
+			break;
+		}
+		if (found) {
+			pr_warn("'%s' is ambiguous: %s or %s?\n", argv[optind], found->name,
+				cmds[i].name);
+			return 2;
+		}
+		found = &cmds[i];
+	}
+	if (!found) {
+		pr_warn("unknown command '%s'; see 'espx help'\n", argv[optind]);
+		return 2;
+	}
+	if (!found->takes_args && argc - optind > 1) {
+		pr_warn("%s: unexpected argument '%s'; see 'espx help'\n", found->name,
+			argv[optind + 1]);
+		return 2;
+	}
+	return found->fn(argc - optind, argv + optind);
+}
