@@ -6,6 +6,9 @@
 #define ESPX_SA_H
 
 #include "espx_common.h"
+#ifndef __bpf__
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
+#endif
 
 /* The crypto context is a referenced kptr on the BPF side; user space sees an
  * opaque 8-byte slot it must never write (map updates skip it). */
@@ -28,16 +31,82 @@ struct espx_gh {
 	__u64 lo;
 };
 
+/* An XFRM selector (struct xfrm_selector): which inner packets an SA or a
+ * policy covers. Addresses and ports in network order; a prefix length of 0
+ * and a port mask of 0 match anything, proto 0 matches any protocol. */
+struct espx_sel {
+	__u32 daddr[4];
+	__u32 saddr[4];
+	__u16 dport;
+	__u16 dport_mask;
+	__u16 sport;
+	__u16 sport_mask;
+	__u8  family;		/* AF_INET, AF_INET6, or 0: any */
+	__u8  prefixlen_d;
+	__u8  prefixlen_s;
+	__u8  proto;		/* IPPROTO_*, 0: any */
+};
+
+/* Lifetime limits, as struct xfrm_lifetime_cfg: ESPX_INF is "no limit". */
+#define ESPX_INF		(~(__u64)0)
+
+struct espx_lft {
+	__u64 soft_bytes;
+	__u64 hard_bytes;
+	__u64 soft_packets;
+	__u64 hard_packets;
+};
+
+enum espx_mode {
+	ESPX_MODE_TRANSPORT = 0,	/* XFRM_MODE_TRANSPORT */
+	ESPX_MODE_TUNNEL = 1,		/* XFRM_MODE_TUNNEL */
+};
+
+#define ESPX_REPLAY_MAX		4096	/* bits in the anti-replay window */
+#define ESPX_REPLAY_WORDS	(ESPX_REPLAY_MAX / 64)
+
 #define ESPX_SA_F_ESN		(1U << 0)	/* 64-bit sequence numbers (RFC 4303 App. A) */
+#define ESPX_SA_F_ENCAP		(1U << 1)	/* ESP in UDP (RFC 3948) */
+#define ESPX_SA_F_SOFT_SENT	(1U << 8)	/* soft limit event sent (set by BPF) */
+#define ESPX_SA_F_HARD_SENT	(1U << 9)	/* hard limit reached: SA unusable (set by BPF) */
 #define ESPX_SA_F_READY		(1U << 31)	/* crypto context and GHASH table built */
 
+/* The SA, keyed like xfrm_state by (daddr, SPI, family).
+ * User space writes the configuration part when it installs the SA and never
+ * afterwards (an update would lose the crypto context); the datapath owns
+ * the state part (sequence numbers, window, counters), which user space
+ * reads with BPF_F_LOCK for a consistent copy. */
 struct espx_sa {
 	ESPX_KPTR(struct bpf_crypto_ctx) ctx;	/* ecb(aes) context, owned by the map */
 	__u32 flags;				/* ESPX_SA_F_* */
 	__u8  salt[ESPX_GCM_SALT_LEN];		/* RFC 4106 nonce salt */
 	__u8  key_len;				/* AES key bytes: 16, 24 or 32 */
 	__u8  icv_len;				/* 8, 12 or 16 */
-	__u8  pad[6];
+	__u8  mode;				/* enum espx_mode */
+	__u8  family;				/* outer family, = key family */
+	__u16 replay_window;			/* bits, 0..ESPX_REPLAY_MAX (0: no check) */
+	__u16 encap_sport;			/* ESP in UDP ports, network order */
+	__u16 encap_dport;
+	__u16 pad0;
+	__u32 reqid;
+	__u32 saddr[4];				/* outer source (tunnel) / our address */
+	__u32 daddr[4];				/* outer destination, = key daddr */
+	struct espx_sel sel;			/* inner packets this SA may carry */
+	struct espx_lft lft;
+	__u64 add_time;				/* CLOCK_BOOTTIME ns, set by user space */
+
+	/* Datapath state. */
+	struct bpf_spin_lock lock;		/* guards seq and replay */
+	__u32 pad1;
+	__u64 oseq;				/* outbound: last sequence number sent */
+	__u64 seq;				/* inbound: highest sequence number accepted */
+	__u64 replay[ESPX_REPLAY_WORDS];	/* window bitmap, bit (s % MAX) for seq s */
+	__u64 packets;				/* current lifetime (xfrm curlft) */
+	__u64 bytes;				/* payload bytes, as XFRM counts them */
+	__u64 use_time;				/* CLOCK_BOOTTIME ns of the last packet */
+	__u64 replay_drops;			/* xfrm_stats.replay */
+	__u64 integrity_failed;			/* xfrm_stats.integrity_failed */
+
 	/* Shoup 8-bit table of H = AES_K(0^128): htab[b] = b * H (4 KiB).
 	 * Built by the espx_sa_ghash_init program, never by user space. */
 	struct espx_gh htab[256];

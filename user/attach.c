@@ -25,7 +25,7 @@
 #define LOCK_FILE "/run/lock/espx.lock"
 
 /* Serialise espx invocations that change pins or run set-up programs. */
-static int espx_lock(void)
+int espx_lock(void)
 {
 	int fd = open(LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -38,7 +38,7 @@ static int espx_lock(void)
 	return fd;
 }
 
-static void espx_unlock(int fd)
+void espx_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
@@ -127,9 +127,63 @@ static int link_prog_id(int link_fd, unsigned int *ifindex)
 
 static int remove_all_pins(void);
 
-int espx_attach(const char *ifname, enum espx_xdp_mode mode)
+/* Load the object with its maps pinned (reusing pinned ones) and pin the
+ * SA set-up programs. NULL and *err on failure. */
+static struct espx *load_datapath(int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct espx *skel;
+
+	*err = ensure_pin_dirs();
+	if (*err)
+		return NULL;
+	oo.pin_root_path = espx_pin_root();
+	skel = espx__open_opts(&oo);
+	if (!skel) {
+		*err = -errno;
+		pr_warn("opening the BPF object: %s\n", strerror(-*err));
+		return NULL;
+	}
+	*err = espx__load(skel);
+	if (*err) {
+		pr_warn("loading the datapath failed: %s%s\n", strerror(-*err),
+			*err == -EINVAL ? " (pinned maps of another espx version? 'espx unload' removes them; run with -v for the verifier log)"
+					: " (run with -v for libbpf's log)");
+		goto fail;
+	}
+	if ((*err = pin_prog(skel->progs.espx_sa_crypto_init)) ||
+	    (*err = pin_prog(skel->progs.espx_sa_ghash_init)))
+		goto fail;
+	return skel;
+fail:
+	espx__destroy(skel);
+	return NULL;
+}
+
+int espx_load(void)
+{
+	struct espx *skel;
+	struct stat st;
+	int lock, err, fresh;
+
+	err = kcheck_require();
+	if (err)
+		return err;
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	espx_pins_bpffs(0);
+	fresh = stat(espx_pin_root(), &st) != 0;
+	skel = load_datapath(&err);
+	espx__destroy(skel);
+	if (err && fresh)
+		remove_all_pins();
+	espx_unlock(lock);
+	return err;
+}
+
+int espx_attach(const char *ifname, enum espx_xdp_mode mode)
+{
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
 	char xpath[256], tpath[256];
 	struct espx *skel = NULL;
@@ -158,26 +212,8 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		goto out;
 	}
 	fresh = stat(espx_pin_root(), &st) != 0;
-	err = ensure_pin_dirs();
-	if (err)
-		goto out;
-
-	oo.pin_root_path = espx_pin_root();
-	skel = espx__open_opts(&oo);
-	if (!skel) {
-		err = -errno;
-		pr_warn("opening the BPF object: %s\n", strerror(-err));
-		goto out;
-	}
-	err = espx__load(skel);
-	if (err) {
-		pr_warn("loading the datapath failed: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (pinned maps of another espx version? 'espx unload' removes them; run with -v for the verifier log)"
-				       : " (run with -v for libbpf's log)");
-		goto out;
-	}
-	if ((err = pin_prog(skel->progs.espx_sa_crypto_init)) ||
-	    (err = pin_prog(skel->progs.espx_sa_ghash_init)))
+	skel = load_datapath(&err);
+	if (!skel)
 		goto out;
 
 	if (mode == ESPX_XDP_NATIVE)

@@ -13,6 +13,14 @@ enum espx_xdp_mode {
 	ESPX_XDP_GENERIC,
 };
 
+/* Load the datapath and pin its maps and set-up programs without attaching
+ * it anywhere (state and policy commands call it, so configuration may come
+ * before attach). Loading again reuses what is pinned. 0 or -errno. */
+int espx_load(void);
+/* Serialise commands that change pinned state (flock on /run/lock/espx.lock);
+ * -1 on failure (message printed), else a token for espx_unlock. */
+int espx_lock(void);
+void espx_unlock(int token);
 int espx_attach(const char *ifname, enum espx_xdp_mode mode);
 int espx_detach(const char *ifname);
 /* Detach everything and remove all pins (maps, programs, links). */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "espx_common.h"
 #include "log.h"
 #include "pins.h"
@@ -188,4 +189,27 @@ int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, siz
 	ifname[len] = '\0';
 	snprintf(kind, kn, "%s", sep + 1);
 	return 0;
+}
+
+int espx_pinned_fd(const char *sub, const char *name)
+{
+	char path[400];
+	int fd;
+
+	if (espx_pins_bpffs(0)) {
+		pr_warn("espx is not loaded (no bpffs mounted); 'espx attach DEV' loads it\n");
+		return -ENOENT;
+	}
+	espx_pin_path(path, sizeof(path), sub, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		int err = -errno;
+
+		if (err == -ENOENT)
+			pr_warn("espx is not loaded here (no %s); 'espx attach DEV' loads it\n", path);
+		else
+			pr_warn("opening %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	return fd;
 }

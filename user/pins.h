@@ -30,6 +30,10 @@ const char *espx_pin_root(void);
 /* <root>/<sub>/<name>; sub may be NULL. */
 void espx_pin_path(char *buf, size_t n, const char *sub, const char *name);
 
+/* Open a pinned map or program (sub NULL for maps, "progs" for programs).
+ * -ENOENT with a message saying to attach or load first. */
+int espx_pinned_fd(const char *sub, const char *name);
+
 /* Pin name of a device's link: kind is "xdp" or "tc". */
 void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kind);
 /* Inverse: device name and kind from a pin name; -EINVAL if not a link. */

@@ -8,6 +8,8 @@
 #include "espx_sa.h"
 #include "espx_crypto.h"
 #include "espx_drop.h"
+#include "espx_event.h"
+#include "espx_policy.h"
 
 /* Maps are pinned by name (under ESPX_PIN_DIR by espx, or the --pin-path of
  * xdp-loader) so every program and every espx command shares them. Test
@@ -46,6 +48,32 @@ struct {
 	__type(value, struct espx_drop_count);
 	ESPX_PINNED
 } espx_drops SEC(".maps");
+
+/* Policies: two halves of ESPX_POL__MAX directions x ESPX_MAX_POLICY slots,
+ * in priority order (espx_policy.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ESPX_POL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct espx_policy);
+	ESPX_PINNED
+} espx_policy SEC(".maps");
+
+/* Which policy half is live, and how many policies each holds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct espx_config);
+	ESPX_PINNED
+} espx_config SEC(".maps");
+
+/* Soft and hard lifetime events for user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, ESPX_EVENTS_SIZE);
+	ESPX_PINNED
+} espx_events SEC(".maps");
 
 static __always_inline struct espx_sa *sa_lookup(const struct espx_sa_key *key)
 {

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Security policies, as the kernel's xfrm_policy: a selector, a direction,
+ * a priority, an action and (for ESP) one template naming the SA to use.
+ *
+ * User space keeps each direction's policies in priority order (lower value
+ * first, then older first, as XFRM does) in one half of espx_policy; the
+ * datapath scans the active half, named by espx_config, and takes the first
+ * match. A new table is written to the other half and then made active in
+ * one write, so a packet never sees a half-written table. */
+#ifndef ESPX_POLICY_H
+#define ESPX_POLICY_H
+
+#include "espx_sa.h"
+
+#define ESPX_MAX_POLICY		256	/* per direction and half */
+
+enum espx_pol_dir {
+	ESPX_POL_IN = 0,	/* XFRM_POLICY_IN: what must arrive protected */
+	ESPX_POL_OUT = 1,	/* XFRM_POLICY_OUT: what must leave protected */
+	ESPX_POL_FWD = 2,	/* XFRM_POLICY_FWD: kept for listings, not used */
+	ESPX_POL__MAX,
+};
+
+enum espx_pol_action {
+	ESPX_POL_ALLOW = 0,	/* XFRM_POLICY_ALLOW: protect per template, or pass */
+	ESPX_POL_BLOCK = 1,	/* XFRM_POLICY_BLOCK: drop */
+};
+
+/* The one template (struct xfrm_user_tmpl) espx supports: ESP, and which SA. */
+struct espx_tmpl {
+	__u32 saddr[4];		/* tunnel endpoints (tunnel mode); zero in transport */
+	__u32 daddr[4];
+	__u32 spi;		/* network order; 0: any */
+	__u32 reqid;		/* 0: any */
+	__u8  family;		/* of saddr/daddr */
+	__u8  mode;		/* enum espx_mode */
+	__u8  optional;		/* "level use": no SA is not an error */
+	__u8  pad;
+};
+
+#define ESPX_POL_F_TMPL		(1U << 0)	/* has a template: requires ESP */
+
+struct espx_policy {
+	struct espx_sel sel;
+	__u32 priority;
+	__u32 index;		/* xfrm policy index, for listings and deletes */
+	__u8  dir;		/* enum espx_pol_dir */
+	__u8  action;		/* enum espx_pol_action */
+	__u16 flags;		/* ESPX_POL_F_* */
+	struct espx_tmpl tmpl;
+	/* Out: the SA the template resolves to, kept current by user space
+	 * (the newest usable SA wins during a rekey, as in the kernel).
+	 * spi == 0: none, and the datapath drops what the policy covers. */
+	struct espx_sa_key sa;
+};
+
+/* espx_config: which half of espx_policy is live and how full it is. */
+struct espx_config {
+	__u32 active;				/* 0 or 1 */
+	__u32 count[2][ESPX_POL__MAX];		/* policies per half and direction */
+	__u32 flags;				/* ESPX_CFG_F_* */
+};
+
+/* Index of a policy slot in espx_policy. */
+#define ESPX_POL_SLOT(half, dir, i) \
+	(((half) * ESPX_POL__MAX + (dir)) * ESPX_MAX_POLICY + (i))
+#define ESPX_POL_SLOTS		(2 * ESPX_POL__MAX * ESPX_MAX_POLICY)
+
+#endif
