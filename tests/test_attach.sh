@@ -7,8 +7,8 @@ source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_attach
 trap finish EXIT INT TERM
 
-A=$(netns_add a)
-B=$(netns_add b)
+netns_add A a
+netns_add B b
 veth_pair "$A" va "$B" vb 10.99.0.1/24 10.99.0.2/24
 PIN_A=/sys/fs/bpf/espx-$A
 PIN_B=/sys/fs/bpf/espx-$B

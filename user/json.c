@@ -9,18 +9,16 @@ void jw_init(struct jw *w, FILE *f)
 	w->first[0] = 1;
 }
 
+static void jw_escaped(struct jw *w, const char *s);
+
 static void jw_sep(struct jw *w, const char *key)
 {
 	if (!w->first[w->depth])
 		fputc(',', w->f);
 	w->first[w->depth] = 0;
 	if (key) {
-		const char *p;
-
-		fputc('"', w->f);
-		for (p = key; *p; p++)
-			fputc(*p, w->f);
-		fputs("\":", w->f);
+		jw_escaped(w, key);
+		fputc(':', w->f);
 	}
 }
 

@@ -166,10 +166,12 @@ void espx_pin_path(char *buf, size_t n, const char *sub, const char *name)
 
 void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kind)
 {
-	size_t i;
+	size_t i, len = strlen(ifname);
 
+	if (!n)
+		return;
 	snprintf(buf, n, "%s:%s", ifname, kind);
-	for (i = 0; buf[i] && i < strlen(ifname); i++)
+	for (i = 0; buf[i] && i < len; i++)
 		if (buf[i] == '.')
 			buf[i] = ':';
 }
@@ -182,7 +184,7 @@ int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, siz
 	if (!sep || sep == pin || (strcmp(sep + 1, "xdp") && strcmp(sep + 1, "tc")))
 		return -EINVAL;
 	len = (size_t)(sep - pin);
-	if (len >= n)
+	if (len >= n || strlen(sep + 1) >= kn)
 		return -EINVAL;
 	for (i = 0; i < len; i++)
 		ifname[i] = pin[i] == ':' ? '.' : pin[i];

@@ -40,11 +40,12 @@ json_get() {
 	"$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-# netns_add SHORT: create namespace $NS_PREFIX-SHORT, echo its name
+# netns_add VAR SHORT: create namespace $NS_PREFIX-SHORT, name it in VAR.
+# Not called in $(...): the list of namespaces to remove lives in this shell.
 netns_add() {
-	local ns=$NS_PREFIX-$1
+	local ns=$NS_PREFIX-$2
 	ip netns add "$ns" && ip -n "$ns" link set lo up && _netns+=("$ns")
-	echo "$ns"
+	printf -v "$1" '%s' "$ns"
 }
 
 # veth_pair NS1 DEV1 NS2 DEV2 ADDR1/PLEN ADDR2/PLEN
