@@ -88,7 +88,7 @@ static void link_path(char *buf, size_t n, const char *ifname, const char *kind)
 	espx_pin_path(buf, n, "links", name);
 }
 
-/* Pin a program unless an identical one is there already. */
+/* Pin a set-up program, replacing an older version's pin (links hold their own program). */
 static int pin_prog(struct bpf_program *prog)
 {
 	char path[256];

@@ -264,9 +264,9 @@ static void check_tcx(struct kctx *c, struct kcheck_item *it)
 		it->ok = KCHECK_OK;
 		set_detail(it, "BPF_TCX_EGRESS and tcx_link_attach in BTF");
 	} else if (has_enum) {
-		set_detail(it, "built without CONFIG_NET_XGRESS; clsact is used");
+		set_detail(it, "built without CONFIG_NET_XGRESS; espx needs tcx links (6.6+)");
 	} else {
-		set_detail(it, "no BPF_TCX_EGRESS; clsact is used");
+		set_detail(it, "no BPF_TCX_EGRESS; espx needs tcx links (6.6+)");
 	}
 }
 

@@ -143,6 +143,7 @@ static __always_inline int gcm_keystream(struct bpf_crypto_ctx *ctx, struct gcm_
 	struct bpf_dynptr d;
 	__u32 n = nblk + 1;
 
+	barrier_var(n);	/* keep this check: callers' checks may not survive for the verifier */
 	if (n > ESPX_GCM_MAX_BLOCKS + 1)
 		return -ESPX_E2BIG;
 	bpf_loop(n, gcm_ctr_fill_cb, lc, 0);
@@ -191,6 +192,7 @@ static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_c
 
 	if (!s)
 		return -ESPX_EIO;
+	barrier_var(len);
 	if (len > ESPX_GCM_MAX_DATA)
 		return -ESPX_E2BIG;
 	if (icv_len != 8 && icv_len != 12 && icv_len != 16)
