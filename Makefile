@@ -43,6 +43,8 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
+# objects and skeletons are kept: user code and tests are built from them
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/vmlinux.h
 .PHONY: all deps demo test bench clean help check-deps
 
 all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
