@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Drop (and pass-through) reasons, shared by the datapath and `espx stats`.
+ * On receive, no-sa (ESP for an SPI espx does not own), fragment-passed and
+ * ike-bypass count packets handed to the kernel untouched; on transmit,
+ * ike-bypass counts IKE packets sent without policy lookup. Everything else
+ * is a drop.
  * One X-macro list gives the enum and the names. Values are never renumbered:
  * retire a reason by renaming it RESERVED_n, and only append new ones. */
 #ifndef ESPX_DROP_H
@@ -25,7 +29,10 @@
 	X(CRYPTO,	16, "crypto-error")				\
 	X(NO_CTX,	17, "sa-not-ready")				\
 	X(MTU,		18, "mtu-exceeded")				\
-	X(INTERNAL,	19, "internal")
+	X(INTERNAL,	19, "internal")					\
+	X(FRAGMENT,	20, "fragment-passed")				\
+	X(GSO,		21, "gso-packet")				\
+	X(BYPASS,	22, "ike-bypass")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

@@ -17,6 +17,7 @@
 #include "espx.skel.h"
 #include "espx_common.h"
 #include "attach.h"
+#include "devcfg.h"
 #include "json.h"
 #include "kcheck.h"
 #include "log.h"
@@ -187,7 +188,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
 	char xpath[256], tpath[256];
 	struct espx *skel = NULL;
-	int xfd = -1, tfd = -1, lock, err, fresh = 0;
+	int xfd = -1, tfd = -1, lock, err, fresh = 0, devcfg_done = 0;
 	unsigned int ifindex;
 	struct stat st;
 
@@ -215,6 +216,10 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	skel = load_datapath(&err);
 	if (!skel)
 		goto out;
+	err = devcfg_apply(ifname);
+	if (err)
+		goto out;
+	devcfg_done = 1;
 
 	if (mode == ESPX_XDP_NATIVE)
 		xo.flags = XDP_FLAGS_DRV_MODE;
@@ -265,6 +270,8 @@ out:
 	if (tfd >= 0)
 		close(tfd);
 	espx__destroy(skel);
+	if (err && devcfg_done)
+		devcfg_restore(ifname);
 	if (err && fresh)	/* leave nothing half-installed */
 		remove_all_pins();
 	espx_unlock(lock);
@@ -309,6 +316,9 @@ int espx_detach(const char *ifname)
 	link_path(tpath, sizeof(tpath), ifname, "tc");
 	a = drop_link(xpath);
 	b = drop_link(tpath);
+	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
+		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
+			ifname, ifname);
 	espx_unlock(lock);
 	if (a < 0 || b < 0)
 		return a < 0 ? a : b;
@@ -333,8 +343,14 @@ static int remove_dir_pins(const char *dir, int links)
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (links)
+		if (links) {
+			char dev[IF_NAMESIZE + 8], kind[8];
+
 			drop_link(path);
+			if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
+			    !strcmp(kind, "xdp"))
+				devcfg_restore(dev);
+		}
 		else if (unlink(path))
 			pr_warn("removing %s: %s\n", path, strerror(errno));
 	}

@@ -18,34 +18,39 @@ static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct es
 					 const int decrypt)
 {
 	struct bpf_crypto_ctx *ctx = sa->ctx;
-	struct gcm_op op;
+	struct gcm_scratch *s = gcm_scratch();
+	struct gcm_op *op;
 	__u64 hdr[2];	/* SPI, SN, IV as on the wire */
-	__u32 *aad32 = (__u32 *)op.aad;
+	__u32 *aad32;
 
 	if (!ctx || !(sa->flags & ESPX_SA_F_READY))
 		return -ESPX_ENOENT;
+	if (!s)
+		return -ESPX_EIO;
+	op = &s->op;
+	aad32 = (__u32 *)op->aad;
 	if (bpf_dynptr_read(hdr, sizeof(hdr), pkt, esp_off, 0))
 		return -ESPX_EINVAL;
 
-	op.aad[0] = 0;
-	op.aad[1] = 0;
-	op.aad[2] = 0;
-	op.aad[3] = 0;
+	op->aad[0] = 0;
+	op->aad[1] = 0;
+	op->aad[2] = 0;
+	op->aad[3] = 0;
 	aad32[0] = (__u32)hdr[0];			/* SPI */
 	if (sa->flags & ESPX_SA_F_ESN) {
 		aad32[1] = bpf_htonl(seq_hi);
 		aad32[2] = (__u32)(hdr[0] >> 32);	/* SN low */
-		op.aad_len = 12;
+		op->aad_len = 12;
 	} else {
 		aad32[1] = (__u32)(hdr[0] >> 32);
-		op.aad_len = 8;
+		op->aad_len = 8;
 	}
-	gcm_j0_rfc4106(op.j0, sa->salt, (const __u8 *)&hdr[1]);
-	op.data_off = esp_off + ESP_HDR_LEN;
-	op.data_len = data_len;
-	op.icv_off = esp_off + ESP_HDR_LEN + data_len;
-	op.icv_len = sa->icv_len;
-	return gcm_crypt(pkt, ctx, sa, &op, decrypt);
+	gcm_j0_rfc4106(op->j0, sa->salt, (const __u8 *)&hdr[1]);
+	op->data_off = esp_off + ESP_HDR_LEN;
+	op->data_len = data_len;
+	op->icv_off = esp_off + ESP_HDR_LEN + data_len;
+	op->icv_len = sa->icv_len;
+	return gcm_crypt(pkt, ctx, sa, op, decrypt);
 }
 
 #endif

@@ -18,20 +18,6 @@
 #include "ghash.h"
 #include "espx_crypto.h"
 
-struct gcm_scratch {
-	__u8 ctr[(ESPX_GCM_MAX_BLOCKS + 1) * 16];	/* J0.. then E_K(J0..) */
-	__u8 buf[ESPX_GCM_MAX_DATA];			/* data being transformed */
-	__u8 aad[ESPX_GCM_MAX_AAD];
-	__u8 blk[16];					/* H, J0 derivation */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct gcm_scratch);
-} espx_gcm_scratch SEC(".maps");
-
 /* What to transform: data_len bytes at data_off in the packet; the ICV is
  * read from or written to icv_off. J0 (16 bytes) and the AAD come from the
  * caller. */
@@ -44,6 +30,21 @@ struct gcm_op {
 	__u32 icv_off;
 	__u32 icv_len;
 };
+
+struct gcm_scratch {
+	__u8 ctr[(ESPX_GCM_MAX_BLOCKS + 1) * 16];	/* J0.. then E_K(J0..) */
+	__u8 buf[ESPX_GCM_MAX_DATA];			/* data being transformed */
+	__u8 aad[ESPX_GCM_MAX_AAD];
+	__u8 blk[16];					/* H, J0 derivation */
+	struct gcm_op op;		/* ESP's request, off the 512-byte stack */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gcm_scratch);
+} espx_gcm_scratch SEC(".maps");
 
 /* State shared with the bpf_loop callbacks. */
 struct gcm_loop {

@@ -47,3 +47,37 @@ class Harness:
     def close(self):
         self.p.stdin.close()
         self.p.wait(timeout=30)
+
+
+def sh(cmd, check=True, **kw):
+    """Run a shell command line; returns CompletedProcess (text)."""
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"'{cmd}' failed ({r.returncode}): {r.stderr.strip()[-300:]}")
+    return r
+
+
+class Netns:
+    """A network namespace this test owns; removed (with espx state) on
+    close. Names carry the test's PID so runs never collide."""
+
+    def __init__(self, short):
+        self.name = f"espxt{os.getpid()}-{short}"
+        sh(f"ip netns add {self.name}")
+        sh(f"ip -n {self.name} link set lo up")
+
+    def run(self, cmd, check=True, **kw):
+        return sh(f"ip netns exec {self.name} {cmd}", check=check, **kw)
+
+    def espx(self, args, check=True):
+        return self.run(f"{os.path.join(BUILD, 'espx')} {args}", check=check)
+
+    def close(self):
+        self.espx("unload", check=False)
+        sh(f"ip netns del {self.name}", check=False)
+
+
+def veth(a, dev_a, b, dev_b):
+    sh(f"ip link add {dev_a} netns {a.name} type veth peer name {dev_b} netns {b.name}")
+    sh(f"ip -n {a.name} link set {dev_a} up")
+    sh(f"ip -n {b.name} link set {dev_b} up")

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Header parsing over direct packet access (XDP data, or TC data after
+ * bpf_skb_pull_data): Ethernet with at most one 802.1Q tag, IPv4 or IPv6,
+ * and the flow fields selectors need. Every access is bounds-checked here. */
+#ifndef ESPX_BPF_PARSE_H
+#define ESPX_BPF_PARSE_H
+
+#include "compat.h"
+#include "selector.h"
+
+#define ETH_HLEN_	14
+#define VLAN_HLEN_	4
+#define ETH_P_8021Q_	0x8100
+#define ETH_P_8021AD_	0x88A8
+#define IPPROTO_ESP_	50
+#define IPPROTO_UDP_	17
+#define IPPROTO_TCP_	6
+#define IPPROTO_ICMP_	1
+#define IPPROTO_ICMPV6_	58
+#define IPPROTO_IPIP_	4
+#define IPPROTO_IPV6_	41
+#define IPPROTO_FRAG_	44
+#define IP_MF_		0x2000
+#define IP_DF_		0x4000
+#define IP_OFFMASK_	0x1fff
+#define NATT_PORT	4500
+#define IKE_PORT	500
+
+struct l3 {
+	__u32 l3_off;		/* from the start of the frame */
+	__u32 l4_off;
+	__u32 len;		/* IP packet length from its header */
+	__u16 eth_proto;	/* network order */
+	__u8  family;
+	__u8  proto;		/* upper-layer protocol */
+	__u8  frag;		/* a fragment: not ours to look into */
+	__u8  tos;		/* IPv4 TOS / IPv6 traffic class */
+	__u8  df;		/* IPv4 "don't fragment" */
+	__u8  pad;
+};
+
+/* Ethernet (+ one VLAN tag): offset of the network header and its type. */
+static __always_inline int parse_eth(void *data, void *end, __u32 *l3_off, __u16 *proto)
+{
+	struct ethhdr *eth = data;
+	struct vlan_hdr { __be16 tci; __be16 proto; } *vh;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	*proto = eth->h_proto;
+	*l3_off = ETH_HLEN_;
+	if (*proto == bpf_htons(ETH_P_8021Q_) || *proto == bpf_htons(ETH_P_8021AD_)) {
+		vh = data + ETH_HLEN_;
+		if ((void *)(vh + 1) > end)
+			return -1;
+		*proto = vh->proto;
+		*l3_off += VLAN_HLEN_;
+	}
+	return 0;
+}
+
+/* The IP header at l3_off; fills the flow's addresses and protocol. */
+static __always_inline int parse_ip(void *data, void *end, struct l3 *h, struct flow *f)
+{
+	__u32 off = h->l3_off & 0xff;
+
+	__builtin_memset(f, 0, sizeof(*f));
+	if (h->eth_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
+			return -1;
+		h->family = AF_INET;
+		h->proto = ip->protocol;
+		h->l4_off = off + ip->ihl * 4;
+		h->len = bpf_ntohs(ip->tot_len);
+		h->frag = !!(ip->frag_off & bpf_htons(IP_MF_ | IP_OFFMASK_));
+		h->tos = ip->tos;
+		h->df = !!(ip->frag_off & bpf_htons(IP_DF_));
+		f->saddr[0] = ip->saddr;
+		f->daddr[0] = ip->daddr;
+		if (h->len < ip->ihl * 4)
+			return -1;
+	} else if (h->eth_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+			return -1;
+		h->family = AF_INET6;
+		h->proto = ip6->nexthdr;
+		h->l4_off = off + sizeof(*ip6);
+		h->len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		h->frag = ip6->nexthdr == IPPROTO_FRAG_;
+		h->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+		__builtin_memcpy(f->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(f->daddr, &ip6->daddr, 16);
+	} else {
+		return -1;
+	}
+	f->family = h->family;
+	f->proto = h->proto;
+	return 0;
+}
+
+/* Ports (or ICMP type/code) for the flow, when the packet has them. */
+static __always_inline void parse_ports(void *data, void *end, const struct l3 *h,
+					struct flow *f)
+{
+	__u8 *l4 = data + (h->l4_off & 0x1ff);
+
+	if (h->frag)
+		return;
+	switch (h->proto) {
+	case IPPROTO_TCP_:
+	case IPPROTO_UDP_:
+	case 132:	/* SCTP */
+		if ((void *)(l4 + 4) > end)
+			return;
+		f->sport = *(__u16 *)l4;
+		f->dport = *(__u16 *)(l4 + 2);
+		break;
+	case IPPROTO_ICMP_:
+	case IPPROTO_ICMPV6_:
+		/* XFRM matches ICMP type in sport and code in dport */
+		if ((void *)(l4 + 2) > end)
+			return;
+		f->sport = bpf_htons(l4[0]);
+		f->dport = bpf_htons(l4[1]);
+		break;
+	}
+}
+
+static __always_inline __u16 csum_fold32(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Checksum of a 20-byte IPv4 header (its csum field must be zero). */
+static __always_inline __u16 ipv4_csum(const struct iphdr *ip)
+{
+	const __u16 *w = (const __u16 *)ip;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	return csum_fold32(sum);
+}
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include "devcfg.h"
+#include "log.h"
+#include "pins.h"
+
+#define RUN_DIR	"/run/espx"
+
+/* IFLA_GSO_MAX_SEGS of a device, read (get) or written (set), over
+ * rtnetlink. 0 or -errno. */
+static int gso_max_segs(const char *ifname, __u32 *val, int set)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nlattr *attr;
+	unsigned int seq = (unsigned int)time(NULL);
+	int ifindex = (int)if_nametoindex(ifname), ret, err = -ENOENT;
+
+	if (!ifindex)
+		return -ENODEV;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = set ? RTM_NEWLINK : RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	if (set)
+		mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, *val);
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		goto out;
+	}
+	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	while (ret > 0) {
+		nlh = (struct nlmsghdr *)buf;
+		if (!mnl_nlmsg_ok(nlh, ret))
+			break;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			err = e->error;	/* 0: the ack of a set */
+			break;
+		}
+		if (nlh->nlmsg_type == RTM_NEWLINK) {
+			mnl_attr_for_each(attr, nlh, sizeof(*ifi))
+				if (mnl_attr_get_type(attr) == IFLA_GSO_MAX_SEGS) {
+					*val = mnl_attr_get_u32(attr);
+					err = 0;
+				}
+			if (!set)
+				break;
+		}
+		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	}
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* One file per namespace's pin directory and device. */
+static void state_path(char *buf, size_t n, const char *ifname)
+{
+	const char *root = strrchr(espx_pin_root(), '/');
+
+	snprintf(buf, n, RUN_DIR "/%s.%s.gso_max_segs", root ? root + 1 : "espx", ifname);
+}
+
+/* The file holds "ifindex value"; is it about this very device? A crash
+ * between apply and attach leaves it, and the next attach must keep the
+ * value it saved rather than save the changed one. */
+static int saved_for(const char *path, const char *ifname)
+{
+	unsigned int idx = 0, v;
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fscanf(f, "%u %u", &idx, &v) == 2 && idx == if_nametoindex(ifname);
+	fclose(f);
+	return ok;
+}
+
+int devcfg_apply(const char *ifname)
+{
+	__u32 orig = 0, one = 1;
+	char path[256];
+	FILE *f;
+	int err;
+
+	err = gso_max_segs(ifname, &orig, 0);
+	if (err) {
+		pr_warn("reading %s's gso_max_segs: %s\n", ifname, strerror(-err));
+		return err;
+	}
+	mkdir(RUN_DIR, 0700);
+	state_path(path, sizeof(path), ifname);
+	f = fopen(path, "wx");
+	if (!f && errno == EEXIST && !saved_for(path, ifname))
+		f = fopen(path, "w");	/* left by a device of that name now gone */
+	if (f) {
+		fprintf(f, "%u %u\n", if_nametoindex(ifname), orig);
+		if (fclose(f)) {
+			unlink(path);
+			return -EIO;
+		}
+	} else if (errno != EEXIST) {	/* EEXIST: saved by an earlier attach */
+		pr_warn("saving %s's settings in %s: %s\n", ifname, path, strerror(errno));
+		return -errno;
+	}
+	err = gso_max_segs(ifname, &one, 1);
+	if (err) {
+		pr_warn("setting gso_max_segs 1 on %s: %s\n", ifname, strerror(-err));
+		if (f)
+			unlink(path);
+		return err;
+	}
+	pr_debug("%s: gso_max_segs %u -> 1 while espx is attached\n", ifname, orig);
+	return 0;
+}
+
+int devcfg_restore(const char *ifname)
+{
+	char path[256];
+	unsigned int idx = 0, v;
+	__u32 val;
+	FILE *f;
+	int err = 0;
+
+	state_path(path, sizeof(path), ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u %u", &idx, &v) != 2)
+		v = 0;
+	fclose(f);
+	val = v;
+	if (val && idx == if_nametoindex(ifname))	/* gone: nothing to put back */
+		err = gso_max_segs(ifname, &val, 1);
+	if (!err)
+		unlink(path);
+	return err;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Device settings espx changes while attached, and restores on detach.
+ *
+ * A TC program sees packets before the kernel segments them: TCP hands
+ * over GSO super-packets whatever the device's TSO/GSO settings, and an
+ * encrypted packet can no longer be segmented. With the device's
+ * gso_max_segs at 1 the stack builds one-segment packets instead (what
+ * `ip link set DEV gso_max_segs 1` does). The original value is saved in
+ * /run/espx/ (so a later `espx detach`, even after a crash, restores it)
+ * and put back on detach. (Checksums left to the device are handled in the
+ * TC program: esp_tx.h.) */
+#ifndef ESPX_DEVCFG_H
+#define ESPX_DEVCFG_H
+
+/* Save and change; 0 or -errno (message printed; nothing left changed). */
+int devcfg_apply(const char *ifname);
+/* Put back what devcfg_apply saved; 0 if there was nothing to restore. */
+int devcfg_restore(const char *ifname);
+
+#endif
