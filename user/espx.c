@@ -9,6 +9,10 @@
 #include "attach.h"
 #include "kcheck.h"
 #include "log.h"
+#include "monitor.h"
+#include "policy.h"
+#include "state.h"
+#include "stats.h"
 
 #ifndef ESPX_VERSION
 #define ESPX_VERSION "0.1"
@@ -21,7 +25,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: espx [ -j ] [ -v ] COMMAND [ ARGS ]\n"
 		"\n"
-		"COMMAND := { check | attach | detach | status | unload | version | help }\n"
+		"COMMAND := { check | attach | detach | status | unload | state | policy | stats |\n"
+		"             monitor | version | help }\n"
 		"  check                       what the kernel offers and lacks for espx\n"
 		"  attach DEV [ --xdp-mode { auto | native | generic } ]\n"
 		"                              load the datapath (if needed) and attach it to DEV:\n"
@@ -29,8 +34,17 @@ static void usage(FILE *f)
 		"  detach DEV                  take espx off DEV (SAs stay in the maps)\n"
 		"  status                      devices espx is attached to, SA count\n"
 		"  unload                      detach from all devices, remove all pinned state\n"
+		"  state { add | del | list | flush } ...\n"
+		"                              SAs, in 'ip xfrm state' syntax (espx state help)\n"
+		"  policy { add | del | list | flush } ...\n"
+		"                              policies, in 'ip xfrm policy' syntax (espx policy help)\n"
+		"  stats                       per-SA counters, drops and pass-throughs by reason\n"
+		"  monitor [ --count N ] [ --timeout SEC ] [ --backlog ]\n"
+		"                              print SA lifetime events (soft/hard limits) from\n"
+		"                              now on (--backlog: also those queued before)\n"
 		"\n"
-		"  -j, --json                  JSON output for check and status\n"
+		"  -j, --json                  JSON output for check, status, list commands, stats\n"
+		"                              and monitor\n"
 		"  -v, --verbose               more messages (libbpf and verifier logs)\n");
 }
 
@@ -95,6 +109,26 @@ static int do_unload(int argc, char **argv)
 	return espx_unload() ? 1 : 0;
 }
 
+static int do_state(int argc, char **argv)
+{
+	return state_cmd(argc, argv, json_output);
+}
+
+static int do_policy(int argc, char **argv)
+{
+	return policy_cmd(argc, argv, json_output);
+}
+
+static int do_stats(int argc, char **argv)
+{
+	return stats_cmd(argc, argv, json_output);
+}
+
+static int do_monitor(int argc, char **argv)
+{
+	return monitor_cmd(argc, argv, json_output);
+}
+
 static int do_version(int argc, char **argv)
 {
 	printf("espx %s\n", ESPX_VERSION);
@@ -117,6 +151,10 @@ static const struct cmd {
 	{ "detach", do_detach, 1 },
 	{ "status", do_status, 0 },
 	{ "unload", do_unload, 0 },
+	{ "state", do_state, 1 },
+	{ "policy", do_policy, 1 },
+	{ "stats", do_stats, 1 },
+	{ "monitor", do_monitor, 1 },
 	{ "version", do_version, 0 },
 	{ "help", do_help, 0 },
 };

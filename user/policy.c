@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Policies: `espx policy add|del|list|flush`, and policy_sync().
+ *
+ * Every change is read-copy-update on the two halves of espx_policy: read
+ * the active half, change the copy, sort it, resolve each template to an
+ * SA, write the copy to the inactive half, then switch espx_config.active
+ * in one map update. The datapath never sees a half-written table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "attach.h"
+#include "json.h"
+#include "log.h"
+#include "pins.h"
+#include "policy.h"
+#include "state.h"
+#include "util.h"
+#include "xfrm_parse.h"
+
+void policy_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: espx policy add SELECTOR dir { in | out | fwd } [ priority N ] [ index N ]\n"
+		"                       [ action { allow | block } ] [ ptype main ]\n"
+		"                       [ tmpl [ src ADDR ] [ dst ADDR ] proto esp [ spi SPI ] [ reqid N ]\n"
+		"                              [ mode { transport | tunnel } ] [ level { required | use } ] ]\n"
+		"       espx policy { del | delete } { SELECTOR dir DIR | index N }\n"
+		"       espx policy { list | show } [ -j ]\n"
+		"       espx policy flush\n"
+		"SELECTOR := [ src PREFIX ] [ dst PREFIX ] [ proto P [ sport N ] [ dport N ] ]\n");
+}
+
+/* The table as user space edits it: one direction's policies in order. */
+struct pol_table {
+	struct espx_config cfg;
+	__u32 n[ESPX_POL__MAX];
+	struct espx_policy p[ESPX_POL__MAX][ESPX_MAX_POLICY];
+};
+
+struct pol_fds {
+	int pol;
+	int cfg;
+};
+
+static void pol_close(struct pol_fds *fds)
+{
+	if (fds->pol >= 0)
+		close(fds->pol);
+	if (fds->cfg >= 0)
+		close(fds->cfg);
+	fds->pol = fds->cfg = -1;
+}
+
+static int pol_open(struct pol_fds *fds)
+{
+	fds->cfg = -1;
+	fds->pol = espx_pinned_fd(NULL, "espx_policy");
+	if (fds->pol < 0)
+		return fds->pol;
+	fds->cfg = espx_pinned_fd(NULL, "espx_config");
+	if (fds->cfg < 0) {
+		int err = fds->cfg;
+
+		pol_close(fds);
+		return err;
+	}
+	return 0;
+}
+
+/* Read the active half into t. */
+static int pol_read(const struct pol_fds *fds, struct pol_table *t)
+{
+	__u32 zero = 0, half, dir, i, slot;
+
+	memset(t, 0, sizeof(*t));
+	if (bpf_map_lookup_elem(fds->cfg, &zero, &t->cfg)) {
+		pr_warn("reading espx_config: %s\n", strerror(errno));
+		return -errno;
+	}
+	half = t->cfg.active & 1;
+	for (dir = 0; dir < ESPX_POL__MAX; dir++) {
+		t->n[dir] = t->cfg.count[half][dir];
+		if (t->n[dir] > ESPX_MAX_POLICY)
+			t->n[dir] = ESPX_MAX_POLICY;
+		for (i = 0; i < t->n[dir]; i++) {
+			slot = ESPX_POL_SLOT(half, dir, i);
+			if (bpf_map_lookup_elem(fds->pol, &slot, &t->p[dir][i])) {
+				pr_warn("reading espx_policy slot %u: %s\n", slot, strerror(errno));
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Priority ascending; equal priorities keep their order, which is age
+ * order because new policies are appended (XFRM puts a new policy after
+ * older ones of the same priority). Insertion sort: stable, n <= 256. */
+static void pol_sort(struct espx_policy *p, __u32 n)
+{
+	struct espx_policy tmp;
+	__u32 i, j;
+
+	for (i = 1; i < n; i++) {
+		tmp = p[i];
+		for (j = i; j > 0 && p[j - 1].priority > tmp.priority; j--)
+			p[j] = p[j - 1];
+		p[j] = tmp;
+	}
+}
+
+/* What a template needs to know about each SA. */
+struct sa_brief {
+	struct espx_sa_key key;
+	__u32 flags;
+	__u32 reqid;
+	__u32 saddr[4];
+	__u64 add_time;
+	__u8 mode;
+};
+
+struct sa_list {
+	struct sa_brief *v;
+	size_t n, cap;
+};
+
+static int sa_collect(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
+{
+	struct sa_list *l = ctx;
+	struct sa_brief *b;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+
+		b = realloc(l->v, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		l->v = b;
+		l->cap = cap;
+	}
+	b = &l->v[l->n++];
+	b->key = *key;
+	b->flags = sa->flags;
+	b->reqid = sa->reqid;
+	memcpy(b->saddr, sa->saddr, sizeof(b->saddr));
+	b->add_time = sa->add_time;
+	b->mode = sa->mode;
+	return 0;
+}
+
+static int is_zero(const __u32 a[4])
+{
+	return !(a[0] | a[1] | a[2] | a[3]);
+}
+
+static int tmpl_match(const struct espx_tmpl *t, const __u32 daddr[4], __u8 family,
+		      const struct sa_brief *b)
+{
+	if (b->key.family != family || memcmp(b->key.daddr, daddr, sizeof(b->key.daddr)))
+		return 0;
+	if (!(b->flags & ESPX_SA_F_READY) || (b->flags & ESPX_SA_F_HARD_SENT))
+		return 0;
+	if (b->mode != t->mode)
+		return 0;
+	if (t->reqid && b->reqid != t->reqid)
+		return 0;
+	if (t->spi && b->key.spi != t->spi)
+		return 0;
+	if (t->family && !is_zero(t->saddr) && memcmp(b->saddr, t->saddr, sizeof(b->saddr)))
+		return 0;
+	return 1;
+}
+
+/* policy->sa := the newest usable SA the template allows (as the kernel
+ * prefers the newest state during a rekey), or none (spi 0). */
+static void pol_resolve(struct espx_policy *p, const struct sa_list *l)
+{
+	const struct sa_brief *best = NULL;
+	__u32 daddr[4];
+	__u8 family;
+	size_t i;
+
+	memset(&p->sa, 0, sizeof(p->sa));
+	if (!(p->flags & ESPX_POL_F_TMPL) || xp_tmpl_daddr(p, daddr, &family))
+		return;
+	for (i = 0; i < l->n; i++)
+		if (tmpl_match(&p->tmpl, daddr, family, &l->v[i]) &&
+		    (!best || l->v[i].add_time > best->add_time))
+			best = &l->v[i];
+	if (best)
+		p->sa = best->key;
+}
+
+/* Sort, resolve, write the inactive half, switch. */
+static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
+{
+	struct sa_list sas = { 0 };
+	__u32 zero = 0, next, dir, i, slot;
+	int sa_fd, err;
+
+	sa_fd = espx_pinned_fd(NULL, "espx_sa");
+	if (sa_fd < 0)
+		return sa_fd;
+	err = sa_foreach(sa_fd, sa_collect, &sas);
+	close(sa_fd);
+	if (err) {
+		pr_warn("reading SAs to resolve policy templates: %s\n", strerror(-err));
+		free(sas.v);
+		return err;
+	}
+	next = !(t->cfg.active & 1);
+	for (dir = 0; dir < ESPX_POL__MAX; dir++) {
+		pol_sort(t->p[dir], t->n[dir]);
+		for (i = 0; i < t->n[dir]; i++) {
+			pol_resolve(&t->p[dir][i], &sas);
+			slot = ESPX_POL_SLOT(next, dir, i);
+			if (bpf_map_update_elem(fds->pol, &slot, &t->p[dir][i], BPF_ANY)) {
+				err = -errno;
+				pr_warn("writing espx_policy slot %u: %s\n", slot, strerror(-err));
+				free(sas.v);
+				return err;
+			}
+		}
+		t->cfg.count[next][dir] = t->n[dir];
+	}
+	free(sas.v);
+	t->cfg.active = next;
+	if (bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
+		err = -errno;
+		pr_warn("switching to the new policy table: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static struct pol_table *pol_alloc(void)
+{
+	struct pol_table *t = malloc(sizeof(*t));
+
+	if (!t)
+		pr_warn("out of memory for the policy table\n");
+	return t;
+}
+
+int policy_sync(void)
+{
+	struct pol_fds fds;
+	struct pol_table *t;
+	__u32 dir, total = 0;
+	int err;
+
+	err = pol_open(&fds);
+	if (err)
+		return err;
+	t = pol_alloc();
+	err = t ? pol_read(&fds, t) : -ENOMEM;
+	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++)
+		total += t->n[dir];
+	if (!err && total)
+		err = pol_commit(&fds, t);
+	if (err)
+		pr_warn("policies were not updated for this SA change\n");
+	free(t);
+	pol_close(&fds);
+	return err;
+}
+
+static int same_sel(const struct espx_sel *a, const struct espx_sel *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static int index_used(const struct pol_table *t, __u32 index)
+{
+	__u32 dir, i;
+
+	for (dir = 0; dir < ESPX_POL__MAX; dir++)
+		for (i = 0; i < t->n[dir]; i++)
+			if (t->p[dir][i].index == index)
+				return 1;
+	return 0;
+}
+
+/* XFRM's scheme: index = 8 * n + dir, n above every index in use; the
+ * lowest free n if a user-chosen index took the top. */
+static __u32 index_new(const struct pol_table *t, __u32 dir)
+{
+	__u32 d, i, top = 0;
+	__u64 idx;
+
+	for (d = 0; d < ESPX_POL__MAX; d++)
+		for (i = 0; i < t->n[d]; i++)
+			if (t->p[d][i].index >> 3 > top)
+				top = t->p[d][i].index >> 3;
+	idx = ((__u64)top + 1) * 8 + dir;
+	if (idx <= 0xffffffffu)
+		return (__u32)idx;
+	for (idx = 8 + dir; index_used(t, (__u32)idx); idx += 8)
+		;
+	return (__u32)idx;
+}
+
+static int pol_insert(struct pol_table *t, struct espx_policy *p)
+{
+	__u32 dir = p->dir, i;
+
+	for (i = 0; i < t->n[dir]; i++) {
+		if (same_sel(&t->p[dir][i].sel, &p->sel)) {
+			pr_warn("policy add: a policy with this selector and dir %s exists (index %u); delete it first\n",
+				xp_dir_name(p->dir), t->p[dir][i].index);
+			return -EEXIST;
+		}
+	}
+	if (t->n[dir] >= ESPX_MAX_POLICY) {
+		pr_warn("policy add: policy table full: dir %s has %d policies, the most espx holds\n",
+			xp_dir_name(p->dir), ESPX_MAX_POLICY);
+		return -ENOSPC;
+	}
+	if (p->index && index_used(t, p->index)) {
+		pr_warn("policy add: index %u is in use; choose another or leave index out\n",
+			p->index);
+		return -EEXIST;
+	}
+	if (!p->index)
+		p->index = index_new(t, dir);
+	/* appended: the stable sort puts it after older equal priorities */
+	t->p[dir][t->n[dir]++] = *p;
+	return 0;
+}
+
+/* Run change(t, arg) on the table under the lock and publish the result. */
+static int pol_change(int (*change)(struct pol_table *t, void *arg), void *arg)
+{
+	struct pol_table *t = NULL;
+	struct pol_fds fds = { -1, -1 };
+	int err, lock;
+
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	err = pol_open(&fds);
+	if (!err)
+		err = (t = pol_alloc()) ? pol_read(&fds, t) : -ENOMEM;
+	if (!err)
+		err = change(t, arg);
+	if (!err)
+		err = pol_commit(&fds, t);
+	free(t);
+	pol_close(&fds);
+	espx_unlock(lock);
+	return err;
+}
+
+static int change_add(struct pol_table *t, void *arg)
+{
+	return pol_insert(t, arg);
+}
+
+static int policy_add(int argc, char **argv)
+{
+	struct xp_policy p;
+	struct xp_err perr;
+
+	if (xp_parse_policy_add(argc, argv, &p, &perr)) {
+		pr_warn("%s\n", perr.msg);
+		return 2;
+	}
+	/* configuration may come before `espx attach` */
+	if (espx_load())
+		return 1;
+	return pol_change(change_add, &p.pol) ? 1 : 0;
+}
+
+static int pol_matches(const struct xp_policy *q, const struct espx_policy *p)
+{
+	if (q->has_dir && q->pol.dir != p->dir)
+		return 0;
+	if (q->has_index)
+		return q->pol.index == p->index &&
+		       (!q->has_sel || same_sel(&q->pol.sel, &p->sel));
+	return same_sel(&q->pol.sel, &p->sel);
+}
+
+static int change_del(struct pol_table *t, void *arg)
+{
+	const struct xp_policy *q = arg;
+	__u32 dir, i;
+
+	for (dir = 0; dir < ESPX_POL__MAX; dir++) {
+		for (i = 0; i < t->n[dir]; i++) {
+			if (!pol_matches(q, &t->p[dir][i]))
+				continue;
+			memmove(&t->p[dir][i], &t->p[dir][i + 1],
+				(t->n[dir] - i - 1) * sizeof(t->p[dir][0]));
+			t->n[dir]--;
+			return 0;
+		}
+	}
+	if (q->has_index)
+		pr_warn("policy del: no policy with index %u%s%s\n", q->pol.index,
+			q->has_dir ? " and dir " : "", q->has_dir ? xp_dir_name(q->pol.dir) : "");
+	else
+		pr_warn("policy del: no policy with this selector and dir %s\n",
+			xp_dir_name(q->pol.dir));
+	return -ENOENT;
+}
+
+static int policy_del(int argc, char **argv)
+{
+	struct xp_policy q;
+	struct xp_err perr;
+
+	if (xp_parse_policy_del(argc, argv, &q, &perr)) {
+		pr_warn("%s\n", perr.msg);
+		return 2;
+	}
+	return pol_change(change_del, &q) ? 1 : 0;
+}
+
+static int change_flush(struct pol_table *t, void *arg)
+{
+	memset(t->n, 0, sizeof(t->n));
+	return 0;
+}
+
+static int policy_flush(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[0], "ptype") && !strcmp(argv[1], "main"))
+		argc = 0;
+	if (argc) {
+		pr_warn("policy flush: unexpected '%s'; expected nothing or ptype main\n", argv[0]);
+		return 2;
+	}
+	return pol_change(change_flush, NULL) ? 1 : 0;
+}
+
+/* ---- listing ---- */
+
+static void prefix_str(const __u32 a[4], __u8 family, __u8 plen, char *buf, size_t n)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	snprintf(buf, n, "%s/%u", xp_addr_str(a, family, s, sizeof(s)), plen);
+}
+
+static int is_icmp(__u8 proto)
+{
+	return proto == 1 || proto == 58;
+}
+
+static void pol_text(const struct espx_policy *p)
+{
+	const struct espx_sel *s = &p->sel;
+	const struct espx_tmpl *t = &p->tmpl;
+	char buf[INET6_ADDRSTRLEN + 8], pn[8];
+
+	prefix_str(s->saddr, s->family, s->prefixlen_s, buf, sizeof(buf));
+	printf("src %s ", buf);
+	prefix_str(s->daddr, s->family, s->prefixlen_d, buf, sizeof(buf));
+	printf("dst %s", buf);
+	if (s->proto)
+		printf(" proto %s", xp_proto_name(s->proto, pn, sizeof(pn)));
+	if (s->sport_mask)
+		printf(" %s %u", is_icmp(s->proto) ? "type" : "sport", ntohs(s->sport));
+	if (s->dport_mask)
+		printf(" %s %u", is_icmp(s->proto) ? "code" : "dport", ntohs(s->dport));
+	printf("\n\tdir %s priority %u index %u action %s ptype main\n", xp_dir_name(p->dir),
+	       p->priority, p->index, p->action == ESPX_POL_BLOCK ? "block" : "allow");
+	if (!(p->flags & ESPX_POL_F_TMPL))
+		return;
+	printf("\ttmpl");
+	if (t->family && !is_zero(t->saddr))
+		printf(" src %s", xp_addr_str(t->saddr, t->family, buf, sizeof(buf)));
+	if (t->family && !is_zero(t->daddr))
+		printf(" dst %s", xp_addr_str(t->daddr, t->family, buf, sizeof(buf)));
+	printf("\n\t\tproto esp spi 0x%08x reqid %u mode %s level %s\n", ntohl(t->spi), t->reqid,
+	       xp_mode_name(t->mode), t->optional ? "use" : "required");
+	if (p->sa.spi)
+		printf("\tsa dst %s spi 0x%08x\n",
+		       xp_addr_str(p->sa.daddr, p->sa.family, buf, sizeof(buf)), ntohl(p->sa.spi));
+	else
+		printf("\tsa none (%s)\n", t->optional ? "level use: passed in the clear" :
+		       "no usable SA: packets are dropped");
+}
+
+static void tmpl_json(struct jw *w, const struct espx_tmpl *t)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	jw_obj_open(w, "tmpl");
+	if (t->family && !is_zero(t->saddr))
+		jw_str(w, "src", xp_addr_str(t->saddr, t->family, buf, sizeof(buf)));
+	if (t->family && !is_zero(t->daddr))
+		jw_str(w, "dst", xp_addr_str(t->daddr, t->family, buf, sizeof(buf)));
+	jw_str(w, "proto", "esp");
+	jw_u64(w, "spi", ntohl(t->spi));
+	jw_u64(w, "reqid", t->reqid);
+	jw_str(w, "mode", xp_mode_name(t->mode));
+	jw_str(w, "level", t->optional ? "use" : "required");
+	jw_obj_close(w);
+}
+
+static void pol_json(struct jw *w, const struct espx_policy *p)
+{
+	const struct espx_sel *s = &p->sel;
+	char buf[INET6_ADDRSTRLEN + 8], pn[8];
+
+	jw_obj_open(w, NULL);
+	jw_str(w, "family", s->family == AF_INET6 ? "inet6" : "inet");
+	prefix_str(s->saddr, s->family, s->prefixlen_s, buf, sizeof(buf));
+	jw_str(w, "src", buf);
+	prefix_str(s->daddr, s->family, s->prefixlen_d, buf, sizeof(buf));
+	jw_str(w, "dst", buf);
+	jw_str(w, "proto", s->proto ? xp_proto_name(s->proto, pn, sizeof(pn)) : "any");
+	if (s->sport_mask)
+		jw_u64(w, is_icmp(s->proto) ? "type" : "sport", ntohs(s->sport));
+	if (s->dport_mask)
+		jw_u64(w, is_icmp(s->proto) ? "code" : "dport", ntohs(s->dport));
+	jw_str(w, "dir", xp_dir_name(p->dir));
+	jw_u64(w, "priority", p->priority);
+	jw_u64(w, "index", p->index);
+	jw_str(w, "action", p->action == ESPX_POL_BLOCK ? "block" : "allow");
+	if (p->flags & ESPX_POL_F_TMPL) {
+		tmpl_json(w, &p->tmpl);
+		/* the SA the datapath uses; spi 0: none */
+		jw_obj_open(w, "sa");
+		jw_u64(w, "spi", ntohl(p->sa.spi));
+		jw_str(w, "dst", p->sa.spi ? xp_addr_str(p->sa.daddr, p->sa.family, buf,
+							 sizeof(buf)) : "");
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+}
+
+static int policy_list(int argc, char **argv, int json)
+{
+	struct pol_fds fds = { -1, -1 };
+	struct pol_table *t = NULL;
+	__u32 dir, i;
+	struct jw w;
+	int err;
+
+	if (argc > 0) {
+		pr_warn("policy list: unexpected '%s'; it takes no filters (only -j)\n", argv[0]);
+		return 2;
+	}
+	err = pol_open(&fds);
+	if (!err)
+		err = (t = pol_alloc()) ? pol_read(&fds, t) : -ENOMEM;
+	if (!err) {
+		jw_init(&w, stdout);
+		if (json)
+			jw_arr_open(&w, NULL);
+		for (dir = 0; dir < ESPX_POL__MAX; dir++)
+			for (i = 0; i < t->n[dir]; i++) {
+				if (json)
+					pol_json(&w, &t->p[dir][i]);
+				else
+					pol_text(&t->p[dir][i]);
+			}
+		if (json) {
+			jw_arr_close(&w);
+			jw_end(&w);
+		}
+	}
+	free(t);
+	pol_close(&fds);
+	return err ? 1 : 0;
+}
+
+int policy_cmd(int argc, char **argv, int json)
+{
+	const char *sub = argc > 1 ? argv[1] : "list";
+
+	argc -= 2;
+	argv += 2;
+	if (argc < 0)
+		argc = 0;
+	if (!strcmp(sub, "add"))
+		return policy_add(argc, argv);
+	if (!strcmp(sub, "del") || !strcmp(sub, "delete"))
+		return policy_del(argc, argv);
+	if (!strcmp(sub, "list") || !strcmp(sub, "show"))
+		return policy_list(argc, argv, json);
+	if (!strcmp(sub, "flush"))
+		return policy_flush(argc, argv);
+	if (!strcmp(sub, "help")) {
+		policy_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(sub, "update")) {
+		pr_warn("policy update is not supported; delete the policy and add it again\n");
+		return 2;
+	}
+	pr_warn("policy: unknown command '%s'; expected add, del, list or flush\n", sub);
+	return 2;
+}

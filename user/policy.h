@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* `espx policy add|del|list|flush`: security policies in the pinned
+ * espx_policy map, in `ip xfrm policy` syntax, and the resolution of each
+ * policy's template to the SA the datapath uses. */
+#ifndef ESPX_POLICY_CMD_H
+#define ESPX_POLICY_CMD_H
+
+#include <stdio.h>
+
+/* Exit code: 0, 1 (runtime error) or 2 (usage error). */
+int policy_cmd(int argc, char **argv, int json);
+void policy_usage(FILE *f);
+
+/* Resolve every policy's template to the newest usable SA again and
+ * publish the table (a new half, then espx_config in one write). Run after
+ * every SA change, so a deleted SA is never used again (fail closed). The
+ * caller holds espx_lock(). 0, or -errno after printing why. */
+int policy_sync(void);
+
+#endif
