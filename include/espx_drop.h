@@ -32,7 +32,8 @@
 	X(INTERNAL,	19, "internal")					\
 	X(FRAGMENT,	20, "fragment-passed")				\
 	X(GSO,		21, "gso-packet")				\
-	X(BYPASS,	22, "ike-bypass")
+	X(BYPASS,	22, "ike-bypass")					\
+	X(CSUM_COLLISION, 23, "checksum-collision")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

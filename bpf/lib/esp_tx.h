@@ -421,7 +421,7 @@ static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratc
 	t = (__u16)~csum_fold32((__u32)r);	/* folded sum, field included */
 	cp = *(__u16 *)&s->buf[field & (ESPX_GCM_MAX_DATA - 2)];
 	if (cp == 0)
-		return -1;	/* would be written as 0xffff: cannot be kept */
+		return -2;	/* would be written as 0xffff: cannot be kept */
 	/* want fold(t + n) == ~cp */
 	n = csum16_add((__u16)~cp, (__u16)~t);
 	if (bpf_skb_change_tail(skb, skb->len + 2, 0) ||
@@ -567,8 +567,17 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	if (tx_seal(skb, sa, esp_off, data_len, seq_hi))
 		return TX_DROP(ESPX_DROP_CRYPTO, h.len);
 	ts->h = h;
-	if (!h.frag && tx_csum_neutralize(skb, ts, tunnel ? h.l4_off - h.l3_off : 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+	if (!h.frag) {
+		int r = tx_csum_neutralize(skb, ts, tunnel ? h.l4_off - h.l3_off : 0);
+
+		/* 1 packet in 65536 has ciphertext 0000 where the late checksum
+		 * goes, which that write would turn into ffff: dropped, and the
+		 * sender's retransmission gets a new sequence number and IV */
+		if (r == -2)
+			return TX_DROP(ESPX_DROP_CSUM_COLLISION, h.len);
+		if (r)
+			return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+	}
 	return TC_ACT_OK;
 }
 
