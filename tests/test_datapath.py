@@ -344,6 +344,9 @@ def gcm_esp(key, spi, seq, plaintext, iv=None, seq_hi=None):
     return struct.pack("!II", spi, seq) + iv + ct
 
 
+BAD_BASE = 200000	# above every sequence number used before it
+
+
 def bad_input(sc, a, b, keys):
     """Each bad packet is dropped and counted by its reason; good ones sent
     between them still arrive."""
@@ -354,7 +357,7 @@ def bad_input(sc, a, b, keys):
 
     def good(i):
         return to_wire(sc, sa.encrypt(inner_udp(sc, a.inner_ip, b.inner_ip, f"good-{i}".encode()),
-                                      seq_num=2000 + i), mac_b)
+                                      seq_num=BAD_BASE + i), mac_b)
 
     def inner_with_trailer(pad_len, nh):
         inner = bytes(inner_udp(sc, a.inner_ip, b.inner_ip, b"crafted"))
@@ -367,11 +370,11 @@ def bad_input(sc, a, b, keys):
          lambda: to_wire(sc, sa.encrypt(inner_udp(sc, a.inner_ip, b.inner_ip, b"old"), seq_num=5), mac_b)),
         ("tampered-icv", "icv-mismatch", lambda: Ether(_flip_last(bytes(good(10))))),
         ("truncated", "truncated",
-         lambda: Ether(dst=mac_b) / outer / Raw(struct.pack("!II", SPI_AB, 2020) + b"\0" * 10)),
+         lambda: Ether(dst=mac_b) / outer / Raw(struct.pack("!II", SPI_AB, BAD_BASE + 20) + b"\0" * 10)),
         ("pad-longer-than-payload", "bad-padding",
-         lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, 2030, inner_with_trailer(250, 4)))),
+         lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, BAD_BASE + 30, inner_with_trailer(250, 4)))),
         ("bad-next-header", "bad-next-header",
-         lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, 2040, inner_with_trailer(2, 17)))),
+         lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, BAD_BASE + 40, inner_with_trailer(2, 17)))),
         ("plaintext-spoof", "plaintext-on-protected-selector",
          lambda: Ether(dst=mac_b) / inner_udp(sc, a.inner_ip, b.inner_ip, b"spoofed")),
     ]
