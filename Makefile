@@ -3,7 +3,7 @@
 #   make            build everything into build/
 #   make demo       the main job on its embedded default (see README)
 #   make test       install deps if needed, build, run the whole suite
-#   make bench      crypto-core benchmark (BPF_PROG_TEST_RUN)
+#   make bench      crypto core (BPF_PROG_TEST_RUN), then live traffic through veth
 #   make deps       install build/test dependencies (Debian, root)
 #   V=1             show commands
 BUILD    ?= build
@@ -97,6 +97,7 @@ test: deps all
 
 bench: deps all
 	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
+	$(Q)/usr/bin/python3 tests/bench/live_bench.py
 
 clean:
 	rm -rf $(BUILD)

@@ -424,15 +424,15 @@ static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratc
 		return -2;	/* would be written as 0xffff: cannot be kept */
 	/* want fold(t + n) == ~cp */
 	n = csum16_add((__u16)~cp, (__u16)~t);
-	if (bpf_skb_change_tail(skb, skb->len + 2, 0) ||
-	    bpf_skb_store_bytes(skb, skb->len - 2, &n, 2, 0))
+	/* esp_tx made room for these two bytes with the trailer */
+	if (bpf_skb_store_bytes(skb, skb->len - 2, &n, 2, 0))
 		return -1;
 	return 0;
 }
 
 static __always_inline int esp_tx(struct __sk_buff *skb)
 {
-	__u32 pad, data_len, payload, esp_off, hdrs, insert, trailer_len, seq_hi;
+	__u32 pad, data_len, payload, esp_off, hdrs, insert, trailer_len, seq_hi, late;
 	const struct espx_sa_key *key;
 	struct espx_policy *pol;
 	struct tx_scratch *ts;
@@ -545,7 +545,10 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	if (lft_account(sa, key, h.len, ESPX_DIR_OUT))
 		return TX_DROP(ESPX_DROP_HARD_LIMIT, h.len);
 
-	if (bpf_skb_change_tail(skb, skb->len + trailer_len, 0))
+	/* trailer and ICV, and for TCP and UDP the two bytes that keep a late
+	 * checksum write off the ciphertext (tx_csum_neutralize), in one go */
+	late = !h.frag && (h.proto == IPPROTO_TCP_ || h.proto == IPPROTO_UDP_) ? 2 : 0;
+	if (bpf_skb_change_tail(skb, skb->len + trailer_len + late, 0))
 		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
 	if (bpf_skb_adjust_room(skb, insert, tunnel ? BPF_ADJ_ROOM_MAC : BPF_ADJ_ROOM_NET, 0))
 		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
@@ -567,7 +570,7 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	if (tx_seal(skb, sa, esp_off, data_len, seq_hi))
 		return TX_DROP(ESPX_DROP_CRYPTO, h.len);
 	ts->h = h;
-	if (!h.frag) {
+	if (late) {
 		int r = tx_csum_neutralize(skb, ts, tunnel ? h.l4_off - h.l3_off : 0);
 
 		/* 1 packet in 65536 has ciphertext 0000 where the late checksum
