@@ -59,6 +59,10 @@ def esp_line(sc, spi, src, dst, key):
     if sc.esn:
         # both directions start just below 2^32 so the test crosses it
         extra += " flag esn replay-seq 0xffffffe0 replay-oseq 0xffffffe0"
+    if sc.mode == "tunnel":
+        # what the SA may carry: decapsulated packets must match it
+        nets = sc.nets if spi == SPI_AB else sc.nets[::-1]
+        extra += f" sel src {nets[0]} dst {nets[1]}"
     return (f"state add src {src} dst {dst} proto esp spi {spi:#x} reqid {spi} mode {sc.mode} "
             f"replay-window 128 aead {AEAD} 0x{key} 128{extra}")
 
@@ -375,6 +379,9 @@ def bad_input(sc, a, b, keys):
          lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, BAD_BASE + 30, inner_with_trailer(250, 4)))),
         ("bad-next-header", "bad-next-header",
          lambda: Ether(dst=mac_b) / outer / Raw(gcm_esp(key, SPI_AB, BAD_BASE + 40, inner_with_trailer(2, 17)))),
+        ("inner-outside-sa-selector", "selector-mismatch",
+         lambda: to_wire(sc, sa.encrypt(inner_udp(sc, "192.168.9.9", b.inner_ip, b"outside"),
+                                        seq_num=BAD_BASE + 50), mac_b)),
         ("plaintext-spoof", "plaintext-on-protected-selector",
          lambda: Ether(dst=mac_b) / inner_udp(sc, a.inner_ip, b.inner_ip, b"spoofed")),
     ]

@@ -105,11 +105,26 @@ def passed_to_kernel():
         b.ns.close()
 
 
+def block_policy():
+    sc, a, b, keys = setup()
+    try:
+        a.ns.run("ip route add 192.168.3.0/24 via 10.0.0.2 src 192.168.1.1")
+        a.ns.espx("policy add src 192.168.1.1/32 dst 192.168.3.0/24 dir out action block")
+        before = a.drops("policy-block", "out")
+        r = a.ns.run("ping -c 2 -i 0.2 -w 2 -I 192.168.1.1 192.168.3.1", check=False)
+        got = 0 if " 0 received" in r.stdout else -1
+        result(got == 0 and a.drops("policy-block", "out") > before, "block-policy-drops",
+               f"{got} replies, {a.drops('policy-block', 'out') - before} blocked")
+    finally:
+        a.ns.close()
+        b.ns.close()
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         skip("test_sa_limits", "needs root")
         sys.exit(0)
-    for fn in (lifetimes, seq_overflow, passed_to_kernel):
+    for fn in (lifetimes, seq_overflow, passed_to_kernel, block_policy):
         try:
             fn()
         except Exception as e:
