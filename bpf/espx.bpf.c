@@ -21,4 +21,14 @@ int espx_tc_tx(struct __sk_buff *skb)
 	return esp_tx(skb);
 }
 
+/* Segments from the GSO segmenter's veth (user/segment.h) go back out of
+ * the device they came from, into espx_tc_tx. */
+SEC("tc")
+int espx_seg_rx(struct __sk_buff *skb)
+{
+	__u32 k = skb->ifindex, *dev = bpf_map_lookup_elem(&espx_seg, &k);
+
+	return dev ? bpf_redirect(*dev, 0) : TC_ACT_SHOT;
+}
+
 char LICENSE[] SEC("license") = "GPL";

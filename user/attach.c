@@ -18,6 +18,7 @@
 #include "espx_common.h"
 #include "attach.h"
 #include "devcfg.h"
+#include "segment.h"
 #include "json.h"
 #include "kcheck.h"
 #include "log.h"
@@ -244,11 +245,16 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		pr_warn("attaching tcx egress to %s: %s\n", ifname, strerror(-err));
 		goto out;
 	}
+	err = seg_create(ifname, bpf_program__fd(skel->progs.espx_seg_rx),
+			 bpf_map__fd(skel->maps.espx_seg));
+	if (err)
+		goto out;
 	if (bpf_obj_pin(xfd, xpath) || bpf_obj_pin(tfd, tpath)) {
 		err = -errno;
 		pr_warn("pinning links for %s: %s\n", ifname, strerror(-err));
 		unlink(xpath);
 		unlink(tpath);
+		seg_destroy(ifindex, bpf_map__fd(skel->maps.espx_seg));
 		goto out;
 	}
 	{
@@ -316,6 +322,15 @@ int espx_detach(const char *ifname)
 	link_path(tpath, sizeof(tpath), ifname, "tc");
 	a = drop_link(xpath);
 	b = drop_link(tpath);
+	if (a > 0 || b > 0) {
+		int seg_fd = espx_pinned_fd(NULL, "espx_seg");
+		unsigned int idx = if_nametoindex(ifname);
+
+		if (idx)
+			seg_destroy(idx, seg_fd);
+		if (seg_fd >= 0)
+			close(seg_fd);
+	}
 	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);
@@ -348,8 +363,11 @@ static int remove_dir_pins(const char *dir, int links)
 
 			drop_link(path);
 			if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
-			    !strcmp(kind, "xdp"))
+			    !strcmp(kind, "xdp")) {
 				devcfg_restore(dev);
+				if (if_nametoindex(dev))
+					seg_destroy(if_nametoindex(dev), -1);
+			}
 		}
 		else if (unlink(path))
 			pr_warn("removing %s: %s\n", path, strerror(errno));

@@ -17,7 +17,7 @@
 
 /* IFLA_GSO_MAX_SEGS of a device, read (get) or written (set), over
  * rtnetlink. 0 or -errno. */
-static int gso_max_segs(const char *ifname, __u32 *val, int set)
+int devcfg_gso_max_segs(const char *ifname, __u32 *val, int set)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *nl;
@@ -104,7 +104,7 @@ int devcfg_apply(const char *ifname)
 	FILE *f;
 	int err;
 
-	err = gso_max_segs(ifname, &orig, 0);
+	err = devcfg_gso_max_segs(ifname, &orig, 0);
 	if (err) {
 		pr_warn("reading %s's gso_max_segs: %s\n", ifname, strerror(-err));
 		return err;
@@ -124,7 +124,7 @@ int devcfg_apply(const char *ifname)
 		pr_warn("saving %s's settings in %s: %s\n", ifname, path, strerror(errno));
 		return -errno;
 	}
-	err = gso_max_segs(ifname, &one, 1);
+	err = devcfg_gso_max_segs(ifname, &one, 1);
 	if (err) {
 		pr_warn("setting gso_max_segs 1 on %s: %s\n", ifname, strerror(-err));
 		if (f)
@@ -152,7 +152,7 @@ int devcfg_restore(const char *ifname)
 	fclose(f);
 	val = v;
 	if (val && idx == if_nametoindex(ifname))	/* gone: nothing to put back */
-		err = gso_max_segs(ifname, &val, 1);
+		err = devcfg_gso_max_segs(ifname, &val, 1);
 	if (!err)
 		unlink(path);
 	return err;

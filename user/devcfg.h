@@ -12,6 +12,11 @@
 #ifndef ESPX_DEVCFG_H
 #define ESPX_DEVCFG_H
 
+#include <linux/types.h>
+
+/* IFLA_GSO_MAX_SEGS of a device: read (set 0) or write (set 1). */
+int devcfg_gso_max_segs(const char *ifname, __u32 *val, int set);
+
 /* Save and change; 0 or -errno (message printed; nothing left changed). */
 int devcfg_apply(const char *ifname);
 /* Put back what devcfg_apply saved; 0 if there was nothing to restore. */

@@ -485,8 +485,15 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 		return TX_DROP(ESPX_DROP_NO_SA_OUT, h.len);
 	if (lft_expired(sa))
 		return TX_DROP(ESPX_DROP_HARD_LIMIT, h.len);
-	if (skb->gso_segs > 1)
+	if (skb->gso_segs > 1) {
+		/* a super-packet (forwarded, aggregated): around through the
+		 * segmenter, back here one segment at a time */
+		__u32 k = skb->ifindex, *seg = bpf_map_lookup_elem(&espx_seg, &k);
+
+		if (seg)
+			return bpf_redirect(*seg, 0);
 		return TX_DROP(ESPX_DROP_GSO, h.len);
+	}
 	if (h.frag && sa->mode == ESPX_MODE_TRANSPORT)
 		return TX_DROP(ESPX_DROP_MALFORMED, h.len);
 	if (ETH_HLEN_ + h.len > skb->len)

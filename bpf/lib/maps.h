@@ -75,6 +75,17 @@ struct {
 	ESPX_PINNED
 } espx_events SEC(".maps");
 
+/* GSO segmenter (user/segment.h): attached device's ifindex -> the veth
+ * that segments its protected GSO packets, and that veth's peer -> the
+ * attached device the segments go back out of. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, __u32);
+	__type(value, __u32);
+	ESPX_PINNED
+} espx_seg SEC(".maps");
+
 static __always_inline struct espx_sa *sa_lookup(const struct espx_sa_key *key)
 {
 	return bpf_map_lookup_elem(&espx_sa, key);
