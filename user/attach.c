@@ -403,6 +403,7 @@ int espx_unload(void)
 	if (lock < 0)
 		return -EBUSY;
 	err = remove_all_pins();
+	devcfg_forget_all();
 	espx_unlock(lock);
 	if (!err)
 		printf("espx unloaded: links, programs and maps removed from %s\n",

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -156,4 +157,22 @@ int devcfg_restore(const char *ifname)
 	if (!err)
 		unlink(path);
 	return err;
+}
+
+void devcfg_forget_all(void)
+{
+	const char *root = strrchr(espx_pin_root(), '/');
+	char prefix[128], path[512];
+	struct dirent *de;
+	DIR *d = opendir(RUN_DIR);
+
+	snprintf(prefix, sizeof(prefix), "%s.", root ? root + 1 : "espx");
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(path, sizeof(path), RUN_DIR "/%s", de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
 }

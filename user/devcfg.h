@@ -21,5 +21,7 @@ int devcfg_gso_max_segs(const char *ifname, __u32 *val, int set);
 int devcfg_apply(const char *ifname);
 /* Put back what devcfg_apply saved; 0 if there was nothing to restore. */
 int devcfg_restore(const char *ifname);
+/* After unload: drop what is saved for devices that are gone. */
+void devcfg_forget_all(void);
 
 #endif
