@@ -8,6 +8,14 @@
 #include "lib/sa_setup.h"
 #include "lib/esp_rx.h"
 #include "lib/esp_tx.h"
+#include <xdp/xdp_helpers.h>
+
+/* Under libxdp's dispatcher: run early, and let programs after espx see
+ * what it passes (decrypted packets and everything not ESP). */
+struct {
+	__uint(priority, 10);
+	__uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(espx_xdp_rx);
 
 SEC("xdp")
 int espx_xdp_rx(struct xdp_md *ctx)
