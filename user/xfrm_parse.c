@@ -581,6 +581,9 @@ static int state_check(struct cur *c, struct xp_state *st, unsigned int seen, __
 		return fail(c, "replay-seq-hi and replay-oseq-hi need flag esn");
 	if (sa->mode == ESPX_MODE_TRANSPORT && sa->sel.family && sa->sel.family != fd)
 		return fail(c, "a transport-mode SA's selector must be of the SA's family");
+	/* the datapath writes a zero UDP checksum, which IPv6 does not allow */
+	if ((sa->flags & ESPX_SA_F_ENCAP) && fd == AF_INET6)
+		return fail(c, "encap espinudp over IPv6 is not supported by espx (IPv4 only)");
 	return 0;
 }
 

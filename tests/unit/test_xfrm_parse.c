@@ -211,11 +211,10 @@ static void state_good(void)
 		check(st.sa.flags == (ESPX_SA_F_ESN | ESPX_SA_F_ENCAP) &&
 		      st.sa.encap_sport == htons(4500) && st.sa.encap_dport == htons(4501),
 		      "state_encap_ports", "flags %x sport %u", st.sa.flags, ntohs(st.sa.encap_sport));
-	if (state_ok("state_encap_ipv6",
-		     "src 2001:db8::a dst 2001:db8::b proto esp spi 9 " AEAD K128
-		     " 128 encap espinudp 4500 4500 ::"))
-		check(st.sa.flags == ESPX_SA_F_ENCAP && st.key.family == AF_INET6,
-		      "state_encap_ipv6_flags", "flags %x", st.sa.flags);
+	/* the datapath cannot give ESP in UDP over IPv6 a checksum: refused */
+	state_bad("state_encap_ipv6_refused",
+		  "src 2001:db8::a dst 2001:db8::b proto esp spi 9 " AEAD K128
+		  " 128 encap espinudp 4500 4500 ::", "over IPv6");
 
 	if (state_ok("state_limits",
 		     ID4 AEAD K128 " 128 limit byte-soft 1000 limit byte-hard 2000 "
