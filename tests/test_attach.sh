@@ -15,6 +15,8 @@ PIN_B=/sys/fs/bpf/espx-$B
 in_a() { ip netns exec "$A" "$@"; }
 in_b() { ip netns exec "$B" "$@"; }
 
+gso_segs() { ip -n "$1" -d link show "$2" | grep -o 'gso_max_segs [0-9]*' | cut -d' ' -f2; }
+GSO_BEFORE=$(gso_segs "$A" va)
 out=$(in_a "$ESPX" attach va 2>&1)
 check attach_veth test $? = 0
 [[ $out == *"attached to va"* ]] || fail attach_says_what "output: $out"
@@ -76,7 +78,11 @@ else
 	skip attach_over_foreign_xdp "xdp-loader could not load libxdp's xdpfilt_alw_all.o here"
 fi
 
+check gso_max_segs_1_while_attached test "$(gso_segs "$A" va)" = 1
+check segmenter_created bash -c "ip -n $A -o link show | grep -q espxs"
 in_a "$ESPX" detach va >/dev/null
+check detach_restores_gso_max_segs test "$(gso_segs "$A" va)" = "$GSO_BEFORE"
+check detach_removes_segmenter bash -c "! ip -n $A -o link show | grep -q espxs"
 check detach_removes_xdp bash -c "! ip -n $A -d link show va | grep -q 'prog/xdp'"
 check detach_removes_tcx bash -c "! ip netns exec $A bpftool net show dev va | grep -q tcx"
 check detach_removes_link_pins test -z "$(ls "$PIN_A/links")"
