@@ -8,6 +8,7 @@
 #include "lib/maps.h"
 #include "lib/sa_setup.h"
 #include "lib/esp_gcm.h"
+#include "lib/replay.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -250,6 +251,33 @@ SEC("xdp")
 int bench_nop(struct xdp_md *xctx)
 {
 	return XDP_PASS;
+}
+
+/* Anti-replay as esp_rx uses it, on the test SA: req->seq_hi carries the
+ * received low 32 bits; out: req->ret = 0 (accepted) or the drop reason,
+ * tag[0..7] = the inferred 64-bit sequence number. */
+SEC("tc")
+int test_replay(struct __sk_buff *skb)
+{
+	struct espx_gcm_test_req *r = test_req();
+	struct espx_sa *sa;
+	__u64 seq;
+	int v;
+
+	if (!r)
+		return 0;
+	sa = sa_lookup(&r->sa);
+	if (!sa) {
+		r->ret = -ESPX_ENOENT;
+		return 0;
+	}
+	seq = replay_seq64(sa, r->seq_hi);
+	v = replay_check(sa, seq);
+	if (!v)
+		v = replay_advance(sa, seq);
+	r->ret = v;
+	__builtin_memcpy(r->tag, &seq, sizeof(seq));
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

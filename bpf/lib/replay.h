@@ -26,8 +26,11 @@ static __always_inline __u64 replay_seq64(const struct espx_sa *sa, __u32 seq_lo
 		if (seq_lo < tl - w + 1)
 			th++;		/* wrapped: the next block */
 	} else {
-		if (seq_lo >= tl - w + 1)
+		if (seq_lo >= tl - w + 1) {
+			if (!th)
+				return 0;	/* before the first packet: never valid */
 			th--;		/* window straddles 0: previous block */
+		}
 	}
 	return ((__u64)th << 32) | seq_lo;
 }
@@ -39,8 +42,8 @@ static __always_inline int replay_check_locked(const struct espx_sa *sa, __u64 s
 
 	if (!sa->replay_window)
 		return 0;	/* as XFRM: window 0 turns the check off */
-	if (seq == 0 && !(sa->flags & ESPX_SA_F_ESN))
-		return ESPX_DROP_REPLAY_OLD;	/* 0 is never sent */
+	if (seq == 0)
+		return ESPX_DROP_REPLAY_OLD;	/* 0 is never sent (nor inferred, see above) */
 	if (seq > sa->seq)
 		return 0;
 	diff = sa->seq - seq;

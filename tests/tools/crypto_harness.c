@@ -11,6 +11,9 @@
  *       -> ok RET ESP_HEX
  *   churn N [kernel|generic]
  *       -> ok ADDED READY LEFT       (adds N SAs, checks them, removes them)
+ *   replay WINDOW ESN(0|1) TOP       (re-creates the test SA for replay tests:
+ *       -> ok                         window bits, highest accepted number TOP)
+ *   rx SEQ_LO  -> ok VERDICT SEQ64  (0 = accepted, else espx_drop reason)
  *   bench esp-seal|esp-open|restore|ecb|ghash|nop DATA_LEN CALLS [REPEAT]
  *       -> ok MEDIAN_NS P10_NS P90_NS   (ns per run; CALLS samples of
  *       REPEAT back-to-back runs each). esp-open restores the pristine
@@ -113,6 +116,45 @@ static int cmd_sa(char **a, int n)
 	err = espx_sa_install(&fds, &test_key, &sa, key, (size_t)klen, drv, 0);
 	wipe(key, sizeof(key));
 	return err;
+}
+
+static int cmd_replay(char **a, int n)
+{
+	struct espx_sa *sa;
+	int err;
+
+	if (n < 4)
+		return -EINVAL;
+	sa = calloc(1, sizeof(*sa));
+	if (!sa)
+		return -ENOMEM;
+	sa->replay_window = (uint16_t)atoi(a[1]);
+	sa->flags = atoi(a[2]) ? ESPX_SA_F_ESN : 0;
+	sa->seq = strtoull(a[3], NULL, 0);
+	bpf_map_delete_elem(fds.sa_map, &test_key);
+	err = bpf_map_update_elem(fds.sa_map, &test_key, sa, BPF_NOEXIST) ? -errno : 0;
+	free(sa);
+	return err;
+}
+
+static int cmd_rx(char **a, int n)
+{
+	struct espx_gcm_test_req r = { .sa = test_key };
+	uint8_t pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt));
+	uint64_t seq;
+	int err;
+
+	if (n < 2)
+		return -EINVAL;
+	r.seq_hi = (uint32_t)strtoul(a[1], NULL, 0);
+	if ((err = req_write(&r)) ||
+	    bpf_prog_test_run_opts(bpf_program__fd(skel->progs.test_replay), &o) ||
+	    (err = req_read(&r)))
+		return err ? err : -errno;
+	memcpy(&seq, r.tag, sizeof(seq));
+	printf("ok %d %llu\n", r.ret, (unsigned long long)seq);
+	return 0;
 }
 
 static struct bpf_program *pick(const char *kind, const char *op, const char *hook)
@@ -369,11 +411,15 @@ int main(int argc, char **argv)
 			err = cmd_churn(a, n);
 		else if (!strcmp(a[0], "bench"))
 			err = cmd_bench(a, n);
+		else if (!strcmp(a[0], "replay"))
+			err = cmd_replay(a, n);
+		else if (!strcmp(a[0], "rx"))
+			err = cmd_rx(a, n);
 		else
 			err = -EINVAL;
 		if (err)
 			printf("err %d\n", err);
-		else if (!strcmp(a[0], "sa"))
+		else if (!strcmp(a[0], "sa") || !strcmp(a[0], "replay"))
 			printf("ok\n");
 	}
 	espx_crypto_test__destroy(skel);
