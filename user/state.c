@@ -327,14 +327,14 @@ static void sel_text(const struct espx_sel *s)
 		printf(" %s %u", s->proto == 1 || s->proto == 58 ? "code" : "dport", ntohs(s->dport));
 }
 
-static void sa_text(const struct espx_sa_key *key, const struct espx_sa *sa)
+static void sa_text(const struct espx_sa_key *id, const struct espx_sa *sa)
 {
 	char a[INET6_ADDRSTRLEN], l1[24], l2[24];
 	int esn = sa->flags & ESPX_SA_F_ESN;
 
 	printf("src %s ", xp_addr_str(sa->saddr, sa->family, a, sizeof(a)));
-	printf("dst %s\n", xp_addr_str(key->daddr, key->family, a, sizeof(a)));
-	printf("\tproto esp spi 0x%08x reqid %u mode %s\n", ntohl(key->spi), sa->reqid,
+	printf("dst %s\n", xp_addr_str(id->daddr, id->family, a, sizeof(a)));
+	printf("\tproto esp spi 0x%08x reqid %u mode %s\n", ntohl(id->spi), sa->reqid,
 	       xp_mode_name(sa->mode));
 	printf("\treplay-window %u ", sa->replay_window);
 	if (esn)
