@@ -33,7 +33,7 @@ NATT = 4500
 
 class Scenario:
     def __init__(self, name, fam=4, mode="tunnel", encap=False, bits=128, esn=False,
-                 tx_csum_off=False):
+                 tx_csum_off=False, inner_fam=None):
         self.name, self.fam, self.mode, self.encap, self.bits, self.esn = \
             name, fam, mode, encap, bits, esn
         # a device without checksum offload: the kernel fills in checksums
@@ -42,14 +42,18 @@ class Scenario:
         v6 = fam == 6
         self.wire = ("fd00::1", "fd00::2") if v6 else ("10.0.0.1", "10.0.0.2")
         self.plen = 64 if v6 else 24
+        # tunnel mode may carry the other family inside (inner_fam)
+        self.inner_fam = inner_fam or fam
+        i6 = self.inner_fam == 6
         if mode == "tunnel":
-            self.inner = ("fd01::1", "fd02::1") if v6 else ("192.168.1.1", "192.168.2.1")
-            self.nets = ("fd01::/64", "fd02::/64") if v6 else ("192.168.1.0/24", "192.168.2.0/24")
+            self.inner = ("fd01::1", "fd02::1") if i6 else ("192.168.1.1", "192.168.2.1")
+            self.nets = ("fd01::/64", "fd02::/64") if i6 else ("192.168.1.0/24", "192.168.2.0/24")
         else:
             self.inner = self.wire
             host = "/128" if v6 else "/32"
             self.nets = (self.wire[0] + host, self.wire[1] + host)
-        self.IP = IPv6 if v6 else IP
+        self.IP = IPv6 if v6 else IP		# outer
+        self.IIP = IPv6 if i6 else IP		# inner
 
 
 def esp_line(sc, spi, src, dst, key):
@@ -83,9 +87,17 @@ class Site:
         if sc.tx_csum_off:
             ns.run(f"ethtool -K {self.dev} tx off")
         if sc.mode == "tunnel":
-            host = "/128" if sc.fam == 6 else "/32"
+            host = "/128" if sc.inner_fam == 6 else "/32"
             ns.run(f"ip addr add {self.inner_ip}{host} dev lo")
-            ns.run(f"ip route add {self.peer_net} via {self.peer_wire_ip} src {self.inner_ip}")
+            if sc.inner_fam == sc.fam:
+                ns.run(f"ip route add {self.peer_net} via {self.peer_wire_ip} src {self.inner_ip}")
+            elif sc.inner_fam == 4:	# IPv4 over an IPv6 wire: via inet6 (RFC 5549)
+                ns.run(f"ip route add {self.peer_net} via inet6 {self.peer_wire_ip} "
+                       f"src {self.inner_ip}")
+            else:		# IPv6 over an IPv4 wire: link-local next hops
+                ns.run(f"ip addr add fe80::{self.me + 1}/64 dev {self.dev} nodad")
+                ns.run(f"ip -6 route add {self.peer_net} via fe80::{2 - self.me} dev {self.dev} "
+                       f"src {self.inner_ip}")
 
     def configure(self, keys):
         ns, sc = self.ns, self.sc
@@ -235,7 +247,7 @@ def to_wire(sc, esp_pkt, mac):
 
 
 def inner_udp(sc, src, dst, payload, dport=5555):
-    return sc.IP(src=src, dst=dst) / UDP(sport=4444, dport=dport) / Raw(payload)
+    return sc.IIP(src=src, dst=dst) / UDP(sport=4444, dport=dport) / Raw(payload)
 
 
 def check_scenario(sc):
@@ -267,7 +279,7 @@ def traffic(sc, a, b, keys):
     # UDP, espx to espx
     sink = py_in(b, UDP_SINK, b.inner_ip, "5555", "2")
     time.sleep(0.4)
-    a.ns.run(f"/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_INET{'6' if sc.fam == 6 else ''},"
+    a.ns.run(f"/usr/bin/python3 -c \"import socket;s=socket.socket(socket.AF_INET{'6' if sc.inner_fam == 6 else ''},"
              f"socket.SOCK_DGRAM);s.bind(('{a.inner_ip}',0));s.sendto(b'x'*1000,('{b.inner_ip}',5555))\"")
     got = sink.communicate(timeout=10)[0].split()
     result(got == [("78" * 1000)], f"{n}-udp", f"received {len(got)} datagrams")
@@ -436,6 +448,8 @@ SCENARIOS = [
     Scenario("v4-tunnel-aes256", bits=256),
     Scenario("v4-tunnel-esn-wrap", esn=True),
     Scenario("v4-tunnel-sw-checksum", tx_csum_off=True),
+    Scenario("v6-in-v4-tunnel", inner_fam=6),
+    Scenario("v4-in-v6-tunnel", fam=6, inner_fam=4),
 ]
 
 
