@@ -49,11 +49,11 @@ resolved() { json_get "$(pol_json)" "[p['sa']['spi'] for p in j if p['dir'] == '
 # ---- state add before attach, AES-128 and AES-256 ----
 check_rc state_add_aes128 0 '^$' espx state add src 10.88.0.1 dst 10.88.0.2 proto esp \
 	spi 0x1001 reqid 5 mode tunnel replay-window 64 aead "$AEAD" 0x$KEY128$SALT128 128 \
-	limit packet-soft 1000 limit byte-hard 0x100000
+	limit packet-soft 1000 limit byte-hard 0x100000 encap espinudp 4500 4500 0.0.0.0
 check state_add_loads_maps test -e "$PIN/espx_sa"
 check_rc state_add_aes256_ipv6 0 '^$' espx state add src 2001:db8::1 dst 2001:db8::2 \
 	proto esp spi 4096 aead "$AEAD" 0x$KEY256$SALT256 96 flag esn replay-window 128 \
-	replay-oseq 7 replay-oseq-hi 1 encap espinudp 4500 4500 0.0.0.0 \
+	replay-oseq 7 replay-oseq-hi 1 \
 	sel src 2001:db8::1/128 dst 2001:db8::2/128 proto tcp dport 443
 
 js=$(sa_json)
@@ -73,7 +73,10 @@ check list_json_v4_stats test "$(json_get "$js" "($sa4['stats']['replay'], $sa4[
 check list_json_v6_ids test "$(json_get "$js" "($sa6['dst'], $sa6['family'], $sa6['mode'], $sa6['aead']['key_bits'], $sa6['aead']['icv_bits'])")" = \
 	"('2001:db8::2', 'inet6', 'transport', 256, 96)"
 check list_json_v6_esn test "$(json_get "$js" "($sa6['esn'], $sa6['replay_window'], $sa6['oseq'] == (1 << 32) + 7)")" = "(True, 128, True)"
-check list_json_v6_encap test "$(json_get "$js" "($sa6['encap']['type'], $sa6['encap']['sport'], $sa6['encap']['dport'])")" = "('espinudp', 4500, 4500)"
+check list_json_v4_encap test "$(json_get "$js" "($sa4['encap']['type'], $sa4['encap']['sport'], $sa4['encap']['dport'])")" = "('espinudp', 4500, 4500)"
+check_rc state_add_encap_ipv6_refused 2 'over IPv6' espx state add src 2001:db8::1 \
+	dst 2001:db8::3 proto esp spi 4097 aead "$AEAD" 0x$KEY128$SALT128 128 \
+	encap espinudp 4500 4500 ::
 check list_json_v6_sel test "$(json_get "$js" "($sa6['sel']['src'], $sa6['sel']['dst'], $sa6['sel']['proto'], $sa6['sel']['dport'])")" = \
 	"('2001:db8::1/128', '2001:db8::2/128', 'tcp', 443)"
 
