@@ -33,12 +33,13 @@ NATT = 4500
 
 class Scenario:
     def __init__(self, name, fam=4, mode="tunnel", encap=False, bits=128, esn=False,
-                 tx_csum_off=False, inner_fam=None):
+                 tx_csum_off=False, inner_fam=None, driver=None):
         self.name, self.fam, self.mode, self.encap, self.bits, self.esn = \
             name, fam, mode, encap, bits, esn
         # a device without checksum offload: the kernel fills in checksums
         # in software after TC, over what espx has already encrypted
         self.tx_csum_off = tx_csum_off
+        self.driver = driver	# espx's "aes-driver" word; None: the default
         v6 = fam == 6
         self.wire = ("fd00::1", "fd00::2") if v6 else ("10.0.0.1", "10.0.0.2")
         self.plen = 64 if v6 else 24
@@ -63,6 +64,8 @@ def esp_line(sc, spi, src, dst, key):
     if sc.esn:
         # both directions start just below 2^32 so the test crosses it
         extra += " flag esn replay-seq 0xffffffe0 replay-oseq 0xffffffe0"
+    if sc.driver:
+        extra += f" aes-driver {sc.driver}"
     if sc.mode == "tunnel":
         # what the SA may carry: decapsulated packets must match it
         nets = sc.nets if spi == SPI_AB else sc.nets[::-1]
@@ -446,6 +449,7 @@ SCENARIOS = [
     Scenario("v6-transport", fam=6, mode="transport"),
     Scenario("v4-natt-tunnel", encap=True),
     Scenario("v4-tunnel-aes256", bits=256),
+    Scenario("v4-tunnel-aes-generic", driver="generic"),
     Scenario("v4-tunnel-esn-wrap", esn=True),
     Scenario("v4-tunnel-sw-checksum", tx_csum_off=True),
     Scenario("v6-in-v4-tunnel", inner_fam=6),
