@@ -124,7 +124,8 @@ echo "content identical"
 
 say "what crossed the wire"
 sleep 0.5
-kill $CAP_A $CAP_B; wait $CAP_A $CAP_B 2>/dev/null || true
+kill $CAP_A $CAP_B 2>/dev/null || true
+wait $CAP_A $CAP_B 2>/dev/null || true
 CAP_A=
 count() { tcpdump -r "$1" -n "${@:2}" 2>/dev/null | wc -l; }
 total=$(($(count "$WORK/a.pcap") + $(count "$WORK/b.pcap")))
