@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install what scripts/vmtest.sh needs on the host, idempotently:
+# qemu (TCG is enough), busybox-static (initramfs), cpio tools, xz/zstd (modules).
+# Usage: scripts/vm/deps.sh [--check]   (--check: only report, exit 1 if missing)
+set -euo pipefail
+PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod)
+have_all() {
+	local p
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || return 1
+	done
+}
+have_all && exit 0
+if [[ ${1:-} == --check ]]; then
+	echo "vm: missing host packages (run scripts/vm/deps.sh as root): ${PKGS[*]}" >&2
+	exit 1
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "vm: installing ${PKGS[*]} needs root (apt-get)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null 2>&1 ||
+	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null; }
+have_all || { echo "vm: host package install incomplete" >&2; exit 1; }
+echo "vm: host packages installed"

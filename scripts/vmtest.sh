@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# vmtest.sh [-t TIMEOUT] [-m MEM] [-c CPUS] -- CMD...
+# Boot Debian's 6.12 kernel (which has kernel ESP and BPF crypto) under qemu and run CMD
+# with bash inside, cwd = this repository. The guest's root is the host's / over 9p,
+# read-only, under a tmpfs overlay: host tools and the current build/ work unchanged, and
+# nothing the guest writes reaches the host. The kernel comes from apt (scripts/vm/
+# fetch-kernel.sh, cached in /var/cache/espx/vm); host packages from scripts/vm/deps.sh.
+# Always TCG (-accel tcg,thread=multi -cpu max): /dev/kvm on some hosts is a software
+# hypervisor that stock kernels crash on. ESPX_VM_ACCEL=kvm overrides.
+# CMD's output goes to stdout as it runs. Logs: build/vm/console.log (kernel console),
+# build/vm/output.log (CMD's output).
+# Exit status: CMD's, else 124 = timeout (default 300 s), 125 = guest crashed / no status,
+# 126 = the VM could not be set up (no qemu, no kernel: the reason is on stderr).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMO=300 MEM=2G CPUS=$(nproc)
+((CPUS > 4)) && CPUS=4
+while getopts t:m:c: o; do
+	case $o in
+	t) TMO=$OPTARG ;; m) MEM=$OPTARG ;; c) CPUS=$OPTARG ;;
+	*) sed -n '3,17p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[[ ${1:-} == -- ]] && shift
+(($#)) || { sed -n '3,17p' "$0" >&2; exit 2; }
+setup_fail() { echo "vmtest: $*" >&2; exit 126; }
+
+[[ $(id -u) == 0 ]] || setup_fail "needs root (the 9p root is exported with the host's permissions)"
+"$ROOT/scripts/vm/deps.sh" >&2 || setup_fail "host packages missing (scripts/vm/deps.sh)"
+command -v qemu-system-x86_64 >/dev/null || setup_fail "no qemu-system-x86_64"
+KDIR=$("$ROOT/scripts/vm/fetch-kernel.sh") || setup_fail "no 6.12 kernel (scripts/vm/fetch-kernel.sh failed)"
+V=$(basename "$(ls -d "$KDIR"/lib/modules/*/ | head -n1)")
+KERNEL=$KDIR/boot/vmlinuz-$V
+# the initramfs is rebuilt when scripts/vm/init changes
+sum=$(cat "$ROOT/scripts/vm/init" "$ROOT/scripts/vm/build-initramfs.sh" | md5sum | cut -c1-12)
+INITRD=$KDIR/espx-initramfs-$sum.cpio.gz
+if [[ ! -f $INITRD ]]; then
+	rm -f "$KDIR"/espx-initramfs-*.cpio.gz
+	"$ROOT/scripts/vm/build-initramfs.sh" "$KDIR" "$INITRD" || setup_fail "initramfs build failed"
+fi
+
+LOGDIR=$ROOT/build/vm
+mkdir -p "$LOGDIR" || setup_fail "cannot create $LOGDIR"
+XCH=$(mktemp -d /tmp/espx-vm.XXXXXX)	# shared read-write with the guest (tag vmout)
+trap 'rm -rf "$XCH"' EXIT
+{
+	echo "set -u"
+	printf '%q ' "$@"
+	echo
+} >"$XCH/cmd.sh"
+printf 'KDIR=%q\nREPO=%q\n' "$KDIR" "$ROOT" >"$XCH/env"
+rm -f "$LOGDIR"/console.log "$LOGDIR"/output.log
+
+ACCEL=${ESPX_VM_ACCEL:-tcg}
+case $ACCEL in
+kvm) ACC=(-accel kvm -cpu host) ;;
+*) ACC=(-accel "tcg,thread=multi,tb-size=256" -cpu max) ;;
+esac
+t0=$EPOCHREALTIME
+timeout -k 5 "$TMO" qemu-system-x86_64 "${ACC[@]}" -smp "$CPUS" -m "$MEM" \
+	-nographic -nodefaults -no-user-config -no-reboot \
+	-kernel "$KERNEL" -initrd "$INITRD" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4 espx.repo=$ROOT" \
+	-chardev file,id=con,path="$LOGDIR/console.log" -serial chardev:con \
+	-chardev stdio,id=out,signal=off -serial chardev:out \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
+	-virtfs local,path="$XCH",mount_tag=vmout,security_model=none,id=vmout \
+	</dev/null | tr -d '\r'
+qrc=${PIPESTATUS[0]}
+wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
+[[ -f $XCH/output.log ]] && cp "$XCH/output.log" "$LOGDIR/output.log"
+if [[ -f $XCH/rc ]]; then
+	rc=$(<"$XCH/rc")
+	echo "vmtest: kernel $V, ${wall}s, exit $rc (logs in build/vm/)" >&2
+	exit "$rc"
+fi
+if ((qrc == 124 || qrc == 137)); then
+	echo "vmtest: timeout after ${TMO}s (kernel $V); console tail:" >&2
+	tail -n 15 "$LOGDIR/console.log" >&2
+	exit 124
+fi
+echo "vmtest: guest ended without an exit status (qemu $qrc, ${wall}s); console tail:" >&2
+tail -n 25 "$LOGDIR/console.log" >&2
+exit 125

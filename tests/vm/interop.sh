@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Kernel XFRM <-> espx interoperability, run inside the 6.12 VM (scripts/vmtest.sh; the host
+# kernel has no ESP). Per scenario: namespace K configures kernel XFRM with `ip xfrm`,
+# namespace E configures espx with the same lines through `espx state/policy add`, a veth
+# between them; ping both ways, a TCP transfer each way with a sha256 check, and the
+# kernel's per-SA packet counters (ip -s xfrm state) against espx's (espx -j stats).
+# Usage: tests/vm/interop.sh [SCENARIO...]   (default: all)
+# Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ESPX=$PWD/build/espx
+PY=/usr/bin/python3
+XFER=$PWD/tests/vm/tcpxfer.py
+AEAD="rfc4106(gcm(aes))"
+SPI_KE=0x1001 SPI_EK=0x1002	# K->E, E->K
+SIZE=${ESPX_VM_XFER_BYTES:-1048576}
+K=vmK E=vmE
+_failed=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; _failed=1; }
+skip() { echo "SKIP $1: $2"; }
+
+modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
+[[ -x $ESPX ]] || { fail vm-interop "no $ESPX (run make first)"; exit 1; }
+DATA=$(mktemp /tmp/xfer.XXXXXX)
+head -c "$SIZE" /dev/urandom >"$DATA"
+WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
+BG=()
+
+cleanup() {
+	local p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	BG=()
+	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
+	ip netns del $K 2>/dev/null
+	ip netns del $E 2>/dev/null
+}
+trap 'cleanup; rm -f "$DATA"' EXIT
+
+# key BITS SEED: hex key+salt (BITS/8 + 4 bytes)
+key() { head -c $(($1 / 8 + 4)) /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# scenario NAME FAM MODE BITS ESN ENCAP
+scenario() {
+	local n=$1 fam=$2 mode=$3 bits=$4 esn=$5 encap=$6
+	local wk we plen ik ie nk ne host nodad="" extra="" kab kba pcount=3 t0=$SECONDS
+	if ((fam == 6)); then
+		wk=fd00::1 we=fd00::2 plen=64 nodad=nodad host=/128
+		ik=fd01::1 ie=fd02::1 nk=fd01::/64 ne=fd02::/64
+	else
+		wk=10.0.0.1 we=10.0.0.2 plen=24 host=/32
+		ik=192.168.1.1 ie=192.168.2.1 nk=192.168.1.0/24 ne=192.168.2.0/24
+	fi
+	if [[ $mode == transport ]]; then ik=$wk ie=$we nk=$wk$host ne=$we$host; fi
+	ip netns add $K && ip netns add $E || { fail "$n-setup" "ip netns add"; return; }
+	ip -n $K link set lo up; ip -n $E link set lo up
+	ip link add wk netns $K type veth peer name we netns $E
+	ip -n $K addr add $wk/$plen dev wk $nodad
+	ip -n $E addr add $we/$plen dev we $nodad
+	ip -n $K link set wk up; ip -n $E link set we up
+	if [[ $mode == tunnel ]]; then
+		ip -n $K addr add $ik$host dev lo; ip -n $E addr add $ie$host dev lo
+		ip -n $K route add $ne via $we src $ik; ip -n $E route add $nk via $wk src $ie
+	fi
+	if [[ $encap == 1 ]]; then
+		extra+=" encap espinudp 4500 4500 0.0.0.0"
+		ip netns exec $K $PY tests/vm/natt_sock.py "$fam" 4500 >/dev/null &
+		BG+=($!)
+	fi
+	[[ $esn == 1 ]] && { extra+=" flag esn replay-seq 0xffffffe0 replay-oseq 0xffffffe0"; pcount=40; }
+	kab=$(key "$bits") kba=$(key "$bits")
+	local sa_ke="src $wk dst $we proto esp spi $SPI_KE reqid 1 mode $mode replay-window 128 aead $AEAD 0x$kab 128$extra"
+	local sa_ek="src $we dst $wk proto esp spi $SPI_EK reqid 2 mode $mode replay-window 128 aead $AEAD 0x$kba 128$extra"
+	[[ $mode == tunnel ]] && { sa_ke+=" sel src $nk dst $ne"; sa_ek+=" sel src $ne dst $nk"; }
+	local pk_out="src $nk dst $ne dir out tmpl src $wk dst $we proto esp reqid 1 mode $mode"
+	local pk_in="src $ne dst $nk dir in tmpl src $we dst $wk proto esp reqid 2 mode $mode"
+	local pe_out="src $ne dst $nk dir out tmpl src $we dst $wk proto esp reqid 2 mode $mode"
+	local pe_in="src $nk dst $ne dir in tmpl src $wk dst $we proto esp reqid 1 mode $mode"
+	local err
+	# shellcheck disable=SC2086
+	if ! err=$( { ip -n $K xfrm state add $sa_ke && ip -n $K xfrm state add $sa_ek &&
+		ip -n $K xfrm policy add $pk_out && ip -n $K xfrm policy add $pk_in; } 2>&1); then
+		fail "$n-kernel-config" "$err"; cleanup; return
+	fi
+	# shellcheck disable=SC2086
+	if ! err=$( { ip netns exec $E "$ESPX" attach we && ip netns exec $E "$ESPX" state add $sa_ke &&
+		ip netns exec $E "$ESPX" state add $sa_ek && ip netns exec $E "$ESPX" policy add $pe_out &&
+		ip netns exec $E "$ESPX" policy add $pe_in; } 2>&1); then
+		fail "$n-espx-config" "$err"; cleanup; return
+	fi
+	sleep 0.2
+	# the wire = what each side transmits (receive taps see packets after XDP decrypted them)
+	local out cpids=() plain=0 nesp=0 f ns dev
+	for ns in $K $E; do
+		dev=wk; [[ $ns == "$E" ]] && dev=we
+		ip netns exec $ns tcpdump -i $dev -Q out -U -nn -w /tmp/wire-$ns.pcap 2>/tmp/tcpdump-$ns.err &
+		cpids+=($!)
+		for _ in $(seq 50); do grep -qs listening /tmp/tcpdump-$ns.err && break; sleep 0.1; done
+	done
+	out=$(ip netns exec $K ping -c $pcount -i 0.05 -W 3 -I $ik $ie 2>&1) &&
+		pass "$n-ping-kernel-to-espx" || fail "$n-ping-kernel-to-espx" "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
+	out=$(ip netns exec $E ping -c 3 -i 0.05 -W 3 -I $ie $ik 2>&1) &&
+		pass "$n-ping-espx-to-kernel" || fail "$n-ping-espx-to-kernel" "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
+	sleep 0.3
+	for f in "${cpids[@]}"; do kill -INT $f; wait $f 2>/dev/null; done
+	# on the wire only ESP (or ESP in UDP 4500), ARP and IPv6 neighbour/router discovery
+	local flt='(ip or ip6) and not esp and not udp port 4500 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)'
+	for f in /tmp/wire-$K.pcap /tmp/wire-$E.pcap; do
+		plain=$((plain + $(tcpdump -r $f -nn "$flt" 2>/dev/null | wc -l)))
+		nesp=$((nesp + $(tcpdump -r $f -nn 'esp or udp port 4500' 2>/dev/null | wc -l)))
+	done
+	if ((plain == 0 && nesp >= 6)); then pass "$n-wire-only-esp ($nesp ESP packets)"
+	else fail "$n-wire-only-esp" "$plain plaintext IP packets, $nesp ESP: $(tcpdump -r /tmp/wire-$K.pcap -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ') $(tcpdump -r /tmp/wire-$E.pcap -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ')"; fi
+	rm -f /tmp/wire-$K.pcap /tmp/wire-$E.pcap
+	xfer "$n-tcp-kernel-to-espx" $E $ie $K $ik 7001
+	xfer "$n-tcp-espx-to-kernel" $K $ik $E $ie 7002
+	counters "$n" "$wk" "$we"
+	[[ $esn == 1 ]] && esn_check "$n" "$wk" "$we"
+	echo "# $n: $((SECONDS - t0))s"
+	cleanup
+}
+
+# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
+xfer() {
+	local n=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 port=$6 res cerr
+	coproc SRV { ip netns exec "$sns" $PY "$XFER" server "$saddr" "$port" 90 2>&1; }
+	local srv_pid=$SRV_PID
+	read -r -t 20 _ <&"${SRV[0]}"
+	cerr=$(ip netns exec "$cns" timeout 90 $PY "$XFER" client "$saddr" "$port" "$caddr" "$DATA" 2>&1)
+	read -r -t 90 res <&"${SRV[0]}"
+	wait "$srv_pid" 2>/dev/null
+	if [[ $res == "$WANT" ]]; then pass "$n-${SIZE}B-sha256"
+	else fail "$n-${SIZE}B-sha256" "got '${res:-nothing}', want '$WANT'; client: ${cerr: -200}"; fi
+}
+
+# kernel SA packet count: ip -s xfrm state get ... -> "lifetime current:" next line "B(bytes), P(packets)"
+kcount() {
+	ip -n $K -s xfrm state get src "$1" dst "$2" proto esp spi "$3" 2>/dev/null |
+		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
+}
+ecount() {
+	ip netns exec $E "$ESPX" -j stats 2>/dev/null | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+print(sum(s["packets"] for s in j.get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
+}
+# counters NAME WK WE: per SA, the sender's packet count must equal the receiver's. Read
+# until both sides agree (the last segments of a transfer may still be in flight).
+counters() {
+	local n=$1 wk=$2 we=$3 k e _i
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		k=$(kcount "$wk" "$we" $SPI_KE) e=$(ecount $SPI_KE)
+		[[ -n $k && $k == "$e" ]] && break
+		sleep 0.3
+	done
+	if [[ -n $k && $k == "$e" && $k -gt 0 ]]; then pass "$n-counters-kernel-out-eq-espx-in ($k packets)"
+	else fail "$n-counters-kernel-out-eq-espx-in" "kernel $SPI_KE out: '${k}' packets, espx in: '${e}'; $(drops)"; fi
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		k=$(kcount "$we" "$wk" $SPI_EK) e=$(ecount $SPI_EK)
+		[[ -n $k && $k == "$e" ]] && break
+		sleep 0.3
+	done
+	if [[ -n $k && $k == "$e" && $k -gt 0 ]]; then pass "$n-counters-espx-out-eq-kernel-in ($k packets)"
+	else fail "$n-counters-espx-out-eq-kernel-in" "espx $SPI_EK out: '${e}' packets, kernel in: '${k}'; $(drops)"; fi
+}
+# what either side dropped: kernel /proc/net/xfrm_stat (non-zero), espx drop reasons (non-zero)
+drops() {
+	echo -n "kernel xfrm_stat: $(ip netns exec $K awk '$2 != 0 {printf "%s=%s ", $1, $2}' /proc/net/xfrm_stat)"
+	echo -n "espx drops: $(ip netns exec $E "$ESPX" -j stats 2>/dev/null | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+def walk(d, path):
+    if isinstance(d, dict):
+        if "packets" in d and path and "sas" not in path:
+            if d["packets"]:
+                print(f"{path}={d['packets']}", end=" ")
+            return
+        for k, v in d.items():
+            walk(v, f"{path}.{k}" if path else k)
+walk(j.get("drops", {}), "")' 2>&1)"
+}
+
+# ESN: both directions started at 2^32 - 32; the kernel's high halves must now be 1
+esn_check() {
+	local n=$1 st
+	st=$(ip -n $K -s xfrm state get src "$2" dst "$3" proto esp spi $SPI_KE 2>&1)
+	if grep -q 'oseq-hi 0x1,' <<<"$st"; then pass "$n-kernel-tx-crossed-2^32"
+	else fail "$n-kernel-tx-crossed-2^32" "$(grep -A1 'esn context' <<<"$st" | tr -s '\n\t ' ' ')"; fi
+	st=$(ip -n $K -s xfrm state get src "$3" dst "$2" proto esp spi $SPI_EK 2>&1)
+	if grep -q 'seq-hi 0x1,' <<<"$(grep -A1 'esn context' <<<"$st" | sed 's/oseq-hi[^,]*,//')"; then
+		pass "$n-kernel-rx-crossed-2^32"
+	else fail "$n-kernel-rx-crossed-2^32" "$(grep -A1 'esn context' <<<"$st" | tr -s '\n\t ' ' ')"; fi
+}
+
+ALL=(v4-tunnel-aes128 v4-transport-aes128 v6-tunnel-aes128 v6-transport-aes128 v4-tunnel-aes256
+	v4-tunnel-esn v4-tunnel-natt)
+(($#)) && ALL=("$@")
+for s in "${ALL[@]}"; do
+	case $s in
+	v4-tunnel-aes128) scenario "$s" 4 tunnel 128 0 0 ;;
+	v4-transport-aes128) scenario "$s" 4 transport 128 0 0 ;;
+	v6-tunnel-aes128) scenario "$s" 6 tunnel 128 0 0 ;;
+	v6-transport-aes128) scenario "$s" 6 transport 128 0 0 ;;
+	v4-tunnel-aes256) scenario "$s" 4 tunnel 256 0 0 ;;
+	v4-tunnel-esn) scenario "$s" 4 tunnel 128 1 0 ;;
+	v4-tunnel-natt) scenario "$s" 4 tunnel 128 0 1 ;;
+	*) fail "$s" "unknown scenario" ;;
+	esac
+done
+exit $_failed
