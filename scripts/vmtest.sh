@@ -67,6 +67,7 @@ timeout -k 5 "$TMO" qemu-system-x86_64 "${ACC[@]}" -smp "$CPUS" -m "$MEM" \
 	-chardev stdio,id=out,signal=off -serial chardev:out \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
 	-virtfs local,path="$XCH",mount_tag=vmout,security_model=none,id=vmout \
+	-virtfs local,path="$ROOT",mount_tag=repo,security_model=none,readonly=on,multidevs=remap,id=repo \
 	</dev/null | tr -d '\r'
 qrc=${PIPESTATUS[0]}
 wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')

@@ -21,6 +21,12 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 V=$(uname -r)
 . "$OUT/env"	# KDIR, REPO
+# The repository comes as its own share: it may live under a path the guest
+# covers (a checkout in /tmp); read-only below, a tmpfs above, like the root.
+mkdir -p /run/repo/lower /run/repo/upper /run/repo/work "$REPO"
+mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=1048576,cache=loose repo /run/repo/lower &&
+	mount -t overlay overlay \
+		-o lowerdir=/run/repo/lower,upperdir=/run/repo/upper,workdir=/run/repo/work "$REPO"
 mkdir -p "/lib/modules/$V" && mount --bind "$KDIR/lib/modules/$V" "/lib/modules/$V"
 hostname espx-vm
 ip link set lo up
