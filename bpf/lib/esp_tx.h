@@ -20,38 +20,44 @@
 
 #define TX_PULL_LEN	(ETH_HLEN_ + 40 + 8)
 
-/* Finish the L4 checksum the stack left to the device (CHECKSUM_PARTIAL is
- * what TCP always sends, and TC runs before the device would fill it in):
- * after encryption nobody can. Recomputing a complete checksum gives the
- * same value, so this is done for every TCP and UDP packet. */
-struct csum_loop {
+/* Ones' complement sum of s->buf[off, end), end - off a multiple of 4,
+ * in 256-byte bpf_csum_diff() calls (one bpf_loop callback each). */
+struct csum_sum {
 	struct gcm_scratch *s;
-	__u32 len;
+	__u32 off;
+	__u32 end;
 	__u32 sum;
 };
 
-static int csum_chunk_cb(__u32 i, void *data)
+static int csum_range_cb(__u32 i, void *data)
 {
-	struct csum_loop *c = data;
-	__u32 off = i * 256;
+	struct csum_sum *c = data;
+	__u32 off = c->off + i * 256, len;
 	__s64 r;
 
-	if (off >= ESPX_GCM_MAX_DATA || off >= c->len)
+	if (off >= c->end || off > ESPX_GCM_MAX_DATA - 256)
 		return 1;
-	r = bpf_csum_diff(NULL, 0, (void *)&c->s->buf[off & (ESPX_GCM_MAX_DATA - 1) & ~255],
-			  256, c->sum);
+	len = c->end - off;
+	if (len > 256)
+		len = 256;
+	r = bpf_csum_diff(NULL, 0, (void *)&c->s->buf[off & (ESPX_GCM_MAX_DATA - 1)],
+			  len & 0x1fc, c->sum);
 	if (r < 0)
 		return 1;
 	c->sum = (__u32)r;
 	return 0;
 }
 
+/* Finish the L4 checksum the stack left to the device (CHECKSUM_PARTIAL is
+ * what TCP always sends, and TC runs before the device would fill it in):
+ * after encryption nobody can. Recomputing a complete checksum gives the
+ * same value, so this is done for every TCP and UDP packet. */
 static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 				 const struct flow *f)
 {
 	struct gcm_scratch *s = gcm_scratch();
 	__u32 l4_len = h->len - (h->l4_off - h->l3_off), csum_off, i, last;
-	struct csum_loop c = {};
+	struct csum_sum c = {};
 	__u64 sum = 0;
 	__u16 zero = 0, res;
 
@@ -74,8 +80,8 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	if (bpf_skb_load_bytes(skb, h->l4_off, s->buf, l4_len & (ESPX_GCM_MAX_DATA - 1)))
 		return -1;
 	c.s = s;
-	c.len = l4_len;
-	bpf_loop((l4_len + 255) / 256, csum_chunk_cb, &c, 0);
+	c.end = (l4_len + 3) & ~3U;	/* the bytes past l4_len are zero */
+	bpf_loop((l4_len + 255) / 256, csum_range_cb, &c, 0);
 	/* pseudo header: addresses, protocol, length */
 	sum = c.sum;
 	for (i = 0; i < (f->family == AF_INET ? 1 : 4); i++)
@@ -350,32 +356,6 @@ static __always_inline int tx_seal(struct __sk_buff *skb, struct espx_sa *sa, __
  * value makes that late checksum equal to the bytes already there: the
  * write changes nothing. Without CHECKSUM_PARTIAL nothing writes, and the
  * two bytes are plain Ethernet padding. */
-struct csum_sum {
-	struct gcm_scratch *s;
-	__u32 off;
-	__u32 end;
-	__u32 sum;
-};
-
-static int csum_range_cb(__u32 i, void *data)
-{
-	struct csum_sum *c = data;
-	__u32 off = c->off + i * 256, len;
-	__s64 r;
-
-	if (off >= c->end || off > ESPX_GCM_MAX_DATA - 256)
-		return 1;
-	len = c->end - off;
-	if (len > 256)
-		len = 256;
-	r = bpf_csum_diff(NULL, 0, (void *)&c->s->buf[off & (ESPX_GCM_MAX_DATA - 1)],
-			  len & 0x1fc, c->sum);
-	if (r < 0)
-		return 1;
-	c->sum = (__u32)r;
-	return 0;
-}
-
 static __always_inline __u16 csum16_add(__u16 a, __u16 b)
 {
 	__u32 s = (__u32)a + b;
