@@ -4,7 +4,8 @@
 # qemu (TCG is enough), busybox-static (initramfs), cpio tools, xz/zstd (modules).
 # Usage: scripts/vm/deps.sh [--check]   (--check: only report, exit 1 if missing)
 set -euo pipefail
-PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod)
+# gnuplot-nox: the A/B chart; strongswan: the IKE daemon the daemon tests run against
+PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod gnuplot-nox strongswan-charon strongswan-swanctl)
 have_all() {
 	local p
 	for p in "${PKGS[@]}"; do
