@@ -41,6 +41,8 @@ if [[ ! -f $INITRD ]]; then
 	"$ROOT/scripts/vm/build-initramfs.sh" "$KDIR" "$INITRD" || setup_fail "initramfs build failed"
 fi
 
+# One VM at a time per host: TCG guests on a small machine starve each other into timeouts.
+exec 9>/run/lock/espx-vmtest.lock && flock 9 || setup_fail "cannot take /run/lock/espx-vmtest.lock"
 LOGDIR=$ROOT/build/vm
 mkdir -p "$LOGDIR" || setup_fail "cannot create $LOGDIR"
 XCH=$(mktemp -d /tmp/espx-vm.XXXXXX)	# shared read-write with the guest (tag vmout)
