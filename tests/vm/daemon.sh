@@ -113,7 +113,8 @@ pols $K k && pols $E e || { fail setup "ip xfrm policy add"; exit 1; }
 # not AES-GCM: stays with the kernel
 ip -n $E xfrm state add src $WE dst 10.0.0.9 proto esp spi 0x999 mode tunnel \
 	enc 'cbc(aes)' 0x$(key | cut -c1-32) auth-trunc 'hmac(sha256)' 0x$(key)$(key | cut -c1-24) 128
-ip netns exec $K tcpdump -i wk -U -nn -w "$TMP/wire.pcap" 'esp or (ip and not arp)' 2>"$TMP/tcpdump.err" &
+# what E transmits (K's receive tap would also show what K decapsulated)
+ip netns exec $E tcpdump -i we -Q out -U -nn -w "$TMP/wire.pcap" ip 2>"$TMP/tcpdump.err" &
 CAP=$!
 wait_for 5 grep -qs listening "$TMP/tcpdump.err"
 
