@@ -65,24 +65,44 @@ PORT=5201
 AEAD="rfc4106(gcm(aes))"
 TESTS=(tcp udp64 udp512 udp1400)
 SRV=""
+CHK=abchk$$				# scratch namespace of the ESP check
+OWN=0					# 1 once abL/abR are ours to remove
+
+teardown() {
+	if [[ -n $SRV ]]; then kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=""; fi
+	local ns
+	[[ -e /run/netns/$CHK ]] && ip netns del $CHK
+	((OWN)) || return 0
+	for ns in $L $R; do
+		[[ -e /run/netns/$ns ]] || continue
+		ip netns exec "$ns" "$ESPX" unload >/dev/null 2>&1
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+trap 'teardown' EXIT
+trap 'say "interrupted, cleaning up"; exit 130' INT TERM HUP
 
 # --- what this machine must have --------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces, XFRM, BPF)"
-for t in ip iperf3 gnuplot ss timeout realpath; do
+for t in ip iperf3 gnuplot ss timeout realpath flock; do
 	command -v "$t" >/dev/null || die "no '$t' on this machine (Debian: apt-get install iproute2 iperf3 gnuplot-nox)"
 done
 [[ -x $PY ]] || die "no $PY"
+mkdir -p /run/lock
+exec 8>/run/lock/espx-bench-ab.lock || die "cannot open /run/lock/espx-bench-ab.lock"
+flock -n 8 || die "another bench-ab is running on this machine"
 for ns in $L $R; do
-	[[ -e /run/netns/$ns ]] && die "namespace $ns exists: another bench-ab running, or left over (ip netns del $ns)"
+	[[ -e /run/netns/$ns ]] && die "namespace $ns exists, left over from something else: remove it (ip netns del $ns)"
 done
+OWN=1
 modprobe -a esp4 xfrm_user veth 2>/dev/null
 if [[ $ONLY == *A* ]]; then
-	chk=abchk$$
-	ip netns add $chk || die "cannot create a network namespace"
-	err=$(ip -n $chk xfrm state add src 10.255.0.1 dst 10.255.0.2 proto esp spi 0x1 mode tunnel \
+	ip netns add $CHK || die "cannot create a network namespace"
+	err=$(ip -n $CHK xfrm state add src 10.255.0.1 dst 10.255.0.2 proto esp spi 0x1 mode tunnel \
 		aead "$AEAD" "0x$(printf '%040d' 0)" 128 2>&1)
 	rc=$?
-	ip netns del $chk
+	ip netns del $CHK
 	((rc == 0)) || die "this kernel has no usable ESP for run A: 'ip xfrm state add' of an $AEAD SA said: $err
   (needs CONFIG_INET_ESP and CONFIG_XFRM_USER, modules esp4 and xfrm_user; a kernel without
   ESP can run it in the VM: scripts/vmtest.sh -- scripts/bench-ab.sh ..., or --only B)"
@@ -105,18 +125,6 @@ POL_L_IN="src $NR dst $NL dir in tmpl src $OR dst $OL proto esp reqid 2 mode tun
 POL_R_OUT="src $NR dst $NL dir out tmpl src $OR dst $OL proto esp reqid 2 mode tunnel"
 POL_R_IN="src $NL dst $NR dir in tmpl src $OL dst $OR proto esp reqid 1 mode tunnel"
 
-teardown() {
-	if [[ -n $SRV ]]; then kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=""; fi
-	local ns
-	for ns in $L $R; do
-		[[ -e /run/netns/$ns ]] || continue
-		ip netns exec "$ns" "$ESPX" unload >/dev/null 2>&1
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
-}
-trap 'teardown' EXIT
-trap 'say "interrupted, cleaning up"; exit 130' INT TERM HUP
 
 topo_up() {
 	ip netns add $L && ip netns add $R &&
@@ -191,7 +199,7 @@ run() {
 		args=(-c "$IR" -B "$IL" -p "$PORT" -t "$SECS" -J)
 		[[ $t == udp* ]] && args+=(-u -l "${t#udp}" -b 0)
 		s0=$(snapshot "$side")
-		timeout $((SECS + 60)) ip netns exec $L iperf3 "${args[@]}" >"$RAW/$side-r$round-$t.json" \
+		timeout --foreground $((SECS + 60)) ip netns exec $L iperf3 "${args[@]}" >"$RAW/$side-r$round-$t.json" \
 			2>"$RAW/$side-r$round-$t.err"
 		rc=$?
 		s1=$(snapshot "$side")
