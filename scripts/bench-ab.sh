@@ -81,7 +81,9 @@ teardown() {
 	done
 }
 trap 'teardown' EXIT
-trap 'say "interrupted, cleaning up"; exit 130' INT TERM HUP
+trap 'say "interrupted, cleaning up"; exit 130' INT
+trap 'say "terminated, cleaning up"; exit 143' TERM
+trap 'say "hung up, cleaning up"; exit 129' HUP
 
 # --- what this machine must have --------------------------------------------------------
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces, XFRM, BPF)"
@@ -125,7 +127,6 @@ POL_L_IN="src $NR dst $NL dir in tmpl src $OR dst $OL proto esp reqid 2 mode tun
 POL_R_OUT="src $NR dst $NL dir out tmpl src $OR dst $OL proto esp reqid 2 mode tunnel"
 POL_R_IN="src $NL dst $NR dir in tmpl src $OL dst $OR proto esp reqid 1 mode tunnel"
 
-
 topo_up() {
 	ip netns add $L && ip netns add $R &&
 		ip -n $L link set lo up && ip -n $R link set lo up &&
@@ -148,6 +149,9 @@ config_A() {
 # shellcheck disable=SC2086,SC2317
 config_B() {
 	local e=(ip netns exec)
+	# pins a killed earlier run may have left in /sys/fs/bpf/espx-abL, -abR
+	"${e[@]}" $L "$ESPX" unload >/dev/null 2>&1
+	"${e[@]}" $R "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $L "$ESPX" attach $DL && "${e[@]}" $R "$ESPX" attach $DR &&
 		"${e[@]}" $L "$ESPX" state add $SA_LR && "${e[@]}" $L "$ESPX" state add $SA_RL &&
 		"${e[@]}" $L "$ESPX" policy add $POL_L_OUT && "${e[@]}" $L "$ESPX" policy add $POL_L_IN &&
