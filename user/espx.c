@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "attach.h"
 #include "daemon.h"
 #include "kcheck.h"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 		"Usage: espx [ -j ] [ -v ] COMMAND [ ARGS ]\n"
 		"\n"
 		"COMMAND := { check | attach | detach | status | unload | state | policy | stats |\n"
-		"             monitor | version | help }\n"
+		"             monitor | daemon | bench | version | help }\n"
 		"  check                       what the kernel offers and lacks for espx\n"
 		"  attach DEV [ --xdp-mode { auto | native | generic } ]\n"
 		"                              load the datapath (if needed) and attach it to DEV:\n"
@@ -43,6 +44,11 @@ static void usage(FILE *f)
 		"  monitor [ --count N ] [ --timeout SEC ] [ --backlog ]\n"
 		"                              print SA lifetime events (soft/hard limits) from\n"
 		"                              now on (--backlog: also those queued before)\n"
+		"  daemon [ --interval MS ] [ dev DEV ]...\n"
+		"                              mirror the kernel's XFRM SAs and policies (as an IKE\n"
+		"                              daemon programs them), attach to DEV, report counters\n"
+		"                              and expiries back (needs kernel ESP; espx daemon help)\n"
+		"  bench ab [ ARGS ]           kernel XFRM against espx, A/B (scripts/bench-ab.sh)\n"
 		"\n"
 		"  -j, --json                  JSON output for check, status, list commands, stats\n"
 		"                              and monitor\n"
@@ -135,6 +141,40 @@ static int do_daemon(int argc, char **argv)
 	return daemon_cmd(argc, argv);
 }
 
+/* `espx bench ab ...`: the A/B benchmark against the kernel's ESP is a
+ * script (namespaces, iperf3, gnuplot); run the one next to this binary's
+ * source tree. */
+static int do_bench(int argc, char **argv)
+{
+	char self[4096], path[4200], *slash;
+	ssize_t n;
+
+	if (argc < 2 || strcmp(argv[1], "ab")) {
+		pr_warn("usage: espx bench ab [-r ROUNDS] [-s SECONDS] [-o DIR] [-k 128|256] [--only A|B]\n"
+			"  kernel XFRM (A) against espx (B), alternating; table, JSON and PNG (scripts/bench-ab.sh)\n");
+		return 2;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		n = 0;
+	self[n] = '\0';
+	slash = strrchr(self, '/');	/* .../build/espx -> ... */
+	if (slash)
+		*slash = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/scripts/bench-ab.sh", self);
+	if (access(path, X_OK)) {
+		pr_warn("bench ab: %s not found; run scripts/bench-ab.sh from the espx source tree\n", path);
+		return 1;
+	}
+	argv[1] = path;
+	execv(path, argv + 1);
+	pr_warn("bench ab: running %s: %s\n", path, strerror(errno));
+	return 1;
+}
+
 static int do_version(int argc, char **argv)
 {
 	printf("espx %s\n", ESPX_VERSION);
@@ -162,6 +202,7 @@ static const struct cmd {
 	{ "stats", do_stats, 1 },
 	{ "monitor", do_monitor, 1 },
 	{ "daemon", do_daemon, 1 },
+	{ "bench", do_bench, 1 },
 	{ "version", do_version, 0 },
 	{ "help", do_help, 0 },
 };

@@ -18,12 +18,12 @@ trap 'rm -rf "$OUT"' EXIT
 no_ns() { ! ip netns list | grep -qE '^(abL|abR|abchk[0-9]+)( |$)'; }
 
 t0=$SECONDS
-scripts/bench-ab.sh -r "$ROUNDS" -s "$SECS" -o "$OUT" 2>"$OUT/stderr" | tee "$OUT/stdout"
+build/espx bench ab -r "$ROUNDS" -s "$SECS" -o "$OUT" 2>"$OUT/stderr" | tee "$OUT/stdout"
 rc=${PIPESTATUS[0]}
 sed 's/^/# /' "$OUT/stderr"
 echo "# bench-ab: ${ROUNDS} rounds x ${SECS} s took $((SECONDS - t0)) s"
 if ((rc == 0)); then pass vm-ab-run
-else fail vm-ab-run "scripts/bench-ab.sh exited $rc: $(tail -n 3 "$OUT/stderr" | tr '\n' ' ')"; fi
+else fail vm-ab-run "espx bench ab exited $rc: $(tail -n 3 "$OUT/stderr" | tr '\n' ' ')"; fi
 
 # the table: a header with both runs and one row per figure with a B/A ratio
 rows=$(grep -cE '^(TCP 1 stream|UDP (64|512|1400) B)( CPU)? +(Mbit/s|pps|ns/pkt) .* [0-9.]+ \[[0-9.]+-[0-9.]+\] *$' "$OUT/stdout")
