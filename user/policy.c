@@ -268,42 +268,72 @@ int policy_sync(void)
 	return err;
 }
 
+/* Too many policies for the table: keep what XFRM would try first. Out:
+ * the first ESPX_MAX_POLICY - 1, then one that blocks everything else, so
+ * what the dropped policies protect never leaves in plaintext. In and fwd
+ * keep ESPX_MAX_POLICY (a block-all there would drop IKE itself). */
+static __u32 pol_truncate(struct espx_policy *v, __u32 n, __u8 dir)
+{
+	struct espx_policy *last;
+
+	pol_sort(v, n);
+	if (n <= ESPX_MAX_POLICY)
+		return n;
+	if (dir != ESPX_POL_OUT)
+		return ESPX_MAX_POLICY;
+	last = &v[ESPX_MAX_POLICY - 1];
+	memset(last, 0, sizeof(*last));
+	last->dir = dir;
+	last->action = ESPX_POL_BLOCK;
+	last->priority = 0xffffffffu;
+	return ESPX_MAX_POLICY;
+}
+
 int policy_publish(const struct espx_policy *pols, size_t n)
 {
+	struct espx_policy *v[ESPX_POL__MAX] = { 0 };
+	__u32 cnt[ESPX_POL__MAX] = { 0 }, zero = 0, dir, k;
 	struct pol_fds fds;
 	struct pol_table *t;
-	__u32 zero = 0, dir;
+	int err = 0, full = 0;
 	size_t i;
-	int err, full = 0;
 
-	err = pol_open(&fds);
-	if (err)
-		return err;
-	t = pol_alloc();
-	if (!t) {
-		pol_close(&fds);
-		return -ENOMEM;
+	for (dir = 0; dir < ESPX_POL__MAX; dir++) {
+		v[dir] = malloc((n ? n : 1) * sizeof(*v[dir]));
+		if (!v[dir])
+			err = -ENOMEM;
 	}
-	memset(t, 0, sizeof(*t));
-	if (bpf_map_lookup_elem(fds.cfg, &zero, &t->cfg))
-		err = -errno;
-	for (i = 0; !err && i < n; i++) {
-		dir = pols[i].dir;
-		if (dir >= ESPX_POL__MAX)
-			continue;
-		if (t->n[dir] >= ESPX_MAX_POLICY) {
-			full = 1;
-			continue;
-		}
-		t->p[dir][t->n[dir]++] = pols[i];
-	}
-	if (full)
-		pr_warn("more than %d policies in one direction: espx holds the first %d by priority; the rest are not enforced by espx\n",
-			ESPX_MAX_POLICY, ESPX_MAX_POLICY);
+	for (i = 0; !err && i < n; i++)
+		if (pols[i].dir < ESPX_POL__MAX)
+			v[pols[i].dir][cnt[pols[i].dir]++] = pols[i];
+	t = err ? NULL : pol_alloc();
+	if (!err && !t)
+		err = -ENOMEM;
 	if (!err)
-		err = pol_commit(&fds, t);
+		err = pol_open(&fds);
+	if (!err) {
+		memset(t, 0, sizeof(*t));
+		if (bpf_map_lookup_elem(fds.cfg, &zero, &t->cfg))
+			err = -errno;
+		for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
+			if (cnt[dir] > ESPX_MAX_POLICY) {
+				pr_warn("%u %s policies, more than the %d espx holds: %s\n",
+					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_POLICY,
+					dir == ESPX_POL_OUT ? "the first 255 by priority are kept and everything else leaving is blocked (fail closed)" :
+					"the first 256 by priority are enforced, the rest are not");
+				full = 1;
+			}
+			t->n[dir] = pol_truncate(v[dir], cnt[dir], (__u8)dir);
+			for (k = 0; k < t->n[dir]; k++)
+				t->p[dir][k] = v[dir][k];
+		}
+		if (!err)
+			err = pol_commit(&fds, t);
+		pol_close(&fds);
+	}
 	free(t);
-	pol_close(&fds);
+	for (dir = 0; dir < ESPX_POL__MAX; dir++)
+		free(v[dir]);
 	return err ? err : full ? -ENOSPC : 0;
 }
 

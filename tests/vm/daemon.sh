@@ -241,4 +241,15 @@ wait_for 3 spis_eq ""
 n=$(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 spis_eq "" && [[ $n == 0 ]] &&
 	pass "flush-mirrored" || fail flush-mirrored "espx has SAs '$(spis)', $n policies"
+
+# --- more outbound policies than espx holds: fail closed ---
+for ((i = 0; i < 300; i++)); do
+	echo "xfrm policy add src 192.168.2.1/32 dst 172.16.$((i >> 8)).$((i & 255))/32 dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
+done >"$TMP/pols"
+ip -n $E -b "$TMP/pols"
+pol_count() { [[ $(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') == "$1" ]]; }
+wait_for 10 pol_count 256
+last=$(ej policy list | $PY -c 'import json,sys; p=[x for x in json.load(sys.stdin) if x["dir"]=="out"]; print(len(p), p[-1]["action"], p[-1]["priority"])')
+[[ $last == "256 block 4294967295" ]] && pass "policy-overflow-fails-closed" ||
+	fail policy-overflow-fails-closed "out policies, last action, priority: '$last'; $(grep -m1 'more than' "$TMP/daemon.log")"
 exit $_failed
