@@ -10,19 +10,21 @@
 # in the aes128 cases, L's in the aes256 ones) while ping and TCP transfers (sha256 check,
 # tests/vm/tcpxfer.py) run between the subnets.
 # Modes: kernel = ESP in both kernels (the baseline); espx = R runs `espx daemon dev swr`,
-# which mirrors what charon installs into espx's maps and carries R's traffic in XDP/TC.
+# which mirrors what charon installs into espx's maps and carries R's traffic in XDP/TC
+# (espx-aes128: the daemon starts before charon; espx-aes256: once the tunnel is up and
+# has carried traffic, so it takes over live SAs and their sequence numbers).
 # Checks: tunnel up with the proposed AEAD, ping loss within a few packets per rekey, the
 # transfers' sha256, several rekeys (distinct SPIs in `ip xfrm monitor`), only ESP and IKE
 # on the wire (tcpdump), no rekeyed SA left in `ip xfrm state`; espx mode also: espx counted
 # the packets and pushed the counts to the kernel (ip -s xfrm state), the daemon mirrored
 # each new SA and dropped each old one within 2 s (tests/vm/swan_watch.py), and after
-# SIGTERM the kernel carries on with the SAs (sequence numbers handed back).
+# SIGTERM the kernel carries on with the same SAs (sequence numbers handed back).
 # Usage: tests/vm/strongswan.sh [SCENARIO...]   (default: all; kernel-aes128 kernel-aes256
 # espx-aes128 espx-aes256). Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
 # Env: ESPX_VM_XFER_BYTES (TCP transfer size, default 262144), ESPX_SWAN_PINGS (default 900).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ESPX=$PWD/build/espx
+ESPX=${ESPX_BIN:-$PWD/build/espx}	# ESPX_BIN: another build of espx to try
 PY=/usr/bin/python3
 XFER=$PWD/tests/vm/tcpxfer.py
 WATCH=$PWD/tests/vm/swan_watch.py
@@ -34,7 +36,7 @@ L=swL R=swR
 WL=10.0.0.1 WR=10.0.0.2 IL=192.168.1.1 IR=192.168.2.1 NL=192.168.1.0/24 NR=192.168.2.0/24
 _failed=0
 pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
+fail() { echo "FAIL $1: $2"; _failed=1; _sfailed=1; }
 skip() { echo "SKIP $1: $2"; }
 note() { echo "# $*"; }
 
@@ -48,7 +50,7 @@ T=$(mktemp -d /tmp/swan.XXXXXX)
 DATA=$T/data
 head -c "$SIZE" /dev/urandom >"$DATA"
 WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
-BG=() DAEMON=""
+BG=() DAEMON="" WATCHER=""
 
 cleanup() {
 	local p s
@@ -60,14 +62,21 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 		rm -f "$T/$s/charon.pidfile"
 	done
+	# a daemon that does not end on SIGTERM within 5 s gets SIGKILL (and a FAIL line)
 	if [[ -n $DAEMON ]]; then
 		kill "$DAEMON" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$DAEMON" 2>/dev/null; then
+			echo "FAIL strongswan-espx-daemon-exit: still running 5 s after SIGTERM, killed"
+			_failed=1
+			kill -9 "$DAEMON"
+		fi
 		wait "$DAEMON" 2>/dev/null
 		DAEMON=""
 	fi
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	BG=()
-	ip netns exec $R "$ESPX" unload >/dev/null 2>&1
+	for p in "${BG[@]}" $WATCHER; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	BG=() WATCHER=""
+	timeout 10 ip netns exec $R "$ESPX" unload >/dev/null 2>&1
 	ip netns del $L 2>/dev/null
 	ip netns del $R 2>/dev/null
 }
@@ -208,9 +217,48 @@ ping_check() {
 	LOST=$((cnt - rx))
 }
 
-# scenario NAME MODE ESP_PROPOSAL KEYBITS REKEYER(L|R)
+# daemon_start NAME: espx daemon in R, wait for 'ready'; then the mirror watcher
+daemon_start() {
+	local n=$1 dx dp
+	ip netns exec $R "$ESPX" daemon --interval 250 dev swr >"$T/daemon.log" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 300); do
+		grep -qs ready "$T/daemon.log" && break
+		kill -0 $DAEMON 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -qs ready "$T/daemon.log"; then pass "$n-daemon-ready"
+	else
+		fail "$n-daemon-ready" "no 'ready' line within 30 s"; excerpt 20 "$T/daemon.log"
+		return 1
+	fi
+	dx=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_xfrm)
+	dp=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_policy)
+	[[ $dx == 1 && $dp == 1 ]] && pass "$n-daemon-sysctls" ||
+		fail "$n-daemon-sysctls" "swr disable_xfrm=$dx disable_policy=$dp, want 1 1"
+	$PY "$WATCH" $R "$ESPX" >"$T/watch.json" 2>"$T/watch.err" &
+	WATCHER=$!
+}
+
+# R's outbound SA (to 10.0.0.1): its SPI, and its sequence number in the kernel / in espx
+out_spi() { ip -n $R xfrm state | awk -v d=$WL '$1 == "src" && $4 == d {getline; print $4; exit}'; }
+koseq() {
+	ip -n $R -s xfrm state get src $WR dst $WL proto esp spi "$1" 2>/dev/null |
+		grep -o ' oseq 0x[0-9a-f]*' | head -n 1 | while read -r _ v; do echo $((v)); done
+}
+eoseq() {
+	ip netns exec $R "$ESPX" -j state list 2>/dev/null | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+print(next((s["oseq"] for s in j if s.get("spi") == int(sys.argv[1], 16)), ""))' "$1"
+}
+
+# scenario NAME MODE ESP_PROPOSAL KEYBITS REKEYER(L|R) [DAEMON_ORDER(early|late)]
+# early: the daemon starts before charon (mirrors SAs as they come); late: once the tunnel
+# is up and has carried traffic through the kernel (takes the SAs over, sequence numbers too)
 scenario() {
-	local n=$1 mode=$2 esp=$3 bits=$4 rekeyer=$5 t0=$SECONDS s out
+	local n=$1 mode=$2 esp=$3 bits=$4 rekeyer=$5 order=${6:-early} t0=$SECONDS s out
+	_sfailed=0
 	if [[ $mode == espx ]] && ! out=$("$ESPX" daemon --help 2>&1); then
 		# once for all espx scenarios
 		[[ -z ${NODAEMON:-} ]] && skip strongswan-espx "espx has no daemon subcommand ($(head -n 1 <<<"$out"))"
@@ -231,25 +279,7 @@ scenario() {
 	conf $L "$esp" "$([[ $rekeyer == L ]] && echo 1 || echo 0)"
 	conf $R "$esp" "$([[ $rekeyer == R ]] && echo 1 || echo 0)"
 
-	if [[ $mode == espx ]]; then
-		ip netns exec $R "$ESPX" daemon --interval 250 dev swr >"$T/daemon.log" 2>&1 &
-		DAEMON=$!
-		for _ in $(seq 300); do
-			grep -qs ready "$T/daemon.log" && break
-			kill -0 $DAEMON 2>/dev/null || break
-			sleep 0.1
-		done
-		if grep -qs ready "$T/daemon.log"; then pass "$n-daemon-ready"
-		else
-			fail "$n-daemon-ready" "no 'ready' line within 30 s"; excerpt 20 "$T/daemon.log"
-			cleanup; return
-		fi
-		local dx dp
-		dx=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_xfrm)
-		dp=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_policy)
-		[[ $dx == 1 && $dp == 1 ]] && pass "$n-daemon-sysctls" ||
-			fail "$n-daemon-sysctls" "swr disable_xfrm=$dx disable_policy=$dp, want 1 1"
-	fi
+	[[ $mode == espx && $order == early ]] && { daemon_start "$n" || { cleanup; return; }; }
 	for s in $L $R; do
 		if ! charon_start $s; then
 			fail "$n-charon-$s" "charon or swanctl --load-all failed"
@@ -268,21 +298,15 @@ scenario() {
 	for s in $L $R; do
 		dev=swl; [[ $s == "$R" ]] && dev=swr
 		ip netns exec $s tcpdump -i $dev -Q out -U -nn -w "$T/wire-$s.pcap" 2>"$T/tcpdump-$s.err" &
-		cap+=($!)
+		cap+=($!) BG+=($!)
 		for _ in $(seq 50); do grep -qs listening "$T/tcpdump-$s.err" && break; sleep 0.1; done
 	done
-	local watch=""
-	if [[ $mode == espx ]]; then
-		$PY "$WATCH" $R "$ESPX" >"$T/watch.json" 2>"$T/watch.err" &
-		watch=$!
-	fi
 
 	if out=$(swctl $L --initiate --child net --timeout 60 2>&1); then pass "$n-ike-up"
 	else
 		fail "$n-ike-up" "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
 		excerpt 25 "$T/$L/charon.log"; excerpt 25 "$T/$R/charon.log"
 		for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
-		[[ -n $watch ]] && { kill $watch; wait $watch 2>/dev/null; }
 		[[ $mode == espx ]] && excerpt 20 "$T/daemon.log"
 		cleanup; return
 	fi
@@ -292,6 +316,16 @@ scenario() {
 	if [[ $(grep -c "aead rfc4106(gcm(aes)) 0x[0-9a-f]\{$want_hex\} 128" <<<"$st") == 2 ]]; then
 		pass "$n-sa-aes${bits}gcm16"
 	else fail "$n-sa-aes${bits}gcm16" "$(grep -E 'spi|aead' <<<"$st" | tr -s '\n\t ' ' ' | cut -c1-300)"; fi
+	if [[ $mode == espx && $order == late ]]; then
+		local ks es spo
+		ping_check "$n-ping-kernel-before-daemon" $L $IL $IR 20 0
+		spo=$(out_spi) ks=$(koseq "$spo")
+		daemon_start "$n" || { cleanup; return; }
+		es=$(eoseq "$spo")
+		if [[ -n $ks && -n $es ]] && ((ks >= 20 && es >= ks)); then
+			pass "$n-daemon-took-over-seq ($spo: kernel oseq $ks, espx $es)"
+		else fail "$n-daemon-took-over-seq" "$spo: kernel oseq before '$ks', espx oseq after '$es'"; fi
+	fi
 
 	# traffic: pings and transfers span several rekeys
 	local lost=0
@@ -342,7 +376,7 @@ scenario() {
 	else fail "$n-old-sas-gone" "L: $sl R: $sr charon: $sas"; fi
 
 	if [[ $mode == espx ]]; then
-		espx_checks "$n" "$watch"
+		espx_checks "$n"
 	fi
 	note "$n: $((SECONDS - t0))s"
 	cleanup
@@ -350,7 +384,7 @@ scenario() {
 
 # espx_checks NAME WATCHER_PID: after the traffic, with the daemon still running
 espx_checks() {
-	local n=$1 watch=$2 w spi_in spi_out k e
+	local n=$1 w spi_in spi_out k e
 	# the current pair on R: inbound (dst 10.0.0.2) and outbound
 	spi_in=$(ip -n $R xfrm state | awk -v d=$WR '$1 == "src" && $4 == d {getline; print $4; exit}')
 	spi_out=$(ip -n $R xfrm state | awk -v d=$WL '$1 == "src" && $4 == d {getline; print $4; exit}')
@@ -371,7 +405,8 @@ espx_checks() {
 	if [[ -n $k && $k -gt 0 && $k == "$e" ]]; then pass "$n-kernel-counts-pushed-out ($k packets on $spi_out)"
 	else fail "$n-kernel-counts-pushed-out" "ip -s xfrm state: '$k' packets on $spi_out, espx: '$e'"; fi
 	# the mirror followed every rekey
-	kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null
+	kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null
+	WATCHER=""
 	w=$(<"$T/watch.json")
 	note "watch: $w"
 	if $PY - "$w" <<-'EOF'; then pass "$n-espx-mirror-followed-rekeys"
@@ -387,23 +422,28 @@ espx_checks() {
 	fi
 	# SIGTERM: the daemon hands the SAs back to the kernel (sequence numbers), detaches and
 	# restores the sysctls; the kernel then carries the same SAs on
-	local rc=0 dx
+	local rc=0 dx before after spo es ks
+	before=$(spis $R | xargs) spo=$(out_spi)
+	es=$(eoseq "$spo")
 	kill -TERM $DAEMON
 	for _ in $(seq 100); do kill -0 $DAEMON 2>/dev/null || break; sleep 0.1; done
 	if kill -0 $DAEMON 2>/dev/null; then fail "$n-daemon-sigterm" "still running 10 s after SIGTERM"
 	else
 		wait $DAEMON; rc=$?
+		DAEMON=""
 		dx=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_xfrm)
 		((rc == 0)) && [[ $dx == 0 ]] && pass "$n-daemon-sigterm" ||
 			fail "$n-daemon-sigterm" "exit $rc, disable_xfrm=$dx after it (want 0 0)"
-		DAEMON=""
+		after=$(spis $R | xargs) ks=$(koseq "$spo")
+		[[ $after == "$before" ]] && pass "$n-sas-stay-after-daemon" ||
+			fail "$n-sas-stay-after-daemon" "before SIGTERM: $before, after: $after"
+		if [[ -n $es && -n $ks ]] && ((es > 0 && ks >= es)); then
+			pass "$n-seq-handed-back ($spo: espx oseq $es, kernel $ks)"
+		else fail "$n-seq-handed-back" "$spo: espx oseq '$es' before SIGTERM, kernel oseq '$ks' after"; fi
+		# (R may rekey during this: the kernel's counters go on from espx's)
 		ping_check "$n-kernel-takes-over-ping" $L $IL $IR 10 0
-		local sa
-		sa=$(spis $R | tr '\n' ' ')
-		[[ $sa == "$(spis $L | tr '\n' ' ')" && $(wc -w <<<"$sa") == 2 ]] &&
-			pass "$n-kernel-takes-over-same-sas" || fail "$n-kernel-takes-over-same-sas" "L: $(spis $L | tr '\n' ' ') R: $sa"
 	fi
-	[[ $_failed == 1 ]] && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
+	((_sfailed)) && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
 }
 
 ALL=(kernel-aes128 kernel-aes256 espx-aes128 espx-aes256)
@@ -413,7 +453,7 @@ for s in "${ALL[@]}"; do
 	kernel-aes128) scenario "strongswan-$s" kernel aes128gcm16 128 R ;;
 	kernel-aes256) scenario "strongswan-$s" kernel aes256gcm16 256 L ;;
 	espx-aes128) scenario "strongswan-$s" espx aes128gcm16 128 R ;;
-	espx-aes256) scenario "strongswan-$s" espx aes256gcm16 256 L ;;
+	espx-aes256) scenario "strongswan-$s" espx aes256gcm16 256 L late ;;
 	*) fail "strongswan-$s" "unknown scenario" ;;
 	esac
 done
