@@ -347,9 +347,11 @@ scenario() {
 	nspi=$(grep -o 'proto esp spi 0x[0-9a-f]*' "$T/mon-$L" | sort -u | wc -l)
 	rekeys=$((nspi / 2 - 1))
 	softs=$(grep -c 'hard 0' "$T/mon-$([[ $rekeyer == L ]] && echo $L || echo $R)")
-	if ((rekeys >= 3)); then pass "$n-rekeys ($rekeys CHILD_SA rekeys, $softs soft expiries on $rekeyer)"
+	# (the soft expiries on the rekeying side show the limits there started them; on R in
+	# espx mode they are the daemon's reports, espx counting the packets)
+	if ((rekeys >= 3 && softs >= 1)); then pass "$n-rekeys ($rekeys CHILD_SA rekeys, $softs soft expiries on $rekeyer)"
 	else
-		fail "$n-rekeys" "$rekeys CHILD_SA rekeys ($nspi SPIs, $softs soft expiries on $rekeyer), want >= 3"
+		fail "$n-rekeys" "$rekeys CHILD_SA rekeys ($nspi SPIs, $softs soft expiries on $rekeyer), want >= 3 and >= 1"
 		excerpt 15 "$T/$L/charon.log"; excerpt 15 "$T/$R/charon.log"
 	fi
 	# losses: a handful per rekey at most (already bounded per ping run above)
