@@ -112,4 +112,29 @@ struct espx_sa {
 	struct espx_gh htab[256];
 };
 
+/* Input of espx_sa_sync (syscall program, passed as its context): when espx
+ * takes an SA (back) over from the kernel's own ESP, continue from where the
+ * kernel is. Never lowers anything: oseq := max(oseq, oseq_min); if the
+ * kernel has accepted a higher inbound number than espx (seq > sa->seq),
+ * seq and the window are replaced by the kernel's. */
+struct espx_sa_sync_req {
+	struct espx_sa_key sa;
+	__u64 oseq_min;				/* the kernel's last sent number */
+	__u64 seq;				/* the kernel's highest accepted, 0: none */
+	__u64 replay[ESPX_REPLAY_WORDS];	/* its window, in espx's layout */
+	__s32 err;				/* out: 0 or -ENOENT */
+	__u32 pad;
+};
+
+/* An SA of the kernel's database that espx leaves to the kernel (the
+ * netlink daemon fills espx_kernel_sa; `espx state list` shows them). */
+#define ESPX_WHY_LEN		64
+struct espx_kernel_sa {
+	char why[ESPX_WHY_LEN];			/* what espx does not support */
+	__u32 reqid;
+	__u8  proto;				/* IPPROTO_ESP, _AH, _COMP */
+	__u8  mode;
+	__u8  pad[2];
+};
+
 #endif

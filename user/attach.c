@@ -18,6 +18,7 @@
 #include "espx_common.h"
 #include "attach.h"
 #include "devcfg.h"
+#include "handover.h"
 #include "segment.h"
 #include "json.h"
 #include "kcheck.h"
@@ -154,7 +155,8 @@ static struct espx *load_datapath(int *err)
 		goto fail;
 	}
 	if ((*err = pin_prog(skel->progs.espx_sa_crypto_init)) ||
-	    (*err = pin_prog(skel->progs.espx_sa_ghash_init)))
+	    (*err = pin_prog(skel->progs.espx_sa_ghash_init)) ||
+	    (*err = pin_prog(skel->progs.espx_sa_sync)))
 		goto fail;
 	return skel;
 fail:
@@ -221,6 +223,10 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	if (err)
 		goto out;
 	devcfg_done = 1;
+	/* the kernel stopped encrypting here (devcfg): continue above its numbers */
+	err = handover_take();
+	if (err < 0)
+		goto out;
 
 	if (mode == ESPX_XDP_NATIVE)
 		xo.flags = XDP_FLAGS_DRV_MODE;
@@ -331,6 +337,9 @@ int espx_detach(const char *ifname)
 		if (seg_fd >= 0)
 			close(seg_fd);
 	}
+	/* espx stopped sending here: the kernel continues above espx's numbers */
+	if (a > 0 || b > 0)
+		handover_give();
 	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);

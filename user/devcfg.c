@@ -98,6 +98,108 @@ static int saved_for(const char *path, const char *ifname)
 	return ok;
 }
 
+/* The kernel's own IPsec on this device, off while espx carries it:
+ * disable_xfrm (IPv4: no outbound policy lookup, so no second encryption)
+ * and disable_policy (IPv4 and IPv6: no inbound policy check, which would
+ * drop espx-decrypted packets for lacking a secpath; espx checks inbound
+ * policy itself). IPv6 has no disable_xfrm: see docs/strongswan.md. */
+static const char *const xfrm_knobs[] = {
+	"ipv4/conf/%s/disable_xfrm",
+	"ipv4/conf/%s/disable_policy",
+	"ipv6/conf/%s/disable_policy",
+};
+#define N_KNOBS (sizeof(xfrm_knobs) / sizeof(xfrm_knobs[0]))
+
+static int knob_io(unsigned int k, const char *ifname, int *val, int set)
+{
+	char path[160];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/");
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), xfrm_knobs[k], ifname);
+	f = fopen(path, set ? "we" : "re");
+	if (!f)
+		return -errno;
+	ok = set ? fprintf(f, "%d\n", *val) > 0 : fscanf(f, "%d", val) == 1;
+	if (fclose(f) || !ok)
+		return -EIO;
+	return 0;
+}
+
+static void knob_path(char *buf, size_t n, const char *ifname)
+{
+	const char *root = strrchr(espx_pin_root(), '/');
+
+	snprintf(buf, n, RUN_DIR "/%s.%s.xfrm", root ? root + 1 : "espx", ifname);
+}
+
+/* Save (unless saved for this very device) and set every knob to 1. A
+ * knob the kernel lacks (no IPv6) is left out. */
+static int knobs_apply(const char *ifname)
+{
+	int orig[N_KNOBS], one = 1, err;
+	unsigned int k, idx = 0;
+	char path[256];
+	FILE *f;
+
+	knob_path(path, sizeof(path), ifname);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%u", &idx) != 1)
+			idx = 0;
+		fclose(f);
+	}
+	if (idx != if_nametoindex(ifname)) {
+		for (k = 0; k < N_KNOBS; k++)
+			if (knob_io(k, ifname, &orig[k], 0))
+				orig[k] = -1;
+		f = fopen(path, "we");
+		if (!f) {
+			pr_warn("saving %s's settings in %s: %s\n", ifname, path, strerror(errno));
+			return -errno;
+		}
+		fprintf(f, "%u", if_nametoindex(ifname));
+		for (k = 0; k < N_KNOBS; k++)
+			fprintf(f, " %d", orig[k]);
+		fputc('\n', f);
+		if (fclose(f)) {
+			unlink(path);
+			return -EIO;
+		}
+	}
+	for (k = 0; k < N_KNOBS; k++) {
+		err = knob_io(k, ifname, &one, 1);
+		if (err && err != -ENOENT) {
+			pr_warn("setting net.%s to 1: %s\n", xfrm_knobs[k], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int knobs_restore(const char *ifname)
+{
+	unsigned int idx = 0, k;
+	int v, err = 0;
+	char path[256];
+	FILE *f;
+
+	knob_path(path, sizeof(path), ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u", &idx) != 1)
+		idx = 0;
+	for (k = 0; k < N_KNOBS && fscanf(f, "%d", &v) == 1; k++)
+		if (idx && idx == if_nametoindex(ifname) && v >= 0 && knob_io(k, ifname, &v, 1))
+			err = -EIO;
+	fclose(f);
+	if (!err)
+		unlink(path);
+	return err;
+}
+
 int devcfg_apply(const char *ifname)
 {
 	__u32 orig = 0, one = 1;
@@ -133,7 +235,12 @@ int devcfg_apply(const char *ifname)
 		return err;
 	}
 	pr_debug("%s: gso_max_segs %u -> 1 while espx is attached\n", ifname, orig);
-	return 0;
+	err = knobs_apply(ifname);
+	if (err) {
+		knobs_restore(ifname);
+		devcfg_restore(ifname);
+	}
+	return err;
 }
 
 int devcfg_restore(const char *ifname)
@@ -144,18 +251,25 @@ int devcfg_restore(const char *ifname)
 	FILE *f;
 	int err = 0;
 
+	err = knobs_restore(ifname);
 	state_path(path, sizeof(path), ifname);
 	f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return err;
 	if (fscanf(f, "%u %u", &idx, &v) != 2)
 		v = 0;
 	fclose(f);
 	val = v;
-	if (val && idx == if_nametoindex(ifname))	/* gone: nothing to put back */
-		err = devcfg_gso_max_segs(ifname, &val, 1);
-	if (!err)
+	if (val && idx == if_nametoindex(ifname)) {	/* gone: nothing to put back */
+		int e = devcfg_gso_max_segs(ifname, &val, 1);
+
+		if (e)
+			err = e;
+		else
+			unlink(path);
+	} else {
 		unlink(path);
+	}
 	return err;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "attach.h"
+#include "daemon.h"
 #include "kcheck.h"
 #include "log.h"
 #include "monitor.h"
@@ -129,6 +130,11 @@ static int do_monitor(int argc, char **argv)
 	return monitor_cmd(argc, argv, json_output);
 }
 
+static int do_daemon(int argc, char **argv)
+{
+	return daemon_cmd(argc, argv);
+}
+
 static int do_version(int argc, char **argv)
 {
 	printf("espx %s\n", ESPX_VERSION);
@@ -155,6 +161,7 @@ static const struct cmd {
 	{ "policy", do_policy, 1 },
 	{ "stats", do_stats, 1 },
 	{ "monitor", do_monitor, 1 },
+	{ "daemon", do_daemon, 1 },
 	{ "version", do_version, 0 },
 	{ "help", do_help, 0 },
 };

@@ -268,6 +268,45 @@ int policy_sync(void)
 	return err;
 }
 
+int policy_publish(const struct espx_policy *pols, size_t n)
+{
+	struct pol_fds fds;
+	struct pol_table *t;
+	__u32 zero = 0, dir;
+	size_t i;
+	int err, full = 0;
+
+	err = pol_open(&fds);
+	if (err)
+		return err;
+	t = pol_alloc();
+	if (!t) {
+		pol_close(&fds);
+		return -ENOMEM;
+	}
+	memset(t, 0, sizeof(*t));
+	if (bpf_map_lookup_elem(fds.cfg, &zero, &t->cfg))
+		err = -errno;
+	for (i = 0; !err && i < n; i++) {
+		dir = pols[i].dir;
+		if (dir >= ESPX_POL__MAX)
+			continue;
+		if (t->n[dir] >= ESPX_MAX_POLICY) {
+			full = 1;
+			continue;
+		}
+		t->p[dir][t->n[dir]++] = pols[i];
+	}
+	if (full)
+		pr_warn("more than %d policies in one direction: espx holds the first %d by priority; the rest are not enforced by espx\n",
+			ESPX_MAX_POLICY, ESPX_MAX_POLICY);
+	if (!err)
+		err = pol_commit(&fds, t);
+	free(t);
+	pol_close(&fds);
+	return err ? err : full ? -ENOSPC : 0;
+}
+
 static int same_sel(const struct espx_sel *a, const struct espx_sel *b)
 {
 	return !memcmp(a, b, sizeof(*a));

@@ -17,4 +17,12 @@ void policy_usage(FILE *f);
  * caller holds espx_lock(). 0, or -errno after printing why. */
 int policy_sync(void);
 
+/* Replace the whole table with pols (any order: it is sorted as XFRM
+ * orders policies), resolve templates and publish. The netlink daemon's
+ * way in. Caller holds espx_lock(). 0, -ENOSPC if a direction had more
+ * than ESPX_MAX_POLICY (the rest were left out), or -errno. */
+#include <stddef.h>
+#include "espx_policy.h"
+int policy_publish(const struct espx_policy *pols, size_t n);
+
 #endif

@@ -40,6 +40,17 @@ struct {
 	ESPX_PINNED
 } espx_sa_setup SEC(".maps");
 
+/* SAs the netlink daemon leaves to the kernel, and why. Only user space
+ * reads and writes it; it is pinned with the rest so listings see it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPX_MAX_SA);
+	__type(key, struct espx_sa_key);
+	__type(value, struct espx_kernel_sa);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_kernel_sa SEC(".maps");
+
 /* Drops and pass-throughs by reason and direction (per CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -86,4 +86,43 @@ int espx_sa_ghash_init(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Take the kernel's sequence state over (struct espx_sa_sync_req). The
+ * output number only grows: a compare-and-swap, as the datapath takes
+ * numbers with an atomic add outside the lock. */
+SEC("syscall")
+int espx_sa_sync(struct espx_sa_sync_req *req)
+{
+	struct espx_sa_key key = req->sa;
+	__u64 want = req->oseq_min, cur, prev;
+	struct espx_sa *sa;
+	int i;
+
+	sa = sa_lookup(&key);
+	if (!sa) {
+		req->err = -ESPX_ENOENT;
+		return 0;
+	}
+	for (i = 0; i < 16; i++) {
+		cur = sa->oseq;
+		if (cur >= want)
+			break;
+		prev = __sync_val_compare_and_swap(&sa->oseq, cur, want);
+		if (prev == cur)
+			break;
+	}
+	if (req->seq) {
+		bpf_spin_lock(&sa->lock);
+		if (req->seq > sa->seq) {
+			/* unrolled: the context may only be read at fixed offsets */
+#pragma clang loop unroll(full)
+			for (i = 0; i < ESPX_REPLAY_WORDS; i++)
+				sa->replay[i] = req->replay[i];
+			sa->seq = req->seq;
+		}
+		bpf_spin_unlock(&sa->lock);
+	}
+	req->err = 0;
+	return 0;
+}
+
 #endif

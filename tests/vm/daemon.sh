@@ -1,0 +1,206 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# `espx daemon` against the kernel's XFRM database, run inside the 6.12 VM (kernel ESP).
+# Namespace K: a peer with kernel XFRM only. Namespace E: the same SAs and policies
+# programmed into E's kernel with `ip xfrm` (as an IKE daemon would), mirrored by
+# `espx daemon dev we`, which carries the traffic. Checks, in order:
+#   sync       SAs and policies mirrored; a CBC SA left to the kernel and listed as such
+#   traffic    ping + TCP sha256 both ways; only ESP on the wire; espx counted the packets
+#   curlft     E's `ip -s xfrm state` shows espx's packet counts (NEWAE) within 2 intervals
+#   rekey      new SA pair added, old deleted while traffic flows: new SPIs carry it
+#   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
+#   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
+#              no sequence number twice on the wire for one SPI
+#   restart    kill -9: traffic continues; restart: counters and numbers continue
+#   stop       SIGTERM: sysctls restored, kernel ESP carries on, no number reused
+# Usage: tests/vm/daemon.sh   (PASS/FAIL lines; exit 1 if anything failed)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ESPX=$PWD/build/espx
+PY=/usr/bin/python3
+XFER=$PWD/tests/vm/tcpxfer.py
+AEAD="rfc4106(gcm(aes))"
+K=dmK E=dmE
+WK=10.0.0.1 WE=10.0.0.2 IK=192.168.1.1 IE=192.168.2.1 NK=192.168.1.0/24 NE=192.168.2.0/24
+IVL=200	# daemon interval, ms
+SIZE=${ESPX_VM_XFER_BYTES:-262144}
+_failed=0
+pass() { echo "PASS daemon-$1"; }
+fail() { echo "FAIL daemon-$1: $2"; _failed=1; }
+TMP=$(mktemp -d /tmp/espx-daemon.XXXXXX)
+DPID= CAP=
+
+modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
+[[ -x $ESPX ]] || { fail setup "no $ESPX (run make first)"; exit 1; }
+
+cleanup() {
+	[[ -n $CAP ]] && { kill -INT "$CAP" 2>/dev/null; wait "$CAP" 2>/dev/null; }
+	[[ -n $DPID ]] && { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
+	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
+	ip netns del $K 2>/dev/null
+	ip netns del $E 2>/dev/null
+}
+trap 'cleanup; rm -rf "$TMP"' EXIT
+head -c "$SIZE" /dev/urandom >"$TMP/data"
+WANT="$SIZE $(sha256sum "$TMP/data" | cut -d' ' -f1)"
+
+key() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+# sa NS SRC DST SPI REQID [extra words]: the same SA into a namespace's kernel
+sa() {
+	local ns=$1 s=$2 d=$3 spi=$4 reqid=$5 k
+	shift 5
+	k=${KEYS[$spi]:-}
+	[[ -z $k ]] && { k=$(key); KEYS[$spi]=$k; }
+	local sel="sel src $NK dst $NE"
+	[[ $s == "$WE" ]] && sel="sel src $NE dst $NK"
+	# shellcheck disable=SC2086
+	ip -n "$ns" xfrm state add src "$s" dst "$d" proto esp spi "$spi" reqid "$reqid" mode tunnel \
+		replay-window 64 aead "$AEAD" "0x$k" 128 $sel "$@"
+}
+declare -A KEYS
+pols() {	# pols NS SIDE(k|e)
+	local ns=$1 a b na nb ra rb
+	if [[ $2 == k ]]; then a=$WK b=$WE na=$NK nb=$NE ra=1 rb=2; else a=$WE b=$WK na=$NE nb=$NK ra=2 rb=1; fi
+	ip -n "$ns" xfrm policy add src $na dst $nb dir out tmpl src $a dst $b proto esp reqid $ra mode tunnel &&
+	ip -n "$ns" xfrm policy add src $nb dst $na dir in tmpl src $b dst $a proto esp reqid $rb mode tunnel &&
+	ip -n "$ns" xfrm policy add src $nb dst $na dir fwd tmpl src $b dst $a proto esp reqid $rb mode tunnel
+}
+
+ej() { ip netns exec $E "$ESPX" -j "$@" 2>/dev/null; }
+# espx's per-SA packets for an SPI (hex), or empty
+epk() { ej stats | $PY -c 'import json,sys; j=json.load(sys.stdin); print(sum(s["packets"] for s in j.get("sas",[]) if s["spi"]==int(sys.argv[1],16)))' "$1"; }
+# the kernel's curlft packets in E for an SPI
+kpk() {
+	ip -n $E -s xfrm state list spi "$1" 2>/dev/null |
+		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
+}
+spis() { ej state list | $PY -c 'import json,sys; print(" ".join(sorted("%#x" % s["spi"] for s in json.load(sys.stdin) if not s.get("kernel"))))'; }
+ping_ok() { ip netns exec "$1" ping -c "${3:-3}" -i 0.05 -W 3 -I "$2" "$4" >/dev/null 2>&1; }
+wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
+	local t=$(($1 * 10))
+	shift
+	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+start_daemon() {
+	ip netns exec $E "$ESPX" daemon --interval $IVL dev we >>"$TMP/daemon.log" 2>&1 &
+	DPID=$!
+	wait_for 30 grep -q ready "$TMP/daemon.log"
+}
+xfer() {	# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
+	local res sp
+	ip netns exec "$2" $PY "$XFER" server "$3" "$6" 60 >"$TMP/srv.out" 2>&1 &
+	sp=$!
+	wait_for 20 grep -q listening "$TMP/srv.out"
+	ip netns exec "$4" timeout 60 $PY "$XFER" client "$3" "$6" "$5" "$TMP/data" >/dev/null 2>&1
+	wait "$sp" 2>/dev/null
+	res=$(tail -n 1 "$TMP/srv.out")
+	[[ $res == "$WANT" ]] && pass "$1" || fail "$1" "got '${res:-nothing}'"
+}
+
+# --- topology, kernel database, daemon ---
+ip netns add $K && ip netns add $E || { fail setup "ip netns add"; exit 1; }
+ip -n $K link set lo up; ip -n $E link set lo up
+ip link add wk netns $K type veth peer name we netns $E
+ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
+ip -n $K link set wk up; ip -n $E link set we up
+ip -n $K addr add $IK/32 dev lo; ip -n $E addr add $IE/32 dev lo
+ip -n $K route add $NE via $WE src $IK; ip -n $E route add $NK via $WK src $IE
+for ns in $K $E; do
+	sa $ns $WK $WE 0x100 1 && sa $ns $WE $WK 0x200 2 || { fail setup "ip xfrm state add"; exit 1; }
+done
+pols $K k && pols $E e || { fail setup "ip xfrm policy add"; exit 1; }
+# not AES-GCM: stays with the kernel
+ip -n $E xfrm state add src $WE dst 10.0.0.9 proto esp spi 0x999 mode tunnel \
+	enc 'cbc(aes)' 0x$(key | cut -c1-32) auth-trunc 'hmac(sha256)' 0x$(key)$(key | cut -c1-24) 128
+ip netns exec $K tcpdump -i wk -U -nn -w "$TMP/wire.pcap" 'esp or (ip and not arp)' 2>"$TMP/tcpdump.err" &
+CAP=$!
+wait_for 5 grep -qs listening "$TMP/tcpdump.err"
+
+start_daemon && pass "starts (ready)" || { fail starts "$(tail -n 5 "$TMP/daemon.log")"; exit 1; }
+[[ $(spis) == "0x100 0x200" ]] && pass "sync-sas" || fail sync-sas "espx has '$(spis)', want '0x100 0x200'"
+n=$(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[[ $n == 3 ]] && pass "sync-policies" || fail sync-policies "espx has $n policies, want 3"
+why=$(ej state list | $PY -c 'import json,sys; print([s.get("kernel","") for s in json.load(sys.stdin) if s["spi"]==0x999])')
+[[ $why == *cbc* ]] && pass "declined-listed ($why)" || fail declined-listed "state list: $why"
+for f in disable_xfrm disable_policy; do
+	v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/$f)
+	[[ $v == 1 ]] && pass "sysctl-$f-set" || fail "sysctl-$f-set" "$v"
+done
+
+# --- traffic ---
+ping_ok $K $IK 5 $IE && pass "ping-k-to-e" || fail ping-k-to-e "$(tail -n 3 "$TMP/daemon.log")"
+ping_ok $E $IE 5 $IK && pass "ping-e-to-k" || fail ping-e-to-k ""
+xfer tcp-k-to-e $E $IE $K $IK 7101
+xfer tcp-e-to-k $K $IK $E $IE 7102
+e1=$(epk 0x200)
+((e1 > 10)) && pass "espx-carried ($e1 packets out)" || fail espx-carried "espx out packets: '$e1'"
+sleep 0.5
+cnt_eq() { [[ $(kpk 0x200) == "$(epk 0x200)" && $(kpk 0x100) == "$(epk 0x100)" ]]; }
+wait_for 2 cnt_eq && pass "curlft-pushed (kernel $(kpk 0x200)/$(kpk 0x100) = espx)" ||
+	fail curlft-pushed "kernel 0x200 $(kpk 0x200) vs espx $(epk 0x200); 0x100 $(kpk 0x100) vs $(epk 0x100)"
+
+# --- rekey: new pair, old pair deleted, traffic on ---
+for ns in $K $E; do sa $ns $WK $WE 0x101 1; sa $ns $WE $WK 0x201 2; done
+sleep 0.3
+for ns in $K $E; do
+	ip -n $ns xfrm state del src $WK dst $WE proto esp spi 0x100
+	ip -n $ns xfrm state del src $WE dst $WK proto esp spi 0x200
+done
+wait_for 3 bash -c "[[ \$($(declare -f spis ej); ESPX=$ESPX E=$E PY=$PY; spis) == '0x101 0x201' ]]" &&
+	pass "rekey-mirrored" || fail rekey-mirrored "espx has '$(spis)'"
+ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && (($(epk 0x201) >= 5)) &&
+	pass "rekey-traffic ($(epk 0x201) packets on 0x201)" || fail rekey-traffic "espx 0x201: $(epk 0x201)"
+
+# --- expiry by packets: soft 10, hard 20 on E's outbound ---
+ip -n $E xfrm monitor expire >"$TMP/monitor" 2>&1 &
+MON=$!
+sleep 0.3
+for ns in $K $E; do sa $ns $WE $WK 0x202 2 limit packet-soft 10 limit packet-hard 20; done
+sleep 0.5
+ip netns exec $E ping -c 25 -i 0.02 -W 1 -I $IE $IK >/dev/null 2>&1
+sleep 1
+kill $MON 2>/dev/null; wait $MON 2>/dev/null
+order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr '\n' ' ')
+[[ $order == "soft hard " ]] && pass "expiry-soft-then-hard" || fail expiry-soft-then-hard "monitor saw '$order': $(head -c 300 "$TMP/monitor")"
+[[ -z $(ip -n $E xfrm state list spi 0x202) && $(spis) != *0x202* ]] && pass "expiry-hard-removed" ||
+	fail expiry-hard-removed "0x202 still there: kernel '$(ip -n $E xfrm state list spi 0x202 | head -n1)', espx '$(spis)'"
+ping_ok $E $IE 3 $IK && pass "after-expiry-traffic (0x201)" || fail after-expiry-traffic ""
+
+# --- handover: detach (kernel ESP carries), attach again ---
+ping_ok $E $IE 5 $IK
+ip netns exec $E "$ESPX" detach we >/dev/null 2>&1 && pass "detach" || fail detach ""
+v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/disable_xfrm)
+[[ $v == 0 ]] && pass "detach-restores-disable_xfrm" || fail detach-restores-disable_xfrm "$v"
+ping_ok $E $IE 5 $IK && pass "kernel-carries-after-detach" || fail kernel-carries-after-detach ""
+ip netns exec $E "$ESPX" attach we >/dev/null 2>&1 && pass "attach-again" || fail attach-again ""
+b=$(epk 0x201)
+ping_ok $E $IE 5 $IK && (($(epk 0x201) > b)) && pass "espx-carries-after-attach" ||
+	fail espx-carries-after-attach "espx 0x201 $b -> $(epk 0x201)"
+
+# --- restart: kill -9, traffic on, restart keeps counters and numbers ---
+b=$(epk 0x201)
+kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+ping_ok $E $IE 5 $IK && pass "datapath-survives-kill-9" || fail datapath-survives-kill-9 ""
+start_daemon && pass "restart (ready)" || fail restart "$(tail -n 3 "$TMP/daemon.log")"
+a=$(epk 0x201)
+((a >= b + 5)) && pass "restart-keeps-counters ($b -> $a)" || fail restart-keeps-counters "$b -> $a"
+ping_ok $E $IE 5 $IK && pass "traffic-after-restart" || fail traffic-after-restart ""
+
+# --- stop: SIGTERM hands back, restores, kernel continues ---
+kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
+((rc == 0)) && pass "sigterm-exit-0" || fail sigterm-exit-0 "rc $rc: $(tail -n 3 "$TMP/daemon.log")"
+v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/disable_policy)
+[[ $v == 0 ]] && pass "sigterm-restores-disable_policy" || fail sigterm-restores-disable_policy "$v"
+ping_ok $E $IE 5 $IK && pass "kernel-carries-after-stop" || fail kernel-carries-after-stop ""
+
+kill -INT "$CAP"; wait "$CAP" 2>/dev/null; CAP=
+# every ESP packet E sent, per SPI: no sequence number twice (the GCM nonce)
+dups=$(tcpdump -r "$TMP/wire.pcap" -nn 'esp and src host '$WE 2>/dev/null |
+	sed -n 's/.*ESP(spi=\(0x[0-9a-f]*\),seq=\(0x[0-9a-f]*\)).*/\1 \2/p' | sort | uniq -d | head -n 5)
+total=$(tcpdump -r "$TMP/wire.pcap" -nn 'esp and src host '$WE 2>/dev/null | wc -l)
+plain=$(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 2>/dev/null | wc -l)
+[[ -z $dups && $total -gt 50 ]] && pass "no-sequence-number-reused ($total ESP packets from E)" ||
+	fail no-sequence-number-reused "$total packets; repeated: $dups"
+((plain == 0)) && pass "wire-no-plaintext" || fail wire-no-plaintext "$plain plaintext packets: $(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 2>/dev/null | head -n 3)"
+exit $_failed

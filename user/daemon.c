@@ -1,0 +1,798 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `espx daemon`: mirror the kernel's XFRM database into the datapath maps
+ * and do what a packet-offload driver owes the kernel.
+ *
+ *  sync:      dump SAs and policies, then follow NEW/UPD/DEL/FLUSH events;
+ *             ENOBUFS, an interrupted dump or SIGHUP -> full resync, which
+ *             adds what is missing, removes what is stale and keeps what is
+ *             unchanged (counters and sequence numbers survive a restart).
+ *  counters:  every interval, NEWAE with each SA's bytes/packets/use time.
+ *  expiries:  soft/hard byte and packet limits (the datapath's events, and
+ *             its SA flags as a fallback) -> XFRM_MSG_EXPIRE; on hard, the
+ *             kernel deletes the SA and DELSA removes it here.
+ *  stop:      SIGTERM/SIGINT: detach the devices it attached, each detach
+ *             handing sequence numbers back to the kernel (handover.h). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "daemon.h"
+#include "espx_event.h"
+#include "log.h"
+#include "pins.h"
+#include "policy.h"
+#include "sa_install.h"
+#include "state.h"
+#include "util.h"
+#include "xfrm_nl.h"
+#include "xfrm_parse.h"
+
+#define MAX_DEVS	16
+#define GRP(g)		(1U << ((g) - 1))
+
+/* One SA espx carries for the kernel. */
+struct msa {
+	struct espx_sa_key key;
+	__s64 base_bytes, base_packets;	/* the kernel's own share of curlft */
+	__u64 add_time, use_time;	/* the kernel's, seconds since the epoch */
+	__u64 pushed_bytes, pushed_packets;
+	int soft_done, hard_done;
+};
+
+struct daemon {
+	struct xnl ev, rq;
+	struct espx_sa_fds fds;
+	int ksa_fd;			/* espx_kernel_sa */
+	struct ring_buffer *rb;
+	struct msa *sa;
+	size_t nsa, cap;
+	struct xnl_pol *pol;		/* the kernel's policies, in age order */
+	size_t npol, polcap;
+	int interval_ms;
+	const char *dev[MAX_DEVS];
+	int ndev, attached[MAX_DEVS];
+	int active;			/* espx links exist: espx carries traffic */
+	int resync, publish;
+	struct xnl_sa *tmp;		/* one decoded SA (large: no stack) */
+	struct ksa_seen {
+		struct espx_sa_key *k;
+		size_t n, cap;
+	} seen;				/* keys the last dump had */
+};
+
+static struct msa *msa_find(struct daemon *d, const struct espx_sa_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < d->nsa; i++)
+		if (!memcmp(&d->sa[i].key, key, sizeof(*key)))
+			return &d->sa[i];
+	return NULL;
+}
+
+static struct msa *msa_add(struct daemon *d, const struct espx_sa_key *key)
+{
+	struct msa *m = msa_find(d, key);
+
+	if (m)
+		return m;
+	if (d->nsa == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 256;
+		struct msa *v = realloc(d->sa, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		d->sa = v;
+		d->cap = cap;
+	}
+	m = &d->sa[d->nsa++];
+	memset(m, 0, sizeof(*m));
+	m->key = *key;
+	return m;
+}
+
+static void msa_del(struct daemon *d, const struct espx_sa_key *key)
+{
+	struct msa *m = msa_find(d, key);
+
+	if (m)
+		*m = d->sa[--d->nsa];
+}
+
+static const char *sa_name(const struct espx_sa_key *key, char *buf, size_t n)
+{
+	char a[64];
+
+	snprintf(buf, n, "%s spi 0x%08x", xp_addr_str(key->daddr, key->family, a, sizeof(a)),
+		 ntohl(key->spi));
+	return buf;
+}
+
+/* Configuration part equal? (the key is not kept, so an SA is the same SA
+ * when SPI, addresses and every parameter match) */
+static int same_config(const struct espx_sa *a, const struct espx_sa *b)
+{
+	const __u32 cfg = ESPX_SA_F_ESN | ESPX_SA_F_ENCAP;
+
+	return (a->flags & cfg) == (b->flags & cfg) &&
+	       !memcmp(a->salt, b->salt, offsetof(struct espx_sa, add_time) -
+						offsetof(struct espx_sa, salt));
+}
+
+static void forget_kernel_sa(struct daemon *d, const struct espx_sa_key *key)
+{
+	bpf_map_delete_elem(d->ksa_fd, key);
+}
+
+/* An SA the kernel has (dump, NEWSA, UPDSA): carry it or record why not. */
+static int sa_apply(struct daemon *d, struct xnl_sa *s)
+{
+	struct espx_sa *cur = malloc(sizeof(*cur));
+	struct espx_kernel_sa ks;
+	struct msa *m;
+	char name[96];
+	int have, err = 0;
+
+	if (!cur)
+		return -ENOMEM;
+	sa_name(&s->key, name, sizeof(name));
+	have = !bpf_map_lookup_elem_flags(d->fds.sa_map, &s->key, cur, BPF_F_LOCK);
+	if (s->why[0]) {
+		if (bpf_map_lookup_elem(d->ksa_fd, &s->key, &ks) || strcmp(ks.why, s->why))
+			pr_warn("SA %s left to the kernel: %s\n", name, s->why);
+		memset(&ks, 0, sizeof(ks));
+		snprintf(ks.why, sizeof(ks.why), "%s", s->why);
+		ks.reqid = s->reqid;
+		ks.proto = s->proto;
+		ks.mode = s->sa.mode;
+		bpf_map_update_elem(d->ksa_fd, &s->key, &ks, BPF_ANY);
+		if (have) {
+			espx_sa_remove(&d->fds, &s->key);
+			d->publish = 1;
+		}
+		msa_del(d, &s->key);
+		goto out;
+	}
+	forget_kernel_sa(d, &s->key);
+	m = msa_add(d, &s->key);
+	if (!m) {
+		err = -ENOMEM;
+		goto out;
+	}
+	m->add_time = s->k_add_time;
+	if (!m->use_time)
+		m->use_time = s->k_use_time;
+	if (have && same_config(cur, &s->sa)) {
+		/* unchanged (a restart, or an update of nothing espx keeps) */
+		m->base_bytes = (__s64)s->k_bytes - (__s64)cur->bytes;
+		m->base_packets = (__s64)s->k_packets - (__s64)cur->packets;
+		m->pushed_bytes = cur->bytes;
+		m->pushed_packets = cur->packets;
+		goto out;
+	}
+	if (have) {
+		/* a changed SA keeps espx's progress where it is ahead */
+		if (cur->oseq > s->sa.oseq)
+			s->sa.oseq = cur->oseq;
+		if (cur->seq > s->sa.seq) {
+			s->sa.seq = cur->seq;
+			memcpy(s->sa.replay, cur->replay, sizeof(cur->replay));
+		}
+		s->sa.packets = cur->packets;
+		s->sa.bytes = cur->bytes;
+		s->sa.use_time = cur->use_time;
+	} else {
+		m->base_bytes = (__s64)s->k_bytes;
+		m->base_packets = (__s64)s->k_packets;
+		m->pushed_bytes = m->pushed_packets = 0;
+		m->soft_done = m->hard_done = 0;
+	}
+	s->sa.add_time = boot_ns();
+	err = espx_sa_install(&d->fds, &s->key, &s->sa, s->aes_key, s->aes_key_len,
+			      ESPX_AES_KERNEL, have);
+	if (err) {
+		pr_warn("SA %s could not be mirrored: %s; its traffic is dropped on espx devices\n",
+			name, strerror(-err));
+		msa_del(d, &s->key);
+	} else {
+		pr_info("SA %s %s (reqid %u, output from %llu)\n", name,
+			have ? "updated" : "mirrored", s->reqid, (unsigned long long)s->sa.oseq);
+	}
+	d->publish = 1;
+out:
+	xnl_sa_wipe_key(s);
+	free(cur);
+	return err;
+}
+
+static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
+{
+	char name[96];
+
+	forget_kernel_sa(d, key);
+	msa_del(d, key);
+	if (!espx_sa_remove(&d->fds, key)) {
+		pr_info("SA %s removed\n", sa_name(key, name, sizeof(name)));
+		d->publish = 1;
+	}
+}
+
+/* --- policies ----------------------------------------------------------- */
+
+static struct xnl_pol *pol_find(struct daemon *d, __u32 index)
+{
+	size_t i;
+
+	for (i = 0; i < d->npol; i++)
+		if (d->pol[i].pol.index == index)
+			return &d->pol[i];
+	return NULL;
+}
+
+static int pol_apply(struct daemon *d, const struct xnl_pol *p)
+{
+	struct xnl_pol *slot = pol_find(d, p->pol.index);
+
+	if (p->skip)
+		return 0;
+	if (p->why[0] && (!slot || strcmp(slot->why, p->why)))
+		pr_warn("policy index %u dir %s: %s; espx blocks what it covers on its devices\n",
+			p->pol.index, xp_dir_name(p->pol.dir), p->why);
+	if (!slot) {
+		if (d->npol == d->polcap) {
+			size_t cap = d->polcap ? 2 * d->polcap : 64;
+			struct xnl_pol *v = realloc(d->pol, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			d->pol = v;
+			d->polcap = cap;
+		}
+		slot = &d->pol[d->npol++];
+	}
+	*slot = *p;
+	d->publish = 1;
+	return 0;
+}
+
+static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index, __u8 dir)
+{
+	size_t i;
+
+	for (i = 0; i < d->npol; i++) {
+		struct espx_policy *p = &d->pol[i].pol;
+
+		if (index ? p->index != index : (p->dir != dir || memcmp(&p->sel, sel, sizeof(*sel))))
+			continue;
+		memmove(&d->pol[i], &d->pol[i + 1], (d->npol - i - 1) * sizeof(*d->pol));
+		d->npol--;
+		d->publish = 1;
+		return;
+	}
+}
+
+static int publish(struct daemon *d)
+{
+	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
+	size_t i;
+	int err, lock;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < d->npol; i++) {
+		v[i] = d->pol[i].pol;
+		/* what espx cannot carry as the kernel would, it blocks
+		 * (fail closed: disable_xfrm keeps the kernel out) */
+		if (d->pol[i].why[0] && v[i].dir == ESPX_POL_OUT)
+			v[i].action = ESPX_POL_BLOCK;
+	}
+	lock = espx_lock();
+	err = lock < 0 ? -EBUSY : policy_publish(v, d->npol);
+	espx_unlock(lock);
+	free(v);
+	if (!err || err == -ENOSPC)
+		d->publish = 0;
+	return err;
+}
+
+/* --- events from the kernel --------------------------------------------- */
+
+static int sa_key_of(const struct xfrm_usersa_info *p, struct espx_sa_key *key)
+{
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return -EINVAL;
+	memset(key, 0, sizeof(*key));
+	key->family = (__u8)p->family;
+	key->spi = p->id.spi;
+	if (p->family == AF_INET6)
+		memcpy(key->daddr, p->id.daddr.a6, 16);
+	else
+		key->daddr[0] = p->id.daddr.a4;
+	return 0;
+}
+
+static int on_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct daemon *d = data;
+	struct espx_sa_key key;
+	struct xnl_pol p;
+	struct espx_sel sel;
+	__u32 index;
+	__u8 proto, dir;
+
+	switch (nlh->nlmsg_type) {
+	case XFRM_MSG_NEWSA:
+	case XFRM_MSG_UPDSA:
+		if (xnl_sa_decode(nlh, d->tmp))
+			break;
+		sa_apply(d, d->tmp);
+		break;
+	case XFRM_MSG_DELSA:
+		if (!xnl_sa_id_decode(nlh, &key, &proto))
+			sa_remove(d, &key);
+		break;
+	case XFRM_MSG_NEWPOLICY:
+	case XFRM_MSG_UPDPOLICY:
+		if (!xnl_pol_decode(nlh, &p))
+			pol_apply(d, &p);
+		break;
+	case XFRM_MSG_DELPOLICY:
+		if (!xnl_pol_id_decode(nlh, &sel, &index, &dir))
+			pol_remove(d, &sel, index, dir);
+		break;
+	case XFRM_MSG_EXPIRE:
+		/* a hard expiry deletes the SA without a DELSA (the kernel's own
+		 * time limits, and the EXPIRE espx sent for a byte/packet limit) */
+		if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct xfrm_user_expire))) {
+			const struct xfrm_user_expire *ue = mnl_nlmsg_get_payload(nlh);
+
+			if (ue->hard && !sa_key_of(&ue->state, &key))
+				sa_remove(d, &key);
+		}
+		break;
+	case XFRM_MSG_FLUSHSA:
+	case XFRM_MSG_FLUSHPOLICY:
+		d->resync = 1;
+		break;
+	default:	/* ACQUIRE, ... */
+		break;
+	}
+	return 0;
+}
+
+/* A dump entry: apply it, and note its key for the pruning after. */
+static int dump_sa_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct daemon *d = data;
+	struct ksa_seen *s = &d->seen;
+
+	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || xnl_sa_decode(nlh, d->tmp))
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		struct espx_sa_key *v = realloc(s->k, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->k = v;
+		s->cap = cap;
+	}
+	s->k[s->n++] = d->tmp->key;
+	sa_apply(d, d->tmp);
+	return 0;
+}
+
+static int dump_pol_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct daemon *d = data;
+	struct xnl_pol p;
+
+	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY && !xnl_pol_decode(nlh, &p))
+		pol_apply(d, &p);
+	return 0;
+}
+
+static int key_in(const struct ksa_seen *s, const struct espx_sa_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!memcmp(&s->k[i], k, sizeof(*k)))
+			return 1;
+	return 0;
+}
+
+/* Remove from map fd every key the kernel does not have. */
+static void prune(struct daemon *d, int fd, const struct ksa_seen *s, int sa_map)
+{
+	struct espx_sa_key *keys = NULL;
+	size_t n = 0, i;
+
+	if (sa_keys_sorted(fd, &keys, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		if (key_in(s, &keys[i]))
+			continue;
+		if (sa_map)
+			sa_remove(d, &keys[i]);
+		else
+			bpf_map_delete_elem(fd, &keys[i]);
+	}
+	free(keys);
+}
+
+/* Make the maps equal to the kernel's database, keeping what is unchanged. */
+static int resync(struct daemon *d)
+{
+	struct ksa_seen *seen = &d->seen;
+	int err = 0, tries, lock;
+
+	for (tries = 0; tries < 10; tries++) {
+		seen->n = 0;
+		lock = espx_lock();
+		if (lock < 0)
+			return -EBUSY;
+		err = xnl_dump(&d->rq, XFRM_MSG_GETSA, dump_sa_cb, d);
+		if (!err) {
+			prune(d, d->fds.sa_map, seen, 1);
+			prune(d, d->ksa_fd, seen, 0);
+		}
+		espx_unlock(lock);
+		if (err == -EINTR)
+			continue;	/* the database changed during the dump */
+		if (err)
+			break;
+		d->npol = 0;
+		err = xnl_dump(&d->rq, XFRM_MSG_GETPOLICY, dump_pol_cb, d);
+		if (err == -EINTR)
+			continue;
+		break;
+	}
+	if (err) {
+		pr_warn("reading the kernel's XFRM database: %s\n", strerror(-err));
+		return err;
+	}
+	d->resync = 0;
+	return publish(d);
+}
+
+/* --- counters and expiries ---------------------------------------------- */
+
+static __u64 wall_secs_of(__u64 boot)
+{
+	struct timespec rt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return (__u64)rt.tv_sec - (boot_ns() - boot) / 1000000000ULL;
+}
+
+static void push_one(struct daemon *d, struct msa *m, const struct espx_sa *sa, int force)
+{
+	struct xnl_ae ae = { 0 };
+	char name[96];
+	int err;
+
+	if (!force && sa->bytes == m->pushed_bytes && sa->packets == m->pushed_packets)
+		return;
+	if (!m->use_time && sa->use_time)
+		m->use_time = wall_secs_of(sa->use_time);
+	ae.bytes = (__u64)(m->base_bytes + (__s64)sa->bytes);
+	ae.packets = (__u64)(m->base_packets + (__s64)sa->packets);
+	ae.add_time = m->add_time;
+	ae.use_time = m->use_time;
+	err = xnl_newae(&d->rq, &m->key, &ae, 0);
+	if (err && err != -ENOENT && err != -ESRCH)
+		pr_warn("SA %s: reporting counters (NEWAE): %s\n",
+			sa_name(&m->key, name, sizeof(name)), strerror(-err));
+	if (!err) {
+		m->pushed_bytes = sa->bytes;
+		m->pushed_packets = sa->packets;
+	}
+}
+
+static void expire_one(struct daemon *d, struct msa *m, const struct espx_sa *sa)
+{
+	char name[96];
+	int err;
+
+	if ((sa->flags & ESPX_SA_F_SOFT_SENT) && !m->soft_done) {
+		m->soft_done = 1;
+		err = xnl_expire(&d->rq, &m->key, 0);
+		pr_info("SA %s: soft limit reached, told the kernel%s\n",
+			sa_name(&m->key, name, sizeof(name)), err ? " (failed)" : "");
+	}
+	if ((sa->flags & ESPX_SA_F_HARD_SENT) && !m->hard_done) {
+		m->hard_done = 1;
+		d->publish = 1;	/* policies stop pointing at it now */
+		err = xnl_expire(&d->rq, &m->key, 1);
+		pr_info("SA %s: hard limit reached, told the kernel%s\n",
+			sa_name(&m->key, name, sizeof(name)), err ? " (failed)" : "");
+	}
+}
+
+static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int force)
+{
+	if (bpf_map_lookup_elem_flags(d->fds.sa_map, &m->key, buf, BPF_F_LOCK))
+		return;
+	push_one(d, m, buf, force);
+	expire_one(d, m, buf);
+}
+
+static int links_exist(void)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	espx_pin_path(path, sizeof(path), "links", "");
+	dir = opendir(path);
+	while (dir && (de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	if (dir)
+		closedir(dir);
+	return n > 0;
+}
+
+/* espx started carrying traffic (attach): the kernel's counters grew
+ * meanwhile, take them as the new base. */
+static void rebase(struct daemon *d, struct espx_sa *buf)
+{
+	struct xnl_ae ae;
+	size_t i;
+
+	for (i = 0; i < d->nsa; i++) {
+		struct msa *m = &d->sa[i];
+
+		if (xnl_getae(&d->rq, &m->key, &ae) ||
+		    bpf_map_lookup_elem_flags(d->fds.sa_map, &m->key, buf, BPF_F_LOCK))
+			continue;
+		m->base_bytes = (__s64)ae.bytes - (__s64)buf->bytes;
+		m->base_packets = (__s64)ae.packets - (__s64)buf->packets;
+		m->pushed_bytes = buf->bytes;
+		m->pushed_packets = buf->packets;
+		if (ae.use_time)
+			m->use_time = ae.use_time;
+	}
+}
+
+static void tick(struct daemon *d, int force)
+{
+	struct espx_sa *buf = malloc(sizeof(*buf));
+	int active = links_exist();
+	size_t i;
+
+	if (!buf)
+		return;
+	if (active && !d->active)
+		rebase(d, buf);
+	d->active = active;
+	/* detached: the kernel carries the traffic and counts it itself */
+	for (i = 0; active && i < d->nsa; i++)
+		tick_one(d, &d->sa[i], buf, force);
+	wipe(buf, sizeof(*buf));
+	free(buf);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct espx_event *e = data;
+	struct daemon *d = ctx;
+	struct espx_sa *buf;
+	struct msa *m;
+
+	if (len < sizeof(*e) || !(m = msa_find(d, &e->sa)))
+		return 0;
+	buf = malloc(sizeof(*buf));
+	if (!buf)
+		return 0;
+	/* counters first, so the kernel's curlft is past the limit it hears of */
+	tick_one(d, m, buf, 1);
+	wipe(buf, sizeof(*buf));
+	free(buf);
+	return 0;
+}
+
+/* --- the loop ----------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: espx daemon [ --interval MS ] [ dev DEV ]...\n"
+		"Mirror the kernel's XFRM SAs and policies (as an IKE daemon programs them)\n"
+		"into espx, attach to each DEV, report counters and expiries to the kernel.\n"
+		"Runs in the foreground; SIGTERM or Ctrl-C detaches and hands the SAs back to\n"
+		"the kernel; SIGHUP resyncs. Needs a kernel with ESP (xfrm_user).\n"
+		"  --interval MS   how often counters go to the kernel (default 1000)\n");
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+	int i;
+	char *end;
+
+	d->interval_ms = 1000;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "help")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(argv[i], "--interval") && i + 1 < argc) {
+			long v = strtol(argv[++i], &end, 10);
+
+			if (*end || v < 10 || v > 3600000) {
+				pr_warn("daemon: --interval '%s': milliseconds from 10 to 3600000\n", argv[i]);
+				return 2;
+			}
+			d->interval_ms = (int)v;
+		} else if (!strcmp(argv[i], "dev") && i + 1 < argc) {
+			if (d->ndev == MAX_DEVS) {
+				pr_warn("daemon: at most %d devices\n", MAX_DEVS);
+				return 2;
+			}
+			d->dev[d->ndev++] = argv[++i];
+		} else {
+			pr_warn("daemon: unexpected '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static int open_maps(struct daemon *d)
+{
+	struct espx_sa_fds *f = &d->fds;
+
+	f->sa_map = espx_pinned_fd(NULL, "espx_sa");
+	f->setup_map = espx_pinned_fd(NULL, "espx_sa_setup");
+	f->crypto_init_prog = espx_pinned_fd("progs", "espx_sa_crypto_init");
+	f->ghash_init_prog = espx_pinned_fd("progs", "espx_sa_ghash_init");
+	d->ksa_fd = espx_pinned_fd(NULL, "espx_kernel_sa");
+	if (f->sa_map < 0 || f->setup_map < 0 || f->crypto_init_prog < 0 ||
+	    f->ghash_init_prog < 0 || d->ksa_fd < 0) {
+		pr_warn("daemon: the pinned datapath is incomplete; run 'espx unload' and start again\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int dev_attached(const char *ifname)
+{
+	char name[64], path[512];
+
+	espx_link_pin_name(name, sizeof(name), ifname, "tc");
+	espx_pin_path(path, sizeof(path), "links", name);
+	return !access(path, F_OK);
+}
+
+int daemon_cmd(int argc, char **argv)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct pollfd pfd[4];
+	struct itimerspec its = { 0 };
+	sigset_t mask;
+	int sfd = -1, tfd = -1, err, i, rc = 1, stop = 0;
+
+	if (!d || !(d->tmp = calloc(1, sizeof(*d->tmp))))
+		return 1;
+	err = parse_args(d, argc, argv);
+	if (err) {
+		free(d->tmp);
+		free(d);
+		return err;
+	}
+	if (xnl_open(&d->ev, GRP(XFRMNLGRP_SA) | GRP(XFRMNLGRP_POLICY) | GRP(XFRMNLGRP_EXPIRE)) ||
+	    xnl_open(&d->rq, 0)) {
+		pr_warn("daemon: cannot open XFRM netlink (%s); the daemon needs a kernel with xfrm_user (modprobe xfrm_user); without kernel ESP use 'espx state add' instead\n",
+			strerror(errno));
+		goto out;
+	}
+	if (espx_load() || open_maps(d))
+		goto out;
+	d->rb = ring_buffer__new(espx_pinned_fd(NULL, "espx_events"), on_event, d, NULL);
+	if (!d->rb) {
+		pr_warn("daemon: opening the event ring buffer: %s\n", strerror(errno));
+		goto out;
+	}
+	/* subscribed before the dump: nothing that changes meanwhile is lost */
+	if (resync(d) && d->resync)
+		goto out;
+	/* the devices are the daemon's: attached now (or still, after a
+	 * crash) and detached when it stops */
+	for (i = 0; i < d->ndev; i++) {
+		if (!dev_attached(d->dev[i]) && espx_attach(d->dev[i], ESPX_XDP_AUTO))
+			goto out;
+		d->attached[i] = 1;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	its.it_interval.tv_sec = d->interval_ms / 1000;
+	its.it_interval.tv_nsec = (long)(d->interval_ms % 1000) * 1000000L;
+	its.it_value = its.it_interval;
+	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+		pr_warn("daemon: signalfd/timerfd: %s\n", strerror(errno));
+		goto out;
+	}
+	tick(d, 0);
+	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
+		d->nsa, d->npol, d->interval_ms);
+	pfd[0] = (struct pollfd){ .fd = xnl_fd(&d->ev), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = ring_buffer__epoll_fd(d->rb), .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	while (!stop) {
+		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents) {
+			int lock = espx_lock();
+
+			err = lock < 0 ? -EBUSY : xnl_drain(&d->ev, on_msg, d);
+			espx_unlock(lock);
+			if (err == -ENOBUFS) {
+				pr_warn("daemon: XFRM events were lost (ENOBUFS): full resync\n");
+				d->resync = 1;
+			}
+		}
+		if (pfd[1].revents)
+			ring_buffer__consume(d->rb);
+		if (pfd[2].revents) {
+			__u64 n;
+
+			if (read(tfd, &n, sizeof(n)) < 0)
+				n = 0;
+			tick(d, 0);
+		}
+		if (pfd[3].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP)
+					d->resync = 1;
+				else
+					stop = 1;
+			}
+		}
+		if (d->resync)
+			resync(d);
+		if (d->publish)
+			publish(d);
+	}
+	tick(d, 1);
+	rc = 0;
+out:
+	for (i = 0; i < d->ndev; i++)
+		if (d->attached[i])
+			espx_detach(d->dev[i]);	/* hands the SAs back first */
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	ring_buffer__free(d->rb);
+	xnl_close(&d->ev);
+	xnl_close(&d->rq);
+	free(d->sa);
+	free(d->pol);
+	free(d->seen.k);
+	xnl_sa_wipe(d->tmp);
+	free(d->tmp);
+	free(d);
+	return rc;
+}

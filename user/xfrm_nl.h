@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The kernel's XFRM database over netlink (libmnl): what `espx daemon` and
+ * the sequence-number handover need.
+ *
+ *  - sockets: one for requests and dumps, one subscribed to the SA, policy
+ *    and expire groups; only messages from the kernel (port 0) are taken.
+ *  - decoding: an SA message (NEWSA, UPDSA, a dump entry) becomes the
+ *    datapath's struct espx_sa plus key, or a reason espx leaves it to the
+ *    kernel; a policy message becomes a struct espx_policy or a reason.
+ *  - sending: NEWAE (lifetime counters, replay state) and EXPIRE, the
+ *    duties a packet-offload driver has towards the kernel.
+ * The decoders are pure functions over a message, unit tested without a
+ * kernel (tests/unit/test_xfrm_nl.c). */
+#ifndef ESPX_XFRM_NL_H
+#define ESPX_XFRM_NL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+#include <linux/xfrm.h>
+#include "espx_sa.h"
+#include "espx_policy.h"
+
+struct mnl_socket;
+
+struct xnl {
+	struct mnl_socket *nl;
+	unsigned int portid;
+	unsigned int seq;
+};
+
+/* groups: a mask of (1 << (XFRMNLGRP_x - 1)); 0 for a request socket.
+ * 0 or -errno. */
+int xnl_open(struct xnl *x, unsigned int groups);
+void xnl_close(struct xnl *x);
+int xnl_fd(const struct xnl *x);
+
+/* Called per message; return < 0 to stop with that error. */
+typedef int (*xnl_cb)(const struct nlmsghdr *nlh, void *data);
+
+/* Dump (XFRM_MSG_GETSA or XFRM_MSG_GETPOLICY). 0, -EINTR when the kernel
+ * flagged the dump as interrupted (NLM_F_DUMP_INTR: redo it), or -errno. */
+int xnl_dump(struct xnl *x, int type, xnl_cb cb, void *data);
+
+/* Send one request and wait for its ack (or, with cb, its answer).
+ * 0 or the kernel's -errno. */
+int xnl_request(struct xnl *x, struct nlmsghdr *nlh, xnl_cb cb, void *data);
+
+/* Read what is queued on a subscribed socket without blocking; cb per
+ * message sent by the kernel. 0 when drained, -ENOBUFS if the kernel
+ * dropped messages (the caller resyncs), other -errno. */
+int xnl_drain(struct xnl *x, xnl_cb cb, void *data);
+
+/* An SA as the kernel has it. */
+struct xnl_sa {
+	struct espx_sa_key key;
+	struct espx_sa sa;		/* config, plus oseq/seq/replay from the kernel */
+	uint8_t aes_key[ESPX_AES_MAX_KEY];	/* secret: xnl_sa_wipe() */
+	size_t aes_key_len;
+	uint8_t proto;
+	uint32_t reqid;
+	uint64_t k_bytes, k_packets;	/* the kernel's curlft */
+	uint64_t k_add_time, k_use_time;	/* seconds since the epoch */
+	/* the kernel's replay state, as NEWAE must send it back */
+	int esn_attr;			/* XFRMA_REPLAY_ESN_VAL (else XFRMA_REPLAY_VAL) */
+	uint32_t bmp_len;		/* words, ESN attr only */
+	uint32_t k_window;		/* the kernel's window in packets */
+	char why[ESPX_WHY_LEN];		/* non-empty: left to the kernel, and why */
+};
+
+/* NEWSA/UPDSA/dump entry -> s. 0 (see s->why), or -EINVAL if malformed. */
+int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s);
+void xnl_sa_wipe(struct xnl_sa *s);
+void xnl_sa_wipe_key(struct xnl_sa *s);
+
+/* DELSA (struct xfrm_usersa_id) -> key. 0 or -EINVAL. */
+int xnl_sa_id_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, uint8_t *proto);
+
+/* A policy as the kernel has it. skip: not for the SPD (socket policy, a
+ * sub policy type): ignore. why: one espx cannot carry. */
+struct xnl_pol {
+	struct espx_policy pol;
+	int skip;
+	char why[ESPX_WHY_LEN];
+};
+int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p);
+
+/* DELPOLICY (struct xfrm_userpolicy_id): by index, or by selector + dir
+ * (index 0). 0 or -EINVAL. */
+int xnl_pol_id_decode(const struct nlmsghdr *nlh, struct espx_sel *sel, uint32_t *index,
+		      uint8_t *dir);
+
+/* The kernel's sequence state of an SA (XFRM_MSG_GETAE). */
+struct xnl_ae {
+	uint64_t oseq, seq;		/* 64-bit (ESN high bits included) */
+	uint64_t bytes, packets, add_time, use_time;
+	int esn_attr;
+	uint32_t bmp_len, window;
+	uint32_t bmp[ESPX_REPLAY_MAX / 32];	/* kernel layout */
+	int valid;			/* the kernel answered */
+};
+int xnl_getae(struct xnl *x, const struct espx_sa_key *key, struct xnl_ae *ae);
+
+/* NEWAE with NLM_F_REPLACE: lifetime counters (always) and, with replay
+ * set, the sequence state (its esn_attr/bmp_len/window must be the
+ * kernel's, from xnl_getae). */
+int xnl_newae(struct xnl *x, const struct espx_sa_key *key, const struct xnl_ae *ae,
+	      int replay);
+
+/* XFRM_MSG_EXPIRE: tell the kernel a byte/packet limit was reached; with
+ * hard the kernel deletes the SA. */
+int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard);
+
+/* Replay windows between the kernel's layout (bit (s-1) % W for number s,
+ * or for the 32-bit legacy state bit top - s) and espx's (bit s % 4096). */
+void xnl_window_to_espx(const struct xnl_ae *ae, __u64 replay[ESPX_REPLAY_WORDS]);
+void xnl_window_from_espx(struct xnl_ae *ae, uint64_t top,
+			  const __u64 replay[ESPX_REPLAY_WORDS]);
+
+#endif
