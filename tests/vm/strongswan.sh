@@ -250,7 +250,7 @@ eoseq() {
 	ip netns exec $R "$ESPX" -j state list 2>/dev/null | $PY -c '
 import json, sys
 j = json.load(sys.stdin)
-print(next((s["oseq"] for s in j if s.get("spi") == int(sys.argv[1], 16)), ""))' "$1"
+print(next((s["oseq"] for s in j if s.get("spi") == int(sys.argv[1], 16) and "oseq" in s), ""))' "$1"
 }
 
 # scenario NAME MODE ESP_PROPOSAL KEYBITS REKEYER(L|R) [DAEMON_ORDER(early|late)]

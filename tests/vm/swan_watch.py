@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # For tests/vm/strongswan.sh (espx mode): follow, every ~0.25 s, which ESP SPIs the kernel's
 # XFRM database holds in namespace NS (`ip -n NS xfrm state`, what charon installed) and
-# which espx's maps hold (`ip netns exec NS ESPX -j state list`, what the daemon mirrored).
+# which espx's maps hold (`ip netns exec NS ESPX -j state list`, what the daemon mirrored;
+# entries with a "kernel" reason, SAs the daemon left to the kernel, do not count).
 # On SIGTERM/SIGINT print one JSON object: per SPI how long after it appeared in (left)
 # the kernel it appeared in (left) espx, the largest lags, and SPIs that never made it.
 #   swan_watch.py NS ESPX
@@ -40,13 +41,17 @@ def espx_spis():
         return None
     found = set()
 
+    # an entry with "kernel" (the reason) is one the daemon left to the kernel: not carried
     def walk(d):
         if isinstance(d, list):
             for x in d:
                 walk(x)
         elif isinstance(d, dict):
             if "spi" in d and isinstance(d["spi"], int) and d.get("proto", "esp") == "esp":
-                found.add(d["spi"])
+                if "kernel" in d:
+                    left_to_kernel.setdefault(d["spi"], d["kernel"])
+                else:
+                    found.add(d["spi"])
             else:
                 for v in d.values():
                     walk(v)
@@ -56,6 +61,7 @@ def espx_spis():
 
 
 k_in, k_out, e_in, e_out = {}, {}, {}, {}	# spi -> first time seen / time gone
+left_to_kernel = {}	# spi -> why
 prev_k, prev_e = set(), set()
 t0 = time.monotonic()
 samples = bad_samples = 0
@@ -98,6 +104,7 @@ print(json.dumps({
     "max_del_lag": round(max(del_lag.values(), default=0.0), 2),
     "never_mirrored": ["0x%08x" % s for s in never],
     "left_in_espx": ["0x%08x" % s for s in stuck],
+    "left_to_kernel": {"0x%08x" % k: v for k, v in left_to_kernel.items()},
     "final_kernel": ["0x%08x" % s for s in sorted(prev_k)],
     "final_espx": ["0x%08x" % s for s in sorted(prev_e)],
 }), flush=True)
