@@ -21,7 +21,8 @@
 # SIGTERM the kernel carries on with the same SAs (sequence numbers handed back).
 # Usage: tests/vm/strongswan.sh [SCENARIO...]   (default: all; kernel-aes128 kernel-aes256
 # espx-aes128 espx-aes256). Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
-# Env: ESPX_VM_XFER_BYTES (TCP transfer size, default 262144), ESPX_SWAN_PINGS (default 900).
+# Env: ESPX_VM_XFER_BYTES (TCP transfer size, default 262144), ESPX_SWAN_PINGS (default 900),
+# ESPX_BIN (an espx binary other than build/espx).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ESPX=${ESPX_BIN:-$PWD/build/espx}	# ESPX_BIN: another build of espx to try
