@@ -101,3 +101,8 @@ bench: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# A/B of kernel XFRM against espx (docs/benchmarks.md); e.g. make ab AB_ARGS="-r 3 -s 5"
+.PHONY: ab
+ab: deps all
+	$(Q)scripts/bench-ab.sh $(AB_ARGS)

@@ -20,7 +20,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -678,6 +681,27 @@ static int dev_attached(const char *ifname)
 	return !access(path, F_OK);
 }
 
+/* One daemon per network namespace: a second would fight the first over
+ * the maps. The lock dies with the process (kill -9 included). */
+static int one_daemon(void)
+{
+	const char *root = strrchr(espx_pin_root(), '/');
+	char path[256];
+	int fd;
+
+	mkdir("/run/espx", 0700);
+	snprintf(path, sizeof(path), "/run/espx/%s.daemon", root ? root + 1 : "espx");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		pr_warn("daemon: another espx daemon runs in this network namespace (%s is locked)\n",
+			path);
+		if (fd >= 0)
+			close(fd);
+		return -EBUSY;
+	}
+	return fd;	/* kept open until exit */
+}
+
 int daemon_cmd(int argc, char **argv)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -694,6 +718,11 @@ int daemon_cmd(int argc, char **argv)
 		free(d);
 		return err;
 	}
+	if (one_daemon() < 0) {
+		free(d->tmp);
+		free(d);
+		return 1;
+	}
 	if (xnl_open(&d->ev, GRP(XFRMNLGRP_SA) | GRP(XFRMNLGRP_POLICY) | GRP(XFRMNLGRP_EXPIRE)) ||
 	    xnl_open(&d->rq, 0)) {
 		pr_warn("daemon: cannot open XFRM netlink (%s); the daemon needs a kernel with xfrm_user (modprobe xfrm_user); without kernel ESP use 'espx state add' instead\n",
@@ -708,7 +737,8 @@ int daemon_cmd(int argc, char **argv)
 		goto out;
 	}
 	/* subscribed before the dump: nothing that changes meanwhile is lost */
-	if (resync(d) && d->resync)
+	err = resync(d);
+	if (err && err != -ENOSPC)
 		goto out;
 	/* the devices are the daemon's: attached now (or still, after a
 	 * crash) and detached when it stops */

@@ -75,6 +75,8 @@ kpk() {
 		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
 }
 spis() { ej state list | $PY -c 'import json,sys; print(" ".join(sorted("%#x" % s["spi"] for s in json.load(sys.stdin) if not s.get("kernel"))))'; }
+spis_eq() { [[ $(spis) == "$1" ]]; }
+spis_has() { [[ " $(spis) " == *" $1 "* ]]; }
 ping_ok() { ip netns exec "$1" ping -c "${3:-3}" -i 0.05 -W 3 -I "$2" "$4" >/dev/null 2>&1; }
 wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
 	local t=$(($1 * 10))
@@ -113,7 +115,8 @@ pols $K k && pols $E e || { fail setup "ip xfrm policy add"; exit 1; }
 # not AES-GCM: stays with the kernel
 ip -n $E xfrm state add src $WE dst 10.0.0.9 proto esp spi 0x999 mode tunnel \
 	enc 'cbc(aes)' 0x$(key | cut -c1-32) auth-trunc 'hmac(sha256)' 0x$(key)$(key | cut -c1-24) 128
-ip netns exec $K tcpdump -i wk -U -nn -w "$TMP/wire.pcap" 'esp or (ip and not arp)' 2>"$TMP/tcpdump.err" &
+# what E transmits (K's receive tap would also show what K decapsulated)
+ip netns exec $E tcpdump -i we -Q out -U -nn -w "$TMP/wire.pcap" ip 2>"$TMP/tcpdump.err" &
 CAP=$!
 wait_for 5 grep -qs listening "$TMP/tcpdump.err"
 
@@ -147,7 +150,7 @@ for ns in $K $E; do
 	ip -n $ns xfrm state del src $WK dst $WE proto esp spi 0x100
 	ip -n $ns xfrm state del src $WE dst $WK proto esp spi 0x200
 done
-wait_for 3 bash -c "[[ \$($(declare -f spis ej); ESPX=$ESPX E=$E PY=$PY; spis) == '0x101 0x201' ]]" &&
+wait_for 3 spis_eq "0x101 0x201" &&
 	pass "rekey-mirrored" || fail rekey-mirrored "espx has '$(spis)'"
 ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && (($(epk 0x201) >= 5)) &&
 	pass "rekey-traffic ($(epk 0x201) packets on 0x201)" || fail rekey-traffic "espx 0x201: $(epk 0x201)"
@@ -166,6 +169,18 @@ order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr 
 [[ -z $(ip -n $E xfrm state list spi 0x202) && $(spis) != *0x202* ]] && pass "expiry-hard-removed" ||
 	fail expiry-hard-removed "0x202 still there: kernel '$(ip -n $E xfrm state list spi 0x202 | head -n1)', espx '$(spis)'"
 ping_ok $E $IE 3 $IK && pass "after-expiry-traffic (0x201)" || fail after-expiry-traffic ""
+# by bytes: soft 3000, hard 6000 (XFRM counts the inner packet's bytes)
+ip -n $E xfrm monitor expire >"$TMP/monitor" 2>&1 &
+MON=$!
+sleep 0.3
+for ns in $K $E; do sa $ns $WE $WK 0x203 2 limit byte-soft 3000 limit byte-hard 6000; done
+sleep 0.5
+ip netns exec $E ping -c 30 -s 300 -i 0.02 -W 1 -I $IE $IK >/dev/null 2>&1
+sleep 1
+kill $MON 2>/dev/null; wait $MON 2>/dev/null
+order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr '\n' ' ')
+[[ $order == "soft hard " && -z $(ip -n $E xfrm state list spi 0x203) && $(spis) != *0x203* ]] &&
+	pass "expiry-bytes-soft-then-hard-removed" || fail expiry-bytes-soft-then-hard-removed "monitor saw '$order'; espx '$(spis)'"
 
 # --- handover: detach (kernel ESP carries), attach again ---
 ping_ok $E $IE 5 $IK
@@ -179,12 +194,27 @@ ping_ok $E $IE 5 $IK && (($(epk 0x201) > b)) && pass "espx-carries-after-attach"
 	fail espx-carries-after-attach "espx 0x201 $b -> $(epk 0x201)"
 
 # --- restart: kill -9, traffic on, restart keeps counters and numbers ---
+sa $E $WE 10.0.0.7 0x555 9
+wait_for 3 spis_has 0x555
 b=$(epk 0x201)
+ip netns exec $E ping -c 60 -i 0.05 -W 2 -I $IE $IK >"$TMP/ping-restart" 2>&1 &
+PP=$!
+sleep 0.5
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
-ping_ok $E $IE 5 $IK && pass "datapath-survives-kill-9" || fail datapath-survives-kill-9 ""
+# while no daemon runs: one SA goes, another comes
+ip -n $E xfrm state del src $WE dst 10.0.0.7 proto esp spi 0x555
+sa $E $WE 10.0.0.7 0x556 9
+sleep 0.5
 start_daemon && pass "restart (ready)" || fail restart "$(tail -n 3 "$TMP/daemon.log")"
+wait $PP
+loss=$(grep -o '[0-9.]*% packet loss' "$TMP/ping-restart")
+[[ $loss == "0% packet loss" ]] && pass "no-loss-across-kill-9-and-restart (60 pings)" ||
+	fail no-loss-across-kill-9-and-restart "$loss"
+got=$(spis)
+[[ $got == *0x556* && $got != *0x555* ]] && pass "restart-resync (stale removed, missing added)" ||
+	fail restart-resync "espx has '$got'"
 a=$(epk 0x201)
-((a >= b + 5)) && pass "restart-keeps-counters ($b -> $a)" || fail restart-keeps-counters "$b -> $a"
+((a >= b + 60)) && pass "restart-keeps-counters ($b -> $a)" || fail restart-keeps-counters "$b -> $a"
 ping_ok $E $IE 5 $IK && pass "traffic-after-restart" || fail traffic-after-restart ""
 
 # --- stop: SIGTERM hands back, restores, kernel continues ---
@@ -203,4 +233,12 @@ plain=$(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 
 [[ -z $dups && $total -gt 50 ]] && pass "no-sequence-number-reused ($total ESP packets from E)" ||
 	fail no-sequence-number-reused "$total packets; repeated: $dups"
 ((plain == 0)) && pass "wire-no-plaintext" || fail wire-no-plaintext "$plain plaintext packets: $(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 2>/dev/null | head -n 3)"
+
+# --- flush while the daemon runs ---
+start_daemon || fail "start-for-flush" "$(tail -n 3 "$TMP/daemon.log")"
+ip -n $E xfrm policy flush; ip -n $E xfrm state flush
+wait_for 3 spis_eq ""
+n=$(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+spis_eq "" && [[ $n == 0 ]] &&
+	pass "flush-mirrored" || fail flush-mirrored "espx has SAs '$(spis)', $n policies"
 exit $_failed
