@@ -1,0 +1,478 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# strongSwan (IKEv2, PSK) beside the kernel's XFRM and beside espx, run inside the 6.12 VM
+# (scripts/vmtest.sh; the host kernel has no ESP). Two namespaces, swL (10.0.0.1) and swR
+# (10.0.0.2), a veth between them, tunnel mode between 192.168.1.0/24 and 192.168.2.0/24
+# (addresses on lo). One charon per namespace, each with its own strongswan.conf
+# (STRONGSWAN_CONF), VICI socket and log in a temp dir, and its own /run (charon's pid file
+# is /var/run/charon.pid, fixed at build time) bind-mounted in the mount namespace that
+# `ip netns exec` gives it. L initiates; CHILD_SAs are rekeyed by packet count (R's limits
+# in the aes128 cases, L's in the aes256 ones) while ping and TCP transfers (sha256 check,
+# tests/vm/tcpxfer.py) run between the subnets.
+# Modes: kernel = ESP in both kernels (the baseline); espx = R runs `espx daemon dev swr`,
+# which mirrors what charon installs into espx's maps and carries R's traffic in XDP/TC
+# (espx-aes128: the daemon starts before charon; espx-aes256: once the tunnel is up and
+# has carried traffic, so it takes over live SAs and their sequence numbers).
+# Checks: tunnel up with the proposed AEAD, ping loss within a few packets per rekey, the
+# transfers' sha256, several rekeys (distinct SPIs in `ip xfrm monitor`), only ESP and IKE
+# on the wire (tcpdump), no rekeyed SA left in `ip xfrm state`; espx mode also: espx counted
+# the packets and pushed the counts to the kernel (ip -s xfrm state), the daemon mirrored
+# each new SA and dropped each old one within 2 s (tests/vm/swan_watch.py), and after
+# SIGTERM the kernel carries on with the same SAs (sequence numbers handed back).
+# Usage: tests/vm/strongswan.sh [SCENARIO...]   (default: all; kernel-aes128 kernel-aes256
+# espx-aes128 espx-aes256). Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
+# Env: ESPX_VM_XFER_BYTES (TCP transfer size, default 262144), ESPX_SWAN_PINGS (default 900),
+# ESPX_BIN (an espx binary other than build/espx).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ESPX=${ESPX_BIN:-$PWD/build/espx}	# ESPX_BIN: another build of espx to try
+PY=/usr/bin/python3
+XFER=$PWD/tests/vm/tcpxfer.py
+WATCH=$PWD/tests/vm/swan_watch.py
+CHARON=/usr/lib/ipsec/charon
+SIZE=${ESPX_VM_XFER_BYTES:-262144}
+PINGS=${ESPX_SWAN_PINGS:-900}
+REKEY_PKTS=300 LIFE_PKTS=3000	# soft/hard packet limits of the rekeying side
+L=swL R=swR
+WL=10.0.0.1 WR=10.0.0.2 IL=192.168.1.1 IR=192.168.2.1 NL=192.168.1.0/24 NR=192.168.2.0/24
+_failed=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; _failed=1; _sfailed=1; }
+skip() { echo "SKIP $1: $2"; }
+note() { echo "# $*"; }
+
+modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
+[[ -x $ESPX ]] || { fail vm-strongswan "no $ESPX (run make first)"; exit 1; }
+if [[ ! -x $CHARON ]] || ! command -v swanctl >/dev/null; then
+	skip strongswan "strongSwan not installed ($CHARON, swanctl)"
+	exit 0
+fi
+T=$(mktemp -d /tmp/swan.XXXXXX)
+DATA=$T/data
+head -c "$SIZE" /dev/urandom >"$DATA"
+WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
+BG=() DAEMON="" WATCHER=""
+
+cleanup() {
+	local p s
+	for s in $L $R; do
+		[[ -f $T/$s/charon.pidfile ]] || continue
+		p=$(<"$T/$s/charon.pidfile")
+		kill "$p" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+		rm -f "$T/$s/charon.pidfile"
+	done
+	# a daemon that does not end on SIGTERM within 5 s gets SIGKILL (and a FAIL line)
+	if [[ -n $DAEMON ]]; then
+		kill "$DAEMON" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$DAEMON" 2>/dev/null; then
+			echo "FAIL strongswan-espx-daemon-exit: still running 5 s after SIGTERM, killed"
+			_failed=1
+			kill -9 "$DAEMON"
+		fi
+		wait "$DAEMON" 2>/dev/null
+		DAEMON=""
+	fi
+	for p in "${BG[@]}" $WATCHER; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	BG=() WATCHER=""
+	timeout 10 ip netns exec $R "$ESPX" unload >/dev/null 2>&1
+	ip netns del $L 2>/dev/null
+	ip netns del $R 2>/dev/null
+}
+trap 'cleanup; rm -rf "$T"' EXIT
+
+# tail of a log, as comment lines
+excerpt() { [[ -f $2 ]] && tail -n "$1" "$2" | sed 's/^/#   /'; }
+
+# conf SIDE: strongswan.conf and swanctl.conf for SIDE (L or R) in $T/SIDE
+conf() {
+	local s=$1 d=$T/$1 me peer lts rts esp=$2 rk=$3
+	if [[ $s == "$L" ]]; then me=$WL peer=$WR lts=$NL rts=$NR
+	else me=$WR peer=$WL lts=$NR rts=$NL; fi
+	mkdir -p "$d/run"
+	cat >"$d/strongswan.conf" <<-EOF
+	charon {
+		load = random nonce aes sha1 sha2 hmac gmp kdf kernel-netlink socket-default vici
+		install_routes = no
+		delete_rekeyed_delay = 1
+		retransmit_timeout = 2
+		filelog {
+			log {
+				path = $d/charon.log
+				time_format = %H:%M:%S
+				flush_line = yes
+				default = 1
+				ike = 1
+				chd = 2
+				knl = 2
+			}
+		}
+		plugins {
+			vici {
+				socket = unix://$d/charon.vici
+			}
+		}
+	}
+	swanctl {
+		load = random nonce aes sha1 sha2 hmac gmp kdf pem pkcs1 x509 pubkey vici
+	}
+	EOF
+	local limits="rekey_packets = 0"
+	[[ $rk == 1 ]] && limits="rekey_packets = $REKEY_PKTS
+				life_packets = $LIFE_PKTS
+				rand_packets = 0"
+	cat >"$d/swanctl.conf" <<-EOF
+	connections {
+		sw {
+			version = 2
+			local_addrs = $me
+			remote_addrs = $peer
+			proposals = aes128-sha256-modp2048
+			rekey_time = 0
+			local {
+				auth = psk
+				id = $s
+			}
+			remote {
+				auth = psk
+				id = $( [[ $s == "$L" ]] && echo $R || echo $L)
+			}
+			children {
+				net {
+					mode = tunnel
+					local_ts = $lts
+					remote_ts = $rts
+					esp_proposals = $esp
+					$limits
+				}
+			}
+		}
+	}
+	secrets {
+		ike-sw {
+			id-1 = $L
+			id-2 = $R
+			secret = "espx-strongswan-test-psk"
+		}
+	}
+	EOF
+}
+
+# charon_start SIDE: charon in SIDE's namespace, its own /run; wait for its VICI socket
+charon_start() {
+	local s=$1 d=$T/$1
+	# the pid file is /var/run/charon.pid: give each charon its own /run (ip netns exec
+	# runs it in a mount namespace of its own, mounts there stay there)
+	ip netns exec "$s" env STRONGSWAN_CONF="$d/strongswan.conf" bash -c \
+		'mount --bind "$1/run" /run && echo $$ >"$1/charon.pidfile" && exec "$2"' _ "$d" "$CHARON" \
+		>"$d/charon.out" 2>&1 &
+	for _ in $(seq 150); do [[ -S $d/charon.vici ]] && break; sleep 0.1; done
+	[[ -S $d/charon.vici ]] || return 1
+	swctl "$s" --load-all --file "$d/swanctl.conf" >"$d/load.out" 2>&1
+}
+# swctl SIDE COMMAND [ARGS]: swanctl against SIDE's charon (the command must come first)
+swctl() {
+	local s=$1 c=$2
+	shift 2
+	STRONGSWAN_CONF=$T/$s/strongswan.conf swanctl "$c" --uri "unix://$T/$s/charon.vici" "$@"
+}
+
+# spis NS: the ESP SPIs in NS's XFRM database, sorted
+spis() { ip -n "$1" xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | awk '{print $4}' | sort; }
+# kcount NS SRC DST SPI: packets the kernel counts for an SA
+kcount() {
+	ip -n "$1" -s xfrm state get src "$2" dst "$3" proto esp spi "$4" 2>/dev/null |
+		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
+}
+# ecount SPI: packets espx counts for an SA (espx -j stats, in swR)
+ecount() {
+	ip netns exec $R "$ESPX" -j stats 2>/dev/null | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+print(sum(s["packets"] for s in j.get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
+}
+
+# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
+xfer() {
+	local n=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 port=$6 res cerr
+	coproc SRV { ip netns exec "$sns" $PY "$XFER" server "$saddr" "$port" 60 2>&1; }
+	local srv_pid=$SRV_PID
+	read -r -t 20 _ <&"${SRV[0]}"
+	cerr=$(ip netns exec "$cns" timeout 60 $PY "$XFER" client "$saddr" "$port" "$caddr" "$DATA" 2>&1)
+	read -r -t 60 res <&"${SRV[0]}"
+	wait "$srv_pid" 2>/dev/null
+	if [[ $res == "$WANT" ]]; then pass "$n-${SIZE}B-sha256"
+	else fail "$n-${SIZE}B-sha256" "got '${res:-nothing}', want '$WANT'; client: ${cerr: -200}"; fi
+}
+
+# ping_loss NAME NS SRC DST COUNT ALLOWED: pass if at most ALLOWED of COUNT pings are lost
+ping_check() {
+	local n=$1 ns=$2 src=$3 dst=$4 cnt=$5 allowed=$6 out rx
+	out=$(ip netns exec "$ns" ping -q -c "$cnt" -i 0.01 -W 2 -I "$src" "$dst" 2>&1)
+	rx=$(grep -o '[0-9]* received' <<<"$out" | cut -d' ' -f1)
+	rx=${rx:-0}
+	if ((cnt - rx <= allowed)); then pass "$n ($rx/$cnt, $((cnt - rx)) lost)"
+	else fail "$n" "$rx/$cnt received, more than $allowed lost: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; fi
+	LOST=$((cnt - rx))
+}
+
+# daemon_start NAME: espx daemon in R, wait for 'ready'; then the mirror watcher
+daemon_start() {
+	local n=$1 dx dp
+	ip netns exec $R "$ESPX" daemon --interval 250 dev swr >"$T/daemon.log" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 300); do
+		grep -qs ready "$T/daemon.log" && break
+		kill -0 $DAEMON 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -qs ready "$T/daemon.log"; then pass "$n-daemon-ready"
+	else
+		fail "$n-daemon-ready" "no 'ready' line within 30 s"; excerpt 20 "$T/daemon.log"
+		return 1
+	fi
+	dx=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_xfrm)
+	dp=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_policy)
+	[[ $dx == 1 && $dp == 1 ]] && pass "$n-daemon-sysctls" ||
+		fail "$n-daemon-sysctls" "swr disable_xfrm=$dx disable_policy=$dp, want 1 1"
+	$PY "$WATCH" $R "$ESPX" >"$T/watch.json" 2>"$T/watch.err" &
+	WATCHER=$!
+}
+
+# R's outbound SA (to 10.0.0.1): its SPI, and its sequence number in the kernel / in espx
+out_spi() { ip -n $R xfrm state | awk -v d=$WL '$1 == "src" && $4 == d {getline; print $4; exit}'; }
+koseq() {
+	ip -n $R -s xfrm state get src $WR dst $WL proto esp spi "$1" 2>/dev/null |
+		grep -o ' oseq 0x[0-9a-f]*' | head -n 1 | while read -r _ v; do echo $((v)); done
+}
+eoseq() {
+	ip netns exec $R "$ESPX" -j state list 2>/dev/null | $PY -c '
+import json, sys
+j = json.load(sys.stdin)
+print(next((s["oseq"] for s in j if s.get("spi") == int(sys.argv[1], 16) and "oseq" in s), ""))' "$1"
+}
+
+# scenario NAME MODE ESP_PROPOSAL KEYBITS REKEYER(L|R) [DAEMON_ORDER(early|late)]
+# early: the daemon starts before charon (mirrors SAs as they come); late: once the tunnel
+# is up and has carried traffic through the kernel (takes the SAs over, sequence numbers too)
+scenario() {
+	local n=$1 mode=$2 esp=$3 bits=$4 rekeyer=$5 order=${6:-early} t0=$SECONDS s out
+	_sfailed=0
+	if [[ $mode == espx ]] && ! out=$("$ESPX" daemon --help 2>&1); then
+		# once for all espx scenarios
+		[[ -z ${NODAEMON:-} ]] && skip strongswan-espx "espx has no daemon subcommand ($(head -n 1 <<<"$out"))"
+		NODAEMON=1
+		return
+	fi
+	rm -rf "${T:?}/$L" "${T:?}/$R"
+	ip netns add $L && ip netns add $R || { fail "$n-setup" "ip netns add"; return; }
+	for s in $L $R; do
+		ip -n $s link set lo up
+		ip netns exec $s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip link add swl netns $L type veth peer name swr netns $R
+	ip -n $L addr add $WL/24 dev swl; ip -n $R addr add $WR/24 dev swr
+	ip -n $L link set swl up; ip -n $R link set swr up
+	ip -n $L addr add $IL/32 dev lo; ip -n $R addr add $IR/32 dev lo
+	ip -n $L route add $NR via $WR src $IL; ip -n $R route add $NL via $WL src $IR
+	conf $L "$esp" "$([[ $rekeyer == L ]] && echo 1 || echo 0)"
+	conf $R "$esp" "$([[ $rekeyer == R ]] && echo 1 || echo 0)"
+
+	[[ $mode == espx && $order == early ]] && { daemon_start "$n" || { cleanup; return; }; }
+	for s in $L $R; do
+		if ! charon_start $s; then
+			fail "$n-charon-$s" "charon or swanctl --load-all failed"
+			excerpt 10 "$T/$s/charon.out"; excerpt 10 "$T/$s/load.out"; excerpt 20 "$T/$s/charon.log"
+			cleanup; return
+		fi
+	done
+	# watchers: SA events on both sides, the wire, espx's mirror. The wire = what each side
+	# transmits: a receive tap also sees the kernel's decapsulated packets (re-injected on
+	# the same device), and on R the packets after espx's XDP decrypted them.
+	for s in $L $R; do
+		ip -n $s xfrm monitor SA expire >"$T/mon-$s" 2>&1 &
+		BG+=($!)
+	done
+	local cap=() dev
+	for s in $L $R; do
+		dev=swl; [[ $s == "$R" ]] && dev=swr
+		ip netns exec $s tcpdump -i $dev -Q out -U -nn -w "$T/wire-$s.pcap" 2>"$T/tcpdump-$s.err" &
+		cap+=($!) BG+=($!)
+		for _ in $(seq 50); do grep -qs listening "$T/tcpdump-$s.err" && break; sleep 0.1; done
+	done
+
+	if out=$(swctl $L --initiate --child net --timeout 60 2>&1); then pass "$n-ike-up"
+	else
+		fail "$n-ike-up" "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
+		excerpt 25 "$T/$L/charon.log"; excerpt 25 "$T/$R/charon.log"
+		for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
+		[[ $mode == espx ]] && excerpt 20 "$T/daemon.log"
+		cleanup; return
+	fi
+	# the SA pair charon negotiated: the proposed AEAD, key + 32-bit salt
+	local st want_hex=$(((bits + 32) / 4))
+	st=$(ip -n $R xfrm state)
+	if [[ $(grep -c "aead rfc4106(gcm(aes)) 0x[0-9a-f]\{$want_hex\} 128" <<<"$st") == 2 ]]; then
+		pass "$n-sa-aes${bits}gcm16"
+	else fail "$n-sa-aes${bits}gcm16" "$(grep -E 'spi|aead' <<<"$st" | tr -s '\n\t ' ' ' | cut -c1-300)"; fi
+	if [[ $mode == espx && $order == late ]]; then
+		local ks es spo
+		ping_check "$n-ping-kernel-before-daemon" $L $IL $IR 20 0
+		spo=$(out_spi) ks=$(koseq "$spo")
+		daemon_start "$n" || { cleanup; return; }
+		es=$(eoseq "$spo")
+		if [[ -n $ks && -n $es ]] && ((ks >= 20 && es >= ks)); then
+			pass "$n-daemon-took-over-seq ($spo: kernel oseq $ks, espx $es)"
+		else fail "$n-daemon-took-over-seq" "$spo: kernel oseq before '$ks', espx oseq after '$es'"; fi
+	fi
+
+	# traffic: pings and transfers span several rekeys
+	local lost=0
+	ping_check "$n-ping-L-to-R" $L $IL $IR "$PINGS" 20
+	lost=$((lost + LOST))
+	xfer "$n-tcp-L-to-R" $R $IR $L $IL 7001
+	xfer "$n-tcp-R-to-L" $L $IL $R $IR 7002
+	ping_check "$n-ping-R-to-L" $R $IR $IL $((PINGS / 3)) 20
+	lost=$((lost + LOST))
+	# settle: 20 pings on one SA pair that no rekey replaces meanwhile (the rekeying side's
+	# limits may strike at any packet), so that the counter checks have a current pair
+	# that carried traffic, and the last rekey's old inbound SA is gone (delete_rekeyed_delay
+	# is 1 s). A rekey during the pings: once more (it resets the count, so at most once).
+	local try s1 s2 sent=0 slost=0 rx out
+	for try in 1 2 3; do
+		s1=$(spis $L | xargs)
+		out=$(ip netns exec $L ping -q -c 20 -i 0.01 -W 2 -I $IL $IR 2>&1)
+		rx=$(grep -o '[0-9]* received' <<<"$out" | cut -d' ' -f1)
+		sent=$((sent + 20)) slost=$((slost + 20 - ${rx:-0}))
+		sleep 2
+		s2=$(spis $L | xargs)
+		[[ $s1 == "$s2" && $(wc -w <<<"$s2") == 2 ]] && break
+		note "$n: a rekey during the settling pings ($s1 -> $s2), once more"
+	done
+	lost=$((lost + slost))
+	if ((slost <= 3 * (try - 1))); then pass "$n-ping-after-rekeys ($sent sent, $slost lost, $try round(s))"
+	else fail "$n-ping-after-rekeys" "$slost of $sent lost over $try round(s): $(tail -n 2 <<<"$out" | tr '\n' ' ')"; fi
+
+	for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
+	for s in "${BG[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null; done
+	BG=()
+	# rekeys: every CHILD_SA is two SPIs; the first pair is the initial one
+	local nspi rekeys softs
+	nspi=$(grep -o 'proto esp spi 0x[0-9a-f]*' "$T/mon-$L" | sort -u | wc -l)
+	rekeys=$((nspi / 2 - 1))
+	softs=$(grep -c 'hard 0' "$T/mon-$([[ $rekeyer == L ]] && echo $L || echo $R)")
+	# (the soft expiries on the rekeying side show the limits there started them; on R in
+	# espx mode they are the daemon's reports, espx counting the packets)
+	if ((rekeys >= 3 && softs >= 1)); then pass "$n-rekeys ($rekeys CHILD_SA rekeys, $softs soft expiries on $rekeyer)"
+	else
+		fail "$n-rekeys" "$rekeys CHILD_SA rekeys ($nspi SPIs, $softs soft expiries on $rekeyer), want >= 3 and >= 1"
+		excerpt 15 "$T/$L/charon.log"; excerpt 15 "$T/$R/charon.log"
+	fi
+	# losses: a handful per rekey at most (already bounded per ping run above)
+	if ((lost <= 3 * (rekeys + 1))); then pass "$n-loss-per-rekey ($lost lost over $rekeys rekeys)"
+	else fail "$n-loss-per-rekey" "$lost pings lost over $rekeys rekeys"; fi
+	# the wire: ESP, IKE (UDP 500/4500) and ARP only
+	local flt='not arp and not esp and not (udp port 500 or udp port 4500)'
+	local plain=0 nesp=0 nike=0 sample=""
+	for s in $L $R; do
+		plain=$((plain + $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | wc -l)))
+		nesp=$((nesp + $(tcpdump -r "$T/wire-$s.pcap" -nn esp 2>/dev/null | wc -l)))
+		nike=$((nike + $(tcpdump -r "$T/wire-$s.pcap" -nn 'udp port 500 or udp port 4500' 2>/dev/null | wc -l)))
+		sample+="$s: $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ') "
+	done
+	if ((plain == 0 && nesp > 2 * PINGS && nike > 0)); then pass "$n-wire-only-esp-and-ike ($nesp ESP, $nike IKE packets)"
+	else fail "$n-wire-only-esp-and-ike" "$plain other packets, $nesp ESP, $nike IKE: $sample"; fi
+	# no rekeyed SA left: one pair, the same on both sides, the one charon reports
+	local sl sr sas
+	sl=$(spis $L | xargs) sr=$(spis $R | xargs)
+	sas=$(swctl $L --list-sas 2>/dev/null |
+		awk '($1 == "in" || $1 == "out") && match($2, /^[0-9a-f]+/) {print "0x" substr($2, 1, RLENGTH)}' |
+		sort | xargs)
+	if [[ $(wc -w <<<"$sl") == 2 && $sl == "$sr" && $sl == "$sas" ]]; then pass "$n-old-sas-gone (left: $sl)"
+	else fail "$n-old-sas-gone" "L: $sl R: $sr charon: $sas"; fi
+
+	if [[ $mode == espx ]]; then
+		espx_checks "$n"
+	fi
+	note "$n: $((SECONDS - t0))s"
+	cleanup
+}
+
+# espx_checks NAME WATCHER_PID: after the traffic, with the daemon still running
+espx_checks() {
+	local n=$1 w spi_in spi_out k e
+	# the current pair on R: inbound (dst 10.0.0.2) and outbound
+	spi_in=$(ip -n $R xfrm state | awk -v d=$WR '$1 == "src" && $4 == d {getline; print $4; exit}')
+	spi_out=$(ip -n $R xfrm state | awk -v d=$WL '$1 == "src" && $4 == d {getline; print $4; exit}')
+	for _ in 1 2 3 4 5 6 7 8; do
+		k=$(kcount $R $WL $WR "$spi_in") e=$(ecount "$spi_in")
+		[[ -n $k && $k == "$e" ]] && break
+		sleep 0.3
+	done
+	if [[ -n $e && $e -gt 0 ]]; then pass "$n-espx-counted-in ($e packets on $spi_in)"
+	else fail "$n-espx-counted-in" "espx counts '$e' packets on $spi_in"; fi
+	if [[ -n $k && $k -gt 0 && $k == "$e" ]]; then pass "$n-kernel-counts-pushed-in ($k packets)"
+	else fail "$n-kernel-counts-pushed-in" "ip -s xfrm state: '$k' packets on $spi_in, espx: '$e'"; fi
+	for _ in 1 2 3 4 5 6 7 8; do
+		k=$(kcount $R $WR $WL "$spi_out") e=$(ecount "$spi_out")
+		[[ -n $k && $k == "$e" ]] && break
+		sleep 0.3
+	done
+	if [[ -n $k && $k -gt 0 && $k == "$e" ]]; then pass "$n-kernel-counts-pushed-out ($k packets on $spi_out)"
+	else fail "$n-kernel-counts-pushed-out" "ip -s xfrm state: '$k' packets on $spi_out, espx: '$e'"; fi
+	# the mirror followed every rekey
+	kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null
+	WATCHER=""
+	w=$(<"$T/watch.json")
+	note "watch: $w"
+	if $PY - "$w" <<-'EOF'; then pass "$n-espx-mirror-followed-rekeys"
+	import json, sys
+	w = json.loads(sys.argv[1])
+	ok = (w["kernel_deleted"] >= 4 and not w["never_mirrored"] and not w["left_in_espx"]
+	      and w["max_add_lag"] <= 2.0 and w["max_del_lag"] <= 2.0
+	      and w["final_kernel"] == w["final_espx"])
+	sys.exit(0 if ok else 1)
+	EOF
+	else fail "$n-espx-mirror-followed-rekeys" "want every SA mirrored and every old one gone from espx within 2 s: $w"
+		excerpt 20 "$T/daemon.log"; excerpt 5 "$T/watch.err"
+	fi
+	# SIGTERM: the daemon hands the SAs back to the kernel (sequence numbers), detaches and
+	# restores the sysctls; the kernel then carries the same SAs on
+	local rc=0 dx before after spo es ks
+	before=$(spis $R | xargs) spo=$(out_spi)
+	es=$(eoseq "$spo")
+	kill -TERM $DAEMON
+	for _ in $(seq 100); do kill -0 $DAEMON 2>/dev/null || break; sleep 0.1; done
+	if kill -0 $DAEMON 2>/dev/null; then fail "$n-daemon-sigterm" "still running 10 s after SIGTERM"
+	else
+		wait $DAEMON; rc=$?
+		DAEMON=""
+		dx=$(ip netns exec $R sysctl -n net.ipv4.conf.swr.disable_xfrm)
+		((rc == 0)) && [[ $dx == 0 ]] && pass "$n-daemon-sigterm" ||
+			fail "$n-daemon-sigterm" "exit $rc, disable_xfrm=$dx after it (want 0 0)"
+		after=$(spis $R | xargs) ks=$(koseq "$spo")
+		[[ $after == "$before" ]] && pass "$n-sas-stay-after-daemon" ||
+			fail "$n-sas-stay-after-daemon" "before SIGTERM: $before, after: $after"
+		if [[ -n $es && -n $ks ]] && ((es > 0 && ks >= es)); then
+			pass "$n-seq-handed-back ($spo: espx oseq $es, kernel $ks)"
+		else fail "$n-seq-handed-back" "$spo: espx oseq '$es' before SIGTERM, kernel oseq '$ks' after"; fi
+		# (R may rekey during this: the kernel's counters go on from espx's)
+		ping_check "$n-kernel-takes-over-ping" $L $IL $IR 10 0
+	fi
+	((_sfailed)) && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
+}
+
+ALL=(kernel-aes128 kernel-aes256 espx-aes128 espx-aes256)
+(($#)) && ALL=("$@")
+for s in "${ALL[@]}"; do
+	case $s in
+	kernel-aes128) scenario "strongswan-$s" kernel aes128gcm16 128 R ;;
+	kernel-aes256) scenario "strongswan-$s" kernel aes256gcm16 256 L ;;
+	espx-aes128) scenario "strongswan-$s" espx aes128gcm16 128 R ;;
+	espx-aes256) scenario "strongswan-$s" espx aes256gcm16 256 L late ;;
+	*) fail "strongswan-$s" "unknown scenario" ;;
+	esac
+done
+exit $_failed
