@@ -286,6 +286,25 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	}
 }
 
+/* Does an outbound IPv6 policy use the SA template t points at? The kernel
+ * encrypts outbound IPv6 itself (there is no IPv6 disable_xfrm), so such an
+ * SA would be sent on by the kernel and by espx with separate sequence
+ * numbers: a nonce reused under one key. */
+static int v6_shares_sa(const struct daemon *d, const struct espx_tmpl *t)
+{
+	size_t i;
+
+	for (i = 0; i < d->npol; i++) {
+		const struct espx_policy *q = &d->pol[i].pol;
+
+		if (q->dir == ESPX_POL_OUT && q->sel.family == AF_INET6 &&
+		    (q->flags & ESPX_POL_F_TMPL) && q->tmpl.reqid == t->reqid &&
+		    !memcmp(q->tmpl.daddr, t->daddr, sizeof(t->daddr)))
+			return 1;
+	}
+	return 0;
+}
+
 static int publish(struct daemon *d)
 {
 	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
@@ -296,10 +315,19 @@ static int publish(struct daemon *d)
 		return -ENOMEM;
 	for (i = 0; i < d->npol; i++) {
 		v[i] = d->pol[i].pol;
+		if (v[i].dir != ESPX_POL_OUT)
+			continue;
 		/* what espx cannot carry as the kernel would, it blocks
 		 * (fail closed: disable_xfrm keeps the kernel out) */
-		if (d->pol[i].why[0] && v[i].dir == ESPX_POL_OUT)
+		if (d->pol[i].why[0])
 			v[i].action = ESPX_POL_BLOCK;
+		if (v[i].sel.family == AF_INET && (v[i].flags & ESPX_POL_F_TMPL) &&
+		    v6_shares_sa(d, &v[i].tmpl)) {
+			if (!d->pol[i].warned++)
+				pr_warn("policy index %u: its SA (reqid %u) also carries IPv6, which the kernel encrypts itself; espx blocks this IPv4 traffic rather than send on the SA beside the kernel (use separate CHILD_SAs per family)\n",
+					v[i].index, v[i].tmpl.reqid);
+			v[i].action = ESPX_POL_BLOCK;
+		}
 	}
 	lock = espx_lock();
 	err = lock < 0 ? -EBUSY : policy_publish(v, d->npol);

@@ -82,6 +82,7 @@ struct xnl_pol {
 	struct espx_policy pol;
 	int skip;
 	char why[ESPX_WHY_LEN];
+	int warned;		/* the daemon's: mixed-family warning logged */
 };
 int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p);
 

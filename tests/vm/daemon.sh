@@ -242,6 +242,18 @@ n=$(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 spis_eq "" && [[ $n == 0 ]] &&
 	pass "flush-mirrored" || fail flush-mirrored "espx has SAs '$(spis)', $n policies"
 
+# --- one SA for IPv4 and IPv6 outbound: the kernel sends IPv6 itself, so espx
+#     must not send IPv4 on the same SA (two senders, one nonce space) ---
+ip -n $E xfrm policy add src 192.168.2.0/24 dst 192.168.9.0/24 dir out \
+	tmpl src $WE dst $WK proto esp reqid 77 mode tunnel
+ip -n $E xfrm policy add src fd02::/64 dst fd09::/64 dir out \
+	tmpl src $WE dst $WK proto esp reqid 77 mode tunnel
+mixed() { ej policy list | $PY -c 'import json,sys; print([p["action"] for p in json.load(sys.stdin) if p.get("dst","").startswith("192.168.9.")])'; }
+mixed_blocked() { [[ $(mixed) == "['block']" ]]; }
+wait_for 3 mixed_blocked && grep -q "also carries IPv6" "$TMP/daemon.log" &&
+	pass "mixed-family-sa-v4-blocked" || fail mixed-family-sa-v4-blocked "actions $(mixed)"
+ip -n $E xfrm policy flush
+
 # --- more outbound policies than espx holds: fail closed ---
 for ((i = 0; i < 300; i++)); do
 	echo "xfrm policy add src 192.168.2.1/32 dst 172.16.$((i >> 8)).$((i & 255))/32 dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
