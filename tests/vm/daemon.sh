@@ -16,9 +16,9 @@
 # Usage: tests/vm/daemon.sh   (PASS/FAIL lines; exit 1 if anything failed)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
 ESPX=$PWD/build/espx
 PY=/usr/bin/python3
-XFER=$PWD/tests/vm/tcpxfer.py
 AEAD="rfc4106(gcm(aes))"
 K=dmK E=dmE
 WK=10.0.0.1 WE=10.0.0.2 IK=192.168.1.1 IE=192.168.2.1 NK=192.168.1.0/24 NE=192.168.2.0/24
@@ -41,8 +41,9 @@ cleanup() {
 	ip netns del $E 2>/dev/null
 }
 trap 'cleanup; rm -rf "$TMP"' EXIT
-head -c "$SIZE" /dev/urandom >"$TMP/data"
-WANT="$SIZE $(sha256sum "$TMP/data" | cut -d' ' -f1)"
+DATA=$TMP/data
+head -c "$SIZE" /dev/urandom >"$DATA"
+WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
 
 key() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 # sa NS SRC DST SPI REQID [extra words]: the same SA into a namespace's kernel
@@ -68,7 +69,7 @@ pols() {	# pols NS SIDE(k|e)
 
 ej() { ip netns exec $E "$ESPX" -j "$@" 2>/dev/null; }
 # espx's per-SA packets for an SPI (hex), or empty
-epk() { ej stats | $PY -c 'import json,sys; j=json.load(sys.stdin); print(sum(s["packets"] for s in j.get("sas",[]) if s["spi"]==int(sys.argv[1],16)))' "$1"; }
+epk() { espx_packets $E "$1"; }
 # the kernel's curlft packets in E for an SPI
 kpk() {
 	ip -n $E -s xfrm state list spi "$1" 2>/dev/null |
@@ -88,16 +89,6 @@ start_daemon() {
 	ip netns exec $E "$ESPX" daemon --interval $IVL dev we >>"$TMP/daemon.log" 2>&1 &
 	DPID=$!
 	wait_for 30 grep -q ready "$TMP/daemon.log"
-}
-xfer() {	# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
-	local res sp
-	ip netns exec "$2" $PY "$XFER" server "$3" "$6" 60 >"$TMP/srv.out" 2>&1 &
-	sp=$!
-	wait_for 20 grep -q listening "$TMP/srv.out"
-	ip netns exec "$4" timeout 60 $PY "$XFER" client "$3" "$6" "$5" "$TMP/data" >/dev/null 2>&1
-	wait "$sp" 2>/dev/null
-	res=$(tail -n 1 "$TMP/srv.out")
-	[[ $res == "$WANT" ]] && pass "$1" || fail "$1" "got '${res:-nothing}'"
 }
 
 # --- topology, kernel database, daemon ---
@@ -134,8 +125,8 @@ done
 # --- traffic ---
 ping_ok $K $IK 5 $IE && pass "ping-k-to-e" || fail ping-k-to-e "$(tail -n 3 "$TMP/daemon.log")"
 ping_ok $E $IE 5 $IK && pass "ping-e-to-k" || fail ping-e-to-k ""
-xfer tcp-k-to-e $E $IE $K $IK 7101
-xfer tcp-e-to-k $K $IK $E $IE 7102
+xfer tcp-k-to-e $E $IE $K $IK 7101 60
+xfer tcp-e-to-k $K $IK $E $IE 7102 60
 e1=$(epk 0x200)
 ((e1 > 10)) && pass "espx-carried ($e1 packets out)" || fail espx-carried "espx out packets: '$e1'"
 sleep 0.5

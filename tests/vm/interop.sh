@@ -9,9 +9,9 @@
 # Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
 ESPX=$PWD/build/espx
 PY=/usr/bin/python3
-XFER=$PWD/tests/vm/tcpxfer.py
 AEAD="rfc4106(gcm(aes))"
 SPI_KE=0x1001 SPI_EK=0x1002	# K->E, E->K
 SIZE=${ESPX_VM_XFER_BYTES:-1048576}
@@ -121,30 +121,12 @@ scenario() {
 	cleanup
 }
 
-# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
-xfer() {
-	local n=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 port=$6 res cerr
-	coproc SRV { ip netns exec "$sns" $PY "$XFER" server "$saddr" "$port" 90 2>&1; }
-	local srv_pid=$SRV_PID
-	read -r -t 20 _ <&"${SRV[0]}"
-	cerr=$(ip netns exec "$cns" timeout 90 $PY "$XFER" client "$saddr" "$port" "$caddr" "$DATA" 2>&1)
-	read -r -t 90 res <&"${SRV[0]}"
-	wait "$srv_pid" 2>/dev/null
-	if [[ $res == "$WANT" ]]; then pass "$n-${SIZE}B-sha256"
-	else fail "$n-${SIZE}B-sha256" "got '${res:-nothing}', want '$WANT'; client: ${cerr: -200}"; fi
-}
-
 # kernel SA packet count: ip -s xfrm state get ... -> "lifetime current:" next line "B(bytes), P(packets)"
 kcount() {
 	ip -n $K -s xfrm state get src "$1" dst "$2" proto esp spi "$3" 2>/dev/null |
 		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
 }
-ecount() {
-	ip netns exec $E "$ESPX" -j stats 2>/dev/null | $PY -c '
-import json, sys
-j = json.load(sys.stdin)
-print(sum(s["packets"] for s in j.get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
-}
+ecount() { espx_packets $E "$1"; }
 # counters NAME WK WE: per SA, the sender's packet count must equal the receiver's. Read
 # until both sides agree (the last segments of a transfer may still be in flight).
 counters() {

@@ -25,9 +25,9 @@
 # ESPX_BIN (an espx binary other than build/espx).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
 ESPX=${ESPX_BIN:-$PWD/build/espx}	# ESPX_BIN: another build of espx to try
 PY=/usr/bin/python3
-XFER=$PWD/tests/vm/tcpxfer.py
 WATCH=$PWD/tests/vm/swan_watch.py
 CHARON=/usr/lib/ipsec/charon
 SIZE=${ESPX_VM_XFER_BYTES:-262144}
@@ -187,25 +187,8 @@ kcount() {
 		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
 }
 # ecount SPI: packets espx counts for an SA (espx -j stats, in swR)
-ecount() {
-	ip netns exec $R "$ESPX" -j stats 2>/dev/null | $PY -c '
-import json, sys
-j = json.load(sys.stdin)
-print(sum(s["packets"] for s in j.get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
-}
+ecount() { espx_packets $R "$1"; }
 
-# xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT
-xfer() {
-	local n=$1 sns=$2 saddr=$3 cns=$4 caddr=$5 port=$6 res cerr
-	coproc SRV { ip netns exec "$sns" $PY "$XFER" server "$saddr" "$port" 60 2>&1; }
-	local srv_pid=$SRV_PID
-	read -r -t 20 _ <&"${SRV[0]}"
-	cerr=$(ip netns exec "$cns" timeout 60 $PY "$XFER" client "$saddr" "$port" "$caddr" "$DATA" 2>&1)
-	read -r -t 60 res <&"${SRV[0]}"
-	wait "$srv_pid" 2>/dev/null
-	if [[ $res == "$WANT" ]]; then pass "$n-${SIZE}B-sha256"
-	else fail "$n-${SIZE}B-sha256" "got '${res:-nothing}', want '$WANT'; client: ${cerr: -200}"; fi
-}
 
 # ping_loss NAME NS SRC DST COUNT ALLOWED: pass if at most ALLOWED of COUNT pings are lost
 ping_check() {
@@ -332,8 +315,8 @@ scenario() {
 	local lost=0
 	ping_check "$n-ping-L-to-R" $L $IL $IR "$PINGS" 20
 	lost=$((lost + LOST))
-	xfer "$n-tcp-L-to-R" $R $IR $L $IL 7001
-	xfer "$n-tcp-R-to-L" $L $IL $R $IR 7002
+	xfer "$n-tcp-L-to-R" $R $IR $L $IL 7001 60
+	xfer "$n-tcp-R-to-L" $L $IL $R $IR 7002 60
 	ping_check "$n-ping-R-to-L" $R $IR $IL $((PINGS / 3)) 20
 	lost=$((lost + LOST))
 	# settle: 20 pings on one SA pair that no rekey replaces meanwhile (the rekeying side's
