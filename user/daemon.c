@@ -64,6 +64,7 @@ struct daemon {
 	struct xnl_pol *pol;		/* the kernel's policies, in age order */
 	size_t npol, polcap;
 	int interval_ms;
+	int rcvbuf;			/* event socket buffer, bytes (0: default) */
 	const char *dev[MAX_DEVS];
 	int ndev, attached[MAX_DEVS];
 	int active;			/* espx links exist: espx carries traffic */
@@ -642,12 +643,14 @@ static int on_event(void *ctx, void *data, size_t len)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: espx daemon [ --interval MS ] [ dev DEV ]...\n"
+		"Usage: espx daemon [ --interval MS ] [ --rcvbuf BYTES ] [ dev DEV ]...\n"
 		"Mirror the kernel's XFRM SAs and policies (as an IKE daemon programs them)\n"
 		"into espx, attach to each DEV, report counters and expiries to the kernel.\n"
 		"Runs in the foreground; SIGTERM or Ctrl-C detaches and hands the SAs back to\n"
 		"the kernel; SIGHUP resyncs. Needs a kernel with ESP (xfrm_user).\n"
-		"  --interval MS   how often counters go to the kernel (default 1000)\n");
+		"  --interval MS   how often counters go to the kernel (default 1000)\n"
+		"  --rcvbuf BYTES  event socket buffer (default 8 MiB); when it overflows\n"
+		"                  (ENOBUFS) the daemon resyncs everything\n");
 }
 
 static int parse_args(struct daemon *d, int argc, char **argv)
@@ -668,6 +671,14 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				return 2;
 			}
 			d->interval_ms = (int)v;
+		} else if (!strcmp(argv[i], "--rcvbuf") && i + 1 < argc) {
+			long v = strtol(argv[++i], &end, 10);
+
+			if (*end || v < 4096 || v > (1L << 30)) {
+				pr_warn("daemon: --rcvbuf '%s': bytes from 4096 to 1073741824\n", argv[i]);
+				return 2;
+			}
+			d->rcvbuf = (int)v;
 		} else if (!strcmp(argv[i], "dev") && i + 1 < argc) {
 			if (d->ndev == MAX_DEVS) {
 				pr_warn("daemon: at most %d devices\n", MAX_DEVS);
@@ -751,8 +762,9 @@ int daemon_cmd(int argc, char **argv)
 		free(d);
 		return 1;
 	}
-	if (xnl_open(&d->ev, GRP(XFRMNLGRP_SA) | GRP(XFRMNLGRP_POLICY) | GRP(XFRMNLGRP_EXPIRE)) ||
-	    xnl_open(&d->rq, 0)) {
+	if (xnl_open(&d->ev, GRP(XFRMNLGRP_SA) | GRP(XFRMNLGRP_POLICY) | GRP(XFRMNLGRP_EXPIRE),
+		     d->rcvbuf) ||
+	    xnl_open(&d->rq, 0, 0)) {
 		pr_warn("daemon: cannot open XFRM netlink (%s); the daemon needs a kernel with xfrm_user (modprobe xfrm_user); without kernel ESP use 'espx state add' instead\n",
 			strerror(errno));
 		goto out;

@@ -80,7 +80,7 @@ static int run(sa_fn fn, int need_prog)
 	sa_fd = espx_pinned_fd(NULL, "espx_sa");
 	if (sa_fd < 0)
 		return 0;
-	if (xnl_open(&h.nl, 0)) {	/* no XFRM netlink: no kernel SAs */
+	if (xnl_open(&h.nl, 0, 0)) {	/* no XFRM netlink: no kernel SAs */
 		close(sa_fd);
 		return 0;
 	}

@@ -14,11 +14,13 @@
 
 #define XNL_BUF		(64 * 1024)
 
-int xnl_open(struct xnl *x, unsigned int groups)
+int xnl_open(struct xnl *x, unsigned int groups, int rcvbuf)
 {
 	unsigned int g;
-	int rcvbuf = 8 << 20, one = 1;
+	int one = 1;
 
+	if (!rcvbuf)
+		rcvbuf = 8 << 20;
 	memset(x, 0, sizeof(*x));
 	x->nl = mnl_socket_open(NETLINK_XFRM);
 	if (!x->nl)

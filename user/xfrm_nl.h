@@ -30,8 +30,9 @@ struct xnl {
 };
 
 /* groups: a mask of (1 << (XFRMNLGRP_x - 1)); 0 for a request socket.
+ * rcvbuf: the subscribed socket's receive buffer in bytes (0: 8 MiB).
  * 0 or -errno. */
-int xnl_open(struct xnl *x, unsigned int groups);
+int xnl_open(struct xnl *x, unsigned int groups, int rcvbuf);
 void xnl_close(struct xnl *x);
 int xnl_fd(const struct xnl *x);
 

@@ -85,8 +85,9 @@ wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
 	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
-start_daemon() {
-	ip netns exec $E "$ESPX" daemon --interval $IVL dev we >>"$TMP/daemon.log" 2>&1 &
+start_daemon() {	# start_daemon [OPTIONS]
+	: >"$TMP/daemon.log"
+	ip netns exec $E "$ESPX" daemon --interval $IVL "$@" dev we >>"$TMP/daemon.log" 2>&1 &
 	DPID=$!
 	wait_for 30 grep -q ready "$TMP/daemon.log"
 }
@@ -225,8 +226,24 @@ plain=$(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 
 	fail no-sequence-number-reused "$total packets; repeated: $dups"
 ((plain == 0)) && pass "wire-no-plaintext" || fail wire-no-plaintext "$plain plaintext packets: $(tcpdump -r "$TMP/wire.pcap" -nn "ip and not esp and net 192.168.0.0/16" 2>/dev/null | head -n 3)"
 
+# --- a daemon with a small event queue, for the overflow below ---
+start_daemon --rcvbuf 65536 || fail "start-small-rcvbuf" "$(tail -n 3 "$TMP/daemon.log")"
+# --- events lost (the socket's queue overflows while the daemon is stopped): ENOBUFS
+#     must lead to a full resync, not a stale map ---
+for ((i = 0; i < 2000; i++)); do
+	echo "xfrm state add src $WE dst 10.2.$((i >> 8)).$((i & 255)) proto esp spi $((0x40000 + i)) mode tunnel aead rfc4106(gcm(aes)) 0x${KEYS[0x100]} 128"
+done >"$TMP/burst"
+kill -STOP "$DPID"
+ip -n $E -b "$TMP/burst"
+kill -CONT "$DPID"
+n_sas() { [[ $(ip netns exec $E "$ESPX" -j status | $PY -c 'import json,sys; print(json.load(sys.stdin)["sa_count"])') == "$1" ]]; }
+want=$(ip -n $E xfrm state list | grep -c 'rfc4106(gcm(aes))')	# the SAs espx carries
+if wait_for 60 n_sas "$want" && grep -q ENOBUFS "$TMP/daemon.log"; then
+	pass "enobufs-full-resync ($want SAs)"
+else
+	fail enobufs-full-resync "espx $(ip netns exec $E "$ESPX" -j status | $PY -c 'import json,sys; print(json.load(sys.stdin)["sa_count"])') SAs, kernel $want; $(grep -c ENOBUFS "$TMP/daemon.log") ENOBUFS lines"
+fi
 # --- flush while the daemon runs ---
-start_daemon || fail "start-for-flush" "$(tail -n 3 "$TMP/daemon.log")"
 ip -n $E xfrm policy flush; ip -n $E xfrm state flush
 wait_for 3 spis_eq ""
 n=$(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
