@@ -12,7 +12,10 @@
 
 #include "espx_sa.h"
 
-#define ESPX_MAX_POLICY		256	/* per direction and half */
+#define ESPX_MAX_POLICY		256	/* scanned, per direction and half */
+#define ESPX_MAX_HOST_POLICY	16384	/* host-to-host, hashed, per direction and half */
+/* What user space holds of one direction: both kinds. */
+#define ESPX_POL_TABLE_MAX	(ESPX_MAX_POLICY + ESPX_MAX_HOST_POLICY)
 
 enum espx_pol_dir {
 	ESPX_POL_IN = 0,	/* XFRM_POLICY_IN: what must arrive protected */
@@ -39,6 +42,7 @@ struct espx_tmpl {
 };
 
 #define ESPX_POL_F_TMPL		(1U << 0)	/* has a template: requires ESP */
+#define ESPX_POL_F_HOST		(1U << 1)	/* host-to-host, any protocol: hashed */
 
 struct espx_policy {
 	struct espx_sel sel;
@@ -52,12 +56,30 @@ struct espx_policy {
 	 * (the newest usable SA wins during a rekey, as in the kernel).
 	 * spi == 0: none, and the datapath drops what the policy covers. */
 	struct espx_sa_key sa;
+	/* Position in its direction's XFRM order (priority, then age): when
+	 * both the scan and the host hash match, the lower rank wins. */
+	__u32 rank;
+	__u32 pad2;
+};
+
+/* espx_policy_host: policies whose selector is one source host, one
+ * destination host and any protocol (the shape an IKE daemon gives
+ * host-to-host and many per-peer tunnels), found by a hash lookup rather
+ * than the scan, so that thousands of them cost one lookup per packet. */
+struct espx_pol_host_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u8  family;
+	__u8  dir;
+	__u8  half;		/* which table half it belongs to */
+	__u8  pad;
 };
 
 /* espx_config: which half of espx_policy is live and how full it is. */
 struct espx_config {
 	__u32 active;				/* 0 or 1 */
-	__u32 count[2][ESPX_POL__MAX];		/* policies per half and direction */
+	__u32 count[2][ESPX_POL__MAX];		/* scanned policies per half and direction */
+	__u32 nhost[2][ESPX_POL__MAX];		/* hashed ones (espx_policy_host) */
 	__u32 flags;				/* ESPX_CFG_F_* */
 };
 

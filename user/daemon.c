@@ -309,11 +309,13 @@ static int v6_shares_sa(const struct daemon *d, const struct espx_tmpl *t)
 static int publish(struct daemon *d)
 {
 	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
+	int err, lock, any_v6 = 0;
 	size_t i;
-	int err, lock;
 
 	if (!v)
 		return -ENOMEM;
+	for (i = 0; i < d->npol; i++)
+		any_v6 |= d->pol[i].pol.dir == ESPX_POL_OUT && d->pol[i].pol.sel.family == AF_INET6;
 	for (i = 0; i < d->npol; i++) {
 		v[i] = d->pol[i].pol;
 		if (v[i].dir != ESPX_POL_OUT)
@@ -322,7 +324,7 @@ static int publish(struct daemon *d)
 		 * (fail closed: disable_xfrm keeps the kernel out) */
 		if (d->pol[i].why[0])
 			v[i].action = ESPX_POL_BLOCK;
-		if (v[i].sel.family == AF_INET && (v[i].flags & ESPX_POL_F_TMPL) &&
+		if (any_v6 && v[i].sel.family == AF_INET && (v[i].flags & ESPX_POL_F_TMPL) &&
 		    v6_shares_sa(d, &v[i].tmpl)) {
 			if (!d->pol[i].warned++)
 				pr_warn("policy index %u: its SA (reqid %u) also carries IPv6, which the kernel encrypts itself; espx blocks this IPv4 traffic rather than send on the SA beside the kernel (use separate CHILD_SAs per family)\n",

@@ -33,16 +33,18 @@ void policy_usage(FILE *f)
 		"SELECTOR := [ src PREFIX ] [ dst PREFIX ] [ proto P [ sport N ] [ dport N ] ]\n");
 }
 
-/* The table as user space edits it: one direction's policies in order. */
+/* The table as user space edits it: one direction's policies in order,
+ * scanned and hashed (host-to-host) ones together. */
 struct pol_table {
 	struct espx_config cfg;
 	__u32 n[ESPX_POL__MAX];
-	struct espx_policy p[ESPX_POL__MAX][ESPX_MAX_POLICY];
+	struct espx_policy p[ESPX_POL__MAX][ESPX_POL_TABLE_MAX];
 };
 
 struct pol_fds {
 	int pol;
 	int cfg;
+	int host;
 };
 
 static void pol_close(struct pol_fds *fds)
@@ -51,23 +53,59 @@ static void pol_close(struct pol_fds *fds)
 		close(fds->pol);
 	if (fds->cfg >= 0)
 		close(fds->cfg);
-	fds->pol = fds->cfg = -1;
+	if (fds->host >= 0)
+		close(fds->host);
+	fds->pol = fds->cfg = fds->host = -1;
 }
 
 static int pol_open(struct pol_fds *fds)
 {
-	fds->cfg = -1;
+	int err;
+
+	fds->cfg = fds->host = -1;
 	fds->pol = espx_pinned_fd(NULL, "espx_policy");
 	if (fds->pol < 0)
 		return fds->pol;
 	fds->cfg = espx_pinned_fd(NULL, "espx_config");
-	if (fds->cfg < 0) {
-		int err = fds->cfg;
-
+	fds->host = espx_pinned_fd(NULL, "espx_policy_host");
+	if (fds->cfg < 0 || fds->host < 0) {
+		err = fds->cfg < 0 ? fds->cfg : fds->host;
 		pol_close(fds);
 		return err;
 	}
 	return 0;
+}
+
+/* One source host, one destination host, any protocol and port: such a
+ * policy goes into espx_policy_host. */
+static int pol_is_host(const struct espx_policy *p)
+{
+	const struct espx_sel *s = &p->sel;
+	__u8 full = s->family == AF_INET ? 32 : s->family == AF_INET6 ? 128 : 0;
+
+	return full && s->prefixlen_s == full && s->prefixlen_d == full && !s->proto &&
+	       !s->sport_mask && !s->dport_mask;
+}
+
+static void host_key(struct espx_pol_host_key *k, const struct espx_policy *p, __u32 half)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, p->sel.saddr, sizeof(k->saddr));
+	memcpy(k->daddr, p->sel.daddr, sizeof(k->daddr));
+	if (p->sel.family == AF_INET) {	/* only the address word counts */
+		memset(&k->saddr[1], 0, 12);
+		memset(&k->daddr[1], 0, 12);
+	}
+	k->family = p->sel.family;
+	k->dir = p->dir;
+	k->half = (__u8)half;
+}
+
+static int rank_cmp(const void *a, const void *b)
+{
+	const struct espx_policy *x = a, *y = b;
+
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
 /* Read the active half into t. */
@@ -93,6 +131,22 @@ static int pol_read(const struct pol_fds *fds, struct pol_table *t)
 			}
 		}
 	}
+	{
+		struct espx_pol_host_key k, *prev = NULL, cur;
+		struct espx_policy v;
+
+		while (!bpf_map_get_next_key(fds->host, prev, &k)) {
+			cur = k;
+			prev = &cur;
+			if (k.half != half || k.dir >= ESPX_POL__MAX ||
+			    t->n[k.dir] >= ESPX_POL_TABLE_MAX ||
+			    bpf_map_lookup_elem(fds->host, &k, &v))
+				continue;
+			t->p[k.dir][t->n[k.dir]++] = v;
+		}
+	}
+	for (dir = 0; dir < ESPX_POL__MAX; dir++)	/* back into XFRM order */
+		qsort(t->p[dir], t->n[dir], sizeof(t->p[dir][0]), rank_cmp);
 	return 0;
 }
 
@@ -174,31 +228,70 @@ static int tmpl_match(const struct espx_tmpl *t, const __u32 daddr[4], __u8 fami
 	return 1;
 }
 
+static int brief_cmp(const void *a, const void *b)
+{
+	const struct sa_brief *x = a, *y = b;
+
+	if (x->key.family != y->key.family)
+		return x->key.family < y->key.family ? -1 : 1;
+	return memcmp(x->key.daddr, y->key.daddr, sizeof(x->key.daddr));
+}
+
 /* policy->sa := the newest usable SA the template allows (as the kernel
- * prefers the newest state during a rekey), or none (spi 0). */
+ * prefers the newest state during a rekey), or none (spi 0). l is sorted
+ * by (family, daddr): only the SAs to the template's destination are seen. */
 static void pol_resolve(struct espx_policy *p, const struct sa_list *l)
 {
 	const struct sa_brief *best = NULL;
-	__u32 daddr[4];
-	__u8 family;
-	size_t i;
+	struct sa_brief want;
+	size_t lo = 0, hi = l->n, mid, i;
 
 	memset(&p->sa, 0, sizeof(p->sa));
-	if (!(p->flags & ESPX_POL_F_TMPL) || xp_tmpl_daddr(p, daddr, &family))
+	memset(&want, 0, sizeof(want));
+	if (!(p->flags & ESPX_POL_F_TMPL) ||
+	    xp_tmpl_daddr(p, want.key.daddr, &want.key.family))
 		return;
-	for (i = 0; i < l->n; i++)
-		if (tmpl_match(&p->tmpl, daddr, family, &l->v[i]) &&
+	while (lo < hi) {	/* the first SA not below (family, daddr) */
+		mid = lo + (hi - lo) / 2;
+		if (brief_cmp(&l->v[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < l->n && !brief_cmp(&l->v[i], &want); i++)
+		if (tmpl_match(&p->tmpl, want.key.daddr, want.key.family, &l->v[i]) &&
 		    (!best || l->v[i].add_time > best->add_time))
 			best = &l->v[i];
 	if (best)
 		p->sa = best->key;
 }
 
-/* Sort, resolve, write the inactive half, switch. */
+/* Remove the hashed policies of one half (the one about to be written:
+ * it has been out of use since the last switch). */
+static int host_clear(const struct pol_fds *fds, __u32 half)
+{
+	struct espx_pol_host_key k, next;
+	int more;
+
+	more = !bpf_map_get_next_key(fds->host, NULL, &next);
+	while (more) {
+		k = next;
+		more = !bpf_map_get_next_key(fds->host, &k, &next);
+		if (k.half == half && bpf_map_delete_elem(fds->host, &k) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Sort, resolve, write the inactive half (scanned slots and hashed host
+ * policies), switch in one write. The old half stays intact until the
+ * next commit, so a packet that read the old espx_config still finds it. */
 static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 {
 	struct sa_list sas = { 0 };
-	__u32 zero = 0, next, dir, i, slot;
+	__u32 zero = 0, next, dir, i, slot, nscan, nhost;
+	struct espx_pol_host_key hk;
+	struct espx_policy *p;
 	int sa_fd, err;
 
 	sa_fd = espx_pinned_fd(NULL, "espx_sa");
@@ -211,22 +304,45 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 		free(sas.v);
 		return err;
 	}
+	if (sas.n)
+		qsort(sas.v, sas.n, sizeof(*sas.v), brief_cmp);
 	next = !(t->cfg.active & 1);
-	for (dir = 0; dir < ESPX_POL__MAX; dir++) {
+	err = host_clear(fds, next);
+	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 		pol_sort(t->p[dir], t->n[dir]);
-		for (i = 0; i < t->n[dir]; i++) {
-			pol_resolve(&t->p[dir][i], &sas);
-			slot = ESPX_POL_SLOT(next, dir, i);
-			if (bpf_map_update_elem(fds->pol, &slot, &t->p[dir][i], BPF_ANY)) {
-				err = -errno;
-				pr_warn("writing espx_policy slot %u: %s\n", slot, strerror(-err));
-				free(sas.v);
-				return err;
+		nscan = nhost = 0;
+		for (i = 0; !err && i < t->n[dir]; i++) {
+			p = &t->p[dir][i];
+			p->rank = i;
+			pol_resolve(p, &sas);
+			if (pol_is_host(p) && nhost < ESPX_MAX_HOST_POLICY) {
+				p->flags |= ESPX_POL_F_HOST;
+				host_key(&hk, p, next);
+				if (bpf_map_update_elem(fds->host, &hk, p, BPF_ANY))
+					err = -errno;
+				nhost++;
+				continue;
 			}
+			p->flags &= (__u16)~ESPX_POL_F_HOST;
+			if (nscan == ESPX_MAX_POLICY) {
+				pr_warn("policy table full: dir %s has more than %d policies that are not host-to-host (one source and one destination address, any protocol), the most espx scans\n",
+					xp_dir_name((__u8)dir), ESPX_MAX_POLICY);
+				err = -ENOSPC;
+				break;
+			}
+			slot = ESPX_POL_SLOT(next, dir, nscan++);
+			if (bpf_map_update_elem(fds->pol, &slot, p, BPF_ANY))
+				err = -errno;
 		}
-		t->cfg.count[next][dir] = t->n[dir];
+		t->cfg.count[next][dir] = nscan;
+		t->cfg.nhost[next][dir] = nhost;
 	}
 	free(sas.v);
+	if (err) {
+		if (err != -ENOSPC)
+			pr_warn("writing the new policy table: %s\n", strerror(-err));
+		return err;
+	}
 	t->cfg.active = next;
 	if (bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
 		err = -errno;
@@ -268,25 +384,35 @@ int policy_sync(void)
 	return err;
 }
 
-/* Too many policies for the table: keep what XFRM would try first. Out:
- * the first ESPX_MAX_POLICY - 1, then one that blocks everything else, so
- * what the dropped policies protect never leaves in plaintext. In and fwd
- * keep ESPX_MAX_POLICY (a block-all there would drop IKE itself). */
-static __u32 pol_truncate(struct espx_policy *v, __u32 n, __u8 dir)
+/* Too many policies for the table: keep what XFRM would try first, up to
+ * ESPX_MAX_POLICY scanned and ESPX_MAX_HOST_POLICY hashed ones. Out: when
+ * any had to go, the last scanned slot blocks everything else, so what the
+ * dropped policies protect never leaves in plaintext. In and fwd keep what
+ * fits (a block-all there would drop IKE itself). *full: some were dropped. */
+static __u32 pol_truncate(struct espx_policy *v, __u32 n, __u8 dir, int *full)
 {
+	__u32 i, out = 0, scan = 0, host = 0, scan_max;
 	struct espx_policy *last;
+	int block;
 
 	pol_sort(v, n);
-	if (n <= ESPX_MAX_POLICY)
-		return n;
-	if (dir != ESPX_POL_OUT)
-		return ESPX_MAX_POLICY;
-	last = &v[ESPX_MAX_POLICY - 1];
+	for (i = 0; i < n; i++)
+		pol_is_host(&v[i]) ? host++ : scan++;
+	*full = scan > ESPX_MAX_POLICY || host > ESPX_MAX_HOST_POLICY;
+	block = *full && dir == ESPX_POL_OUT;
+	scan_max = block ? ESPX_MAX_POLICY - 1 : ESPX_MAX_POLICY;
+	scan = host = 0;
+	for (i = 0; i < n; i++)
+		if (pol_is_host(&v[i]) ? host++ < ESPX_MAX_HOST_POLICY : scan++ < scan_max)
+			v[out++] = v[i];
+	if (!block)
+		return out;
+	last = &v[out++];
 	memset(last, 0, sizeof(*last));
 	last->dir = dir;
 	last->action = ESPX_POL_BLOCK;
 	last->priority = 0xffffffffu;
-	return ESPX_MAX_POLICY;
+	return out;
 }
 
 int policy_publish(const struct espx_policy *pols, size_t n)
@@ -316,14 +442,16 @@ int policy_publish(const struct espx_policy *pols, size_t n)
 		if (bpf_map_lookup_elem(fds.cfg, &zero, &t->cfg))
 			err = -errno;
 		for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
-			if (cnt[dir] > ESPX_MAX_POLICY) {
-				pr_warn("%u %s policies, more than the %d espx holds: %s\n",
-					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_POLICY,
-					dir == ESPX_POL_OUT ? "the first 255 by priority are kept and everything else leaving is blocked (fail closed)" :
-					"the first 256 by priority are enforced, the rest are not");
-				full = 1;
-			}
-			t->n[dir] = pol_truncate(v[dir], cnt[dir], (__u8)dir);
+			int over;
+
+			t->n[dir] = pol_truncate(v[dir], cnt[dir], (__u8)dir, &over);
+			if (over)
+				pr_warn("%u %s policies, more than espx holds (%d host-to-host, %d others): %s\n",
+					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_HOST_POLICY,
+					ESPX_MAX_POLICY,
+					dir == ESPX_POL_OUT ? "those XFRM tries first are kept and everything else leaving is blocked (fail closed)" :
+					"those XFRM tries first are enforced, the rest are not");
+			full |= over;
 			for (k = 0; k < t->n[dir]; k++)
 				t->p[dir][k] = v[dir][k];
 		}
@@ -383,9 +511,9 @@ static int pol_insert(struct pol_table *t, struct espx_policy *p)
 			return -EEXIST;
 		}
 	}
-	if (t->n[dir] >= ESPX_MAX_POLICY) {
+	if (t->n[dir] >= ESPX_POL_TABLE_MAX) {
 		pr_warn("policy add: policy table full: dir %s has %d policies, the most espx holds\n",
-			xp_dir_name(p->dir), ESPX_MAX_POLICY);
+			xp_dir_name(p->dir), ESPX_POL_TABLE_MAX);
 		return -ENOSPC;
 	}
 	if (p->index && index_used(t, p->index)) {
@@ -404,7 +532,7 @@ static int pol_insert(struct pol_table *t, struct espx_policy *p)
 static int pol_change(int (*change)(struct pol_table *t, void *arg), void *arg)
 {
 	struct pol_table *t = NULL;
-	struct pol_fds fds = { -1, -1 };
+	struct pol_fds fds = { -1, -1, -1 };
 	int err, lock;
 
 	lock = espx_lock();
@@ -606,7 +734,7 @@ static void pol_json(struct jw *w, const struct espx_policy *p)
 
 static int policy_list(int argc, char **argv, int json)
 {
-	struct pol_fds fds = { -1, -1 };
+	struct pol_fds fds = { -1, -1, -1 };
 	struct pol_table *t = NULL;
 	__u32 dir, i;
 	struct jw w;

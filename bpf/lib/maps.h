@@ -70,6 +70,25 @@ struct {
 	ESPX_PINNED
 } espx_policy SEC(".maps");
 
+/* Host-to-host policies, both halves (espx_policy.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * ESPX_POL__MAX * ESPX_MAX_HOST_POLICY);
+	__type(key, struct espx_pol_host_key);
+	__type(value, struct espx_policy);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_policy_host SEC(".maps");
+
+/* Room for one espx_policy_host key: the transmit path has no stack left
+ * for it. Per CPU, not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct espx_pol_host_key);
+} espx_pol_key SEC(".maps");
+
 /* Which policy half is live, and how many policies each holds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -174,6 +174,30 @@ order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr 
 [[ $order == "soft hard " && -z $(ip -n $E xfrm state list spi 0x203) && $(spis) != *0x203* ]] &&
 	pass "expiry-bytes-soft-then-hard-removed" || fail expiry-bytes-soft-then-hard-removed "monitor saw '$order'; espx '$(spis)'"
 
+# --- host-to-host policies (hashed, thousands): the one XFRM would try first wins ---
+for ((i = 0; i < 2000; i++)); do
+	echo "xfrm policy add src $IE/32 dst 172.17.$((i >> 8)).$((i & 255))/32 dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
+done >"$TMP/hostpols"
+npol() { ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+n0=$(npol)
+ip -n $E -b "$TMP/hostpols"
+pol_count() { [[ $(npol) == "$1" ]]; }
+wait_for 20 pol_count $((n0 + 2000)) && pass "host-policies-mirrored (2000 more)" ||
+	fail host-policies-mirrored "espx has $(npol) policies, want $((n0 + 2000))"
+ip -n $E xfrm policy update src $NE dst $NK dir out priority 100 tmpl src $WE dst $WK proto esp reqid 2 mode tunnel
+ip -n $E xfrm policy add src $IE/32 dst $IK/32 dir out priority 1 action block
+sleep 0.5
+! ping_ok $E $IE 2 $IK && pass "host-policy-outranks-subnet (blocked)" ||
+	fail host-policy-outranks-subnet "ping went through a priority-1 block"
+ip -n $E xfrm policy update src $IE/32 dst $IK/32 dir out priority 200 action block
+sleep 0.5
+ping_ok $E $IE 3 $IK && pass "subnet-policy-outranks-host (priority 100 < 200)" ||
+	fail subnet-policy-outranks-host "ping blocked by the priority-200 host policy"
+ip -n $E xfrm policy del src $IE/32 dst $IK/32 dir out
+sed 's/^xfrm policy add \(.*\) tmpl .*/xfrm policy del \1/' "$TMP/hostpols" >"$TMP/hostdel"
+ip -n $E -b "$TMP/hostdel"
+wait_for 20 pol_count "$n0" || fail host-policies-removed "espx has $(npol), want $n0"
+
 # --- handover: detach (kernel ESP carries), attach again ---
 ping_ok $E $IE 5 $IK
 ip netns exec $E "$ESPX" detach we >/dev/null 2>&1 && pass "detach" || fail detach ""
@@ -264,10 +288,9 @@ ip -n $E xfrm policy flush
 
 # --- more outbound policies than espx holds: fail closed ---
 for ((i = 0; i < 300; i++)); do
-	echo "xfrm policy add src 192.168.2.1/32 dst 172.16.$((i >> 8)).$((i & 255))/32 dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
-done >"$TMP/pols"
+	echo "xfrm policy add src 192.168.2.1/32 dst 172.16.$((i >> 8)).$((i & 255))/32 proto udp dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
+done >"$TMP/pols"	# with a protocol: scanned, not hashed
 ip -n $E -b "$TMP/pols"
-pol_count() { [[ $(ej policy list | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') == "$1" ]]; }
 wait_for 10 pol_count 256
 last=$(ej policy list | $PY -c 'import json,sys; p=[x for x in json.load(sys.stdin) if x["dir"]=="out"]; print(len(p), p[-1]["action"], p[-1]["priority"])')
 [[ $last == "256 block 4294967295" ]] && pass "policy-overflow-fails-closed" ||
