@@ -43,6 +43,7 @@
 #include "xfrm_parse.h"
 
 #define MAX_DEVS	16
+#define REPLACE_GAP	65536	/* numbers skipped when an SA is replaced in place */
 #define GRP(g)		(1U << ((g) - 1))
 
 /* One SA espx carries for the kernel. */
@@ -187,9 +188,12 @@ static int sa_apply(struct daemon *d, struct xnl_sa *s)
 		goto out;
 	}
 	if (have) {
-		/* a changed SA keeps espx's progress where it is ahead */
-		if (cur->oseq > s->sa.oseq)
-			s->sa.oseq = cur->oseq;
+		/* a changed SA keeps espx's progress where it is ahead. The
+		 * datapath may send on the old entry until the new one replaces
+		 * it: skip numbers rather than risk sending one twice (a gap is
+		 * harmless to the receiver, a repeat breaks GCM) */
+		if (cur->oseq + REPLACE_GAP > s->sa.oseq)
+			s->sa.oseq = cur->oseq + REPLACE_GAP;
 		if (cur->seq > s->sa.seq) {
 			s->sa.seq = cur->seq;
 			memcpy(s->sa.replay, cur->replay, sizeof(cur->replay));
