@@ -125,6 +125,7 @@ static int send_recv(struct xnl *x, struct nlmsghdr *nlh, xnl_cb cb, void *data,
 		if (n < 0)
 			return (int)n;
 		r = run_msgs(x, buf, (size_t)n, x->seq, cb, data, &done, &intr);
+		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (r && !err)
 			err = r;	/* keep reading to the end of a dump */
 		if (err && !dump)
@@ -164,6 +165,7 @@ int xnl_drain(struct xnl *x, xnl_cb cb, void *data)
 		if (n < 0)
 			return (int)n;
 		err = run_msgs(x, buf, (size_t)n, 0, cb, data, &done, &intr);
+		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (err < 0)
 			return err;
 	}
