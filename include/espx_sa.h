@@ -122,6 +122,7 @@ struct espx_sa_sync_req {
 	__u64 oseq_min;				/* the kernel's last sent number */
 	__u64 seq;				/* the kernel's highest accepted, 0: none */
 	__u64 replay[ESPX_REPLAY_WORDS];	/* its window, in espx's layout */
+	__u64 prev_oseq;			/* out: oseq just before the raise */
 	__s32 err;				/* out: 0 or -ENOENT */
 	__u32 pad;
 };

@@ -312,6 +312,25 @@ static int drop_link(const char *path)
 	return 1;
 }
 
+/* Is espx still attached to a device other than ifname? */
+static int other_links(const char *ifname)
+{
+	char dir[256], dev[IF_NAMESIZE + 8], kind[8];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	espx_pin_path(dir, sizeof(dir), "links", "");
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
+		    !strcmp(kind, "tc") && strcmp(dev, ifname) && strncmp(dev, "espxs", 5))
+			n++;
+	if (d)
+		closedir(d);
+	return n > 0;
+}
+
 int espx_detach(const char *ifname)
 {
 	char xpath[300], tpath[300];
@@ -337,9 +356,10 @@ int espx_detach(const char *ifname)
 		if (seg_fd >= 0)
 			close(seg_fd);
 	}
-	/* espx stopped sending here: the kernel continues above espx's numbers */
+	/* espx stopped sending here: the kernel continues above espx's numbers
+	 * (below a jump of espx's, if espx still sends on other devices) */
 	if (a > 0 || b > 0)
-		handover_give();
+		handover_give(other_links(ifname));
 	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);

@@ -14,6 +14,7 @@
 struct ho {
 	struct xnl nl;
 	int prog;		/* espx_sa_sync */
+	int split;		/* espx keeps sending elsewhere */
 	int n;
 };
 
@@ -49,17 +50,52 @@ static int take_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 	return 0;
 }
 
+/* How far espx jumps when it keeps sending beside the kernel. */
+static __u64 split_gap(const struct espx_sa *sa)
+{
+	__u64 room;
+
+	if (sa->flags & ESPX_SA_F_ESN)
+		return 1ULL << 40;
+	room = sa->oseq < 0xffffffffULL ? 0xffffffffULL - sa->oseq : 0;
+	return room / 2 < (1ULL << 28) ? room / 2 : 1ULL << 28;
+}
+
+/* Raise espx's output number to oseq + gap; the last number it took
+ * before that (it may have sent a few since sa was read) in *last. */
+static int jump(struct ho *h, const struct espx_sa_key *key, __u64 want, __u64 *last)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	struct espx_sa_sync_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.sa = *key;
+	req.oseq_min = want;
+	o.ctx_in = &req;
+	o.ctx_size_in = sizeof(req);
+	if (bpf_prog_test_run_opts(h->prog, &o) || req.err)
+		return -EIO;
+	*last = req.prev_oseq;
+	return 0;
+}
+
 /* espx's number and window -> the kernel, never lowering the kernel's. */
 static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
 {
 	struct ho *h = ctx;
+	__u64 last = sa->oseq;
 	struct xnl_ae ae;
 	int err;
 
 	if (xnl_getae(&h->nl, key, &ae))
 		return 0;
-	if (sa->oseq > ae.oseq)
-		ae.oseq = sa->oseq;
+	if (h->split && jump(h, key, sa->oseq + split_gap(sa), &last)) {
+		pr_warn("SA spi 0x%08x: espx could not move its sequence numbers ahead of the kernel's; not handed back (delete the SA or detach everywhere)\n",
+			ntohl(key->spi));
+		return 0;
+	}
+	if (last > ae.oseq)
+		ae.oseq = last;
 	if (sa->seq > ae.seq)
 		xnl_window_from_espx(&ae, sa->seq, sa->replay);
 	err = xnl_newae(&h->nl, key, &ae, 1);
@@ -72,9 +108,9 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 	return 0;
 }
 
-static int run(sa_fn fn, int need_prog)
+static int run(sa_fn fn, int need_prog, int split)
 {
-	struct ho h = { .prog = -1 };
+	struct ho h = { .prog = -1, .split = split };
 	int sa_fd, err;
 
 	sa_fd = espx_pinned_fd(NULL, "espx_sa");
@@ -98,17 +134,17 @@ static int run(sa_fn fn, int need_prog)
 	xnl_close(&h.nl);
 	close(sa_fd);
 	if (!err && h.n)
-		pr_info("%s the kernel's ESP: %d SAs\n", need_prog ? "took sequence numbers over from" :
-			"handed sequence numbers back to", h.n);
+		pr_info("%s the kernel's ESP: %d SAs\n", fn == take_one ? "took sequence numbers over from" :
+			split ? "split sequence numbers with" : "handed sequence numbers back to", h.n);
 	return err ? err : h.n;
 }
 
 int handover_take(void)
 {
-	return run(take_one, 1);
+	return run(take_one, 1, 0);
 }
 
-int handover_give(void)
+int handover_give(int split)
 {
-	return run(give_one, 0);
+	return run(give_one, split, split);
 }

@@ -14,6 +14,10 @@
 
 /* Number of SAs synchronised, or -errno. */
 int handover_take(void);
-int handover_give(void);
+/* split: espx goes on sending on other devices. Then the number space is
+ * split: espx jumps ahead (by 2^40 with ESN, else up to 2^28) and the
+ * kernel gets the numbers below the jump, so the two senders cannot meet
+ * before a rekey. */
+int handover_give(int split);
 
 #endif

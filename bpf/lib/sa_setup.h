@@ -102,14 +102,17 @@ int espx_sa_sync(struct espx_sa_sync_req *req)
 		req->err = -ESPX_ENOENT;
 		return 0;
 	}
+	cur = sa->oseq;
 	for (i = 0; i < 16; i++) {
-		cur = sa->oseq;
 		if (cur >= want)
 			break;
 		prev = __sync_val_compare_and_swap(&sa->oseq, cur, want);
 		if (prev == cur)
 			break;
+		cur = prev;
 	}
+	/* the last number the datapath took below the new floor */
+	req->prev_oseq = cur;
 	if (req->seq) {
 		bpf_spin_lock(&sa->lock);
 		if (req->seq > sa->seq) {

@@ -209,6 +209,21 @@ b=$(epk 0x201)
 ping_ok $E $IE 5 $IK && (($(epk 0x201) > b)) && pass "espx-carries-after-attach" ||
 	fail espx-carries-after-attach "espx 0x201 $b -> $(epk 0x201)"
 
+# --- detach from one device while espx still sends on another: the number space is
+#     split (espx jumps ahead, the kernel continues below the jump) ---
+ip -n $E link add we2 type veth peer name we2p
+ip -n $E link set we2 up; ip -n $E link set we2p up
+ip netns exec $E "$ESPX" attach we2 >/dev/null 2>&1 || fail attach-second-device ""
+eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
+koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
+b=$(eoseq 0x201)
+ip netns exec $E "$ESPX" detach we2 >/dev/null 2>&1
+a=$(eoseq 0x201) k=$(koseq 0x201)
+((a >= b + (1 << 27) && k >= b && k < a)) && pass "partial-detach-splits-numbers (espx $b -> $a, kernel $k)" ||
+	fail partial-detach-splits-numbers "espx $b -> $a, kernel $k"
+ping_ok $E $IE 3 $IK && pass "traffic-after-split" || fail traffic-after-split ""
+ip -n $E link del we2
+
 # --- restart: kill -9, traffic on, restart keeps counters and numbers ---
 sa $E $WE 10.0.0.7 0x555 9
 wait_for 3 spis_has 0x555
