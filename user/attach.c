@@ -312,8 +312,7 @@ static int drop_link(const char *path)
 	return 1;
 }
 
-/* Is espx still attached to a device other than ifname? */
-static int other_links(const char *ifname)
+int espx_attached_count(const char *except)
 {
 	char dir[256], dev[IF_NAMESIZE + 8], kind[8];
 	struct dirent *de;
@@ -324,11 +323,12 @@ static int other_links(const char *ifname)
 	d = opendir(dir);
 	while (d && (de = readdir(d)))
 		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
-		    !strcmp(kind, "tc") && strcmp(dev, ifname) && strncmp(dev, "espxs", 5))
+		    !strcmp(kind, "tc") && (!except || strcmp(dev, except)) &&
+		    strncmp(dev, "espxs", 5))	/* not the GSO segmenters */
 			n++;
 	if (d)
 		closedir(d);
-	return n > 0;
+	return n;
 }
 
 int espx_detach(const char *ifname)
@@ -359,7 +359,7 @@ int espx_detach(const char *ifname)
 	/* espx stopped sending here: the kernel continues above espx's numbers
 	 * (below a jump of espx's, if espx still sends on other devices) */
 	if (a > 0 || b > 0)
-		handover_give(other_links(ifname));
+		handover_give(espx_attached_count(ifname) > 0);
 	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);

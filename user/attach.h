@@ -26,5 +26,8 @@ int espx_detach(const char *ifname);
 /* Detach everything and remove all pins (maps, programs, links). */
 int espx_unload(void);
 int espx_status(int json);
+/* Devices espx is attached to in this namespace, not counting `except`
+ * (NULL: all). */
+int espx_attached_count(const char *except);
 
 #endif

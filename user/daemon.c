@@ -13,7 +13,6 @@
  *  stop:      SIGTERM/SIGINT: detach the devices it attached, each detach
  *             handing sequence numbers back to the kernel (handover.h). */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -116,12 +115,13 @@ static void msa_del(struct daemon *d, const struct espx_sa_key *key)
 		*m = d->sa[--d->nsa];
 }
 
-static const char *sa_name(const struct espx_sa_key *key, char *buf, size_t n)
+/* "DST spi 0xSPI": an SA's identity (never key material) for messages. */
+static const char *sa_name(const struct espx_sa_key *id, char *buf, size_t n)
 {
 	char a[64];
 
-	snprintf(buf, n, "%s spi 0x%08x", xp_addr_str(key->daddr, key->family, a, sizeof(a)),
-		 ntohl(key->spi));
+	snprintf(buf, n, "%s spi 0x%08x", xp_addr_str(id->daddr, id->family, a, sizeof(a)),
+		 ntohl(id->spi));
 	return buf;
 }
 
@@ -568,22 +568,6 @@ static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int f
 	expire_one(d, m, buf);
 }
 
-static int links_exist(void)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *dir;
-	int n = 0;
-
-	espx_pin_path(path, sizeof(path), "links", "");
-	dir = opendir(path);
-	while (dir && (de = readdir(dir)))
-		if (de->d_name[0] != '.')
-			n++;
-	if (dir)
-		closedir(dir);
-	return n > 0;
-}
 
 /* espx started carrying traffic (attach): the kernel's counters grew
  * meanwhile, take them as the new base. */
@@ -610,7 +594,7 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 static void tick(struct daemon *d, int force)
 {
 	struct espx_sa *buf = malloc(sizeof(*buf));
-	int active = links_exist();
+	int active = espx_attached_count(NULL) > 0;
 	size_t i;
 
 	if (!buf)

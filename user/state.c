@@ -442,35 +442,35 @@ static void sa_json(struct jw *w, const struct espx_sa_key *key, const struct es
 static void kernel_sas(struct jw *w, int json)
 {
 	int fd = espx_pinned_fd(NULL, "espx_kernel_sa");
-	struct espx_sa_key *keys = NULL;
+	struct espx_sa_key *ids = NULL;
 	struct espx_kernel_sa ks;
 	char a[INET6_ADDRSTRLEN];
 	size_t n = 0, i;
 
-	if (fd < 0 || sa_keys_sorted(fd, &keys, &n))
+	if (fd < 0 || sa_keys_sorted(fd, &ids, &n))
 		n = 0;
 	for (i = 0; i < n; i++) {
 		const char *proto;
 
-		if (bpf_map_lookup_elem(fd, &keys[i], &ks))
+		if (bpf_map_lookup_elem(fd, &ids[i], &ks))
 			continue;
 		proto = ks.proto == IPPROTO_AH ? "ah" : ks.proto == IPPROTO_COMP ? "comp" : "esp";
 		if (json) {
 			jw_obj_open(w, NULL);
-			jw_str(w, "dst", xp_addr_str(keys[i].daddr, keys[i].family, a, sizeof(a)));
-			jw_str(w, "family", keys[i].family == AF_INET6 ? "inet6" : "inet");
+			jw_str(w, "dst", xp_addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)));
+			jw_str(w, "family", ids[i].family == AF_INET6 ? "inet6" : "inet");
 			jw_str(w, "proto", proto);
-			jw_u64(w, "spi", ntohl(keys[i].spi));
+			jw_u64(w, "spi", ntohl(ids[i].spi));
 			jw_u64(w, "reqid", ks.reqid);
 			jw_str(w, "kernel", ks.why);
 			jw_obj_close(w);
 		} else {
 			printf("dst %s proto %s spi 0x%08x reqid %u\n\tleft to the kernel: %s\n",
-			       xp_addr_str(keys[i].daddr, keys[i].family, a, sizeof(a)), proto,
-			       ntohl(keys[i].spi), ks.reqid, ks.why);
+			       xp_addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)), proto,
+			       ntohl(ids[i].spi), ks.reqid, ks.why);
 		}
 	}
-	free(keys);
+	free(ids);
 	if (fd >= 0)
 		close(fd);
 }
