@@ -283,6 +283,13 @@ print([(e["event"], e["dir"], e["spi"], e["dst"]) for e in ev])' "$MON")" = \
 	check monitor_text_one_line test "$(wc -l <"$MON")" = 1
 fi
 rm -f "$MON"
+
+# daemon: bad options are refused by name before anything is touched
+check_rc daemon_no_such_device 2 "no device named 'nosuch0'" espx daemon dev nosuch0
+check_rc daemon_interval_range 2 "interval '5'" espx daemon --interval 5
+check_rc daemon_rcvbuf_range 2 "rcvbuf '12'" espx daemon --rcvbuf 12
+check_rc daemon_unknown_word 2 "unexpected 'sideways'" espx daemon sideways
+check_rc bench_needs_ab 2 "usage: espx bench ab" espx bench
 leak=
 for k in "${KEYS[@]}"; do grep -qi "$k" "$ALL_OUT" && leak+=" $k"; done
 if [[ -z $leak ]]; then pass keys_never_shown_traffic; else fail keys_never_shown_traffic "found$leak"; fi

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -674,7 +675,11 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				pr_warn("daemon: at most %d devices\n", MAX_DEVS);
 				return 2;
 			}
-			d->dev[d->ndev++] = argv[++i];
+			if (!if_nametoindex(argv[++i])) {
+				pr_warn("daemon: no device named '%s' in this network namespace\n", argv[i]);
+				return 2;
+			}
+			d->dev[d->ndev++] = argv[i];
 		} else {
 			pr_warn("daemon: unexpected '%s'\n", argv[i]);
 			usage(stderr);
