@@ -87,21 +87,30 @@ static struct msa *msa_find(struct daemon *d, const struct espx_sa_key *key)
 	return NULL;
 }
 
+/* Room for one more element in a growing array: 0 or -ENOMEM. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? 2 * *cap : 256;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, c * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 static struct msa *msa_add(struct daemon *d, const struct espx_sa_key *key)
 {
 	struct msa *m = msa_find(d, key);
 
 	if (m)
 		return m;
-	if (d->nsa == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 256;
-		struct msa *v = realloc(d->sa, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		d->sa = v;
-		d->cap = cap;
-	}
+	if (grow((void **)&d->sa, &d->cap, d->nsa, sizeof(*d->sa)))
+		return NULL;
 	m = &d->sa[d->nsa++];
 	memset(m, 0, sizeof(*m));
 	m->key = *key;
@@ -253,25 +262,24 @@ static struct xnl_pol *pol_find(struct daemon *d, __u32 index)
 static int pol_apply(struct daemon *d, const struct xnl_pol *p)
 {
 	struct xnl_pol *slot = pol_find(d, p->pol.index);
+	int warned = 0;
 
 	if (p->skip)
 		return 0;
 	if (p->why[0] && (!slot || strcmp(slot->why, p->why)))
-		pr_warn("policy index %u dir %s: %s; espx blocks what it covers on its devices\n",
-			p->pol.index, xp_dir_name(p->pol.dir), p->why);
+		pr_warn("policy index %u dir %s: %s; %s\n", p->pol.index, xp_dir_name(p->pol.dir),
+			p->why, p->pol.dir == ESPX_POL_OUT ?
+			"espx blocks what it covers on its devices (fail closed)" :
+			"espx keeps its selector, but no espx SA will match its template");
 	if (!slot) {
-		if (d->npol == d->polcap) {
-			size_t cap = d->polcap ? 2 * d->polcap : 64;
-			struct xnl_pol *v = realloc(d->pol, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			d->pol = v;
-			d->polcap = cap;
-		}
+		if (grow((void **)&d->pol, &d->polcap, d->npol, sizeof(*d->pol)))
+			return -ENOMEM;
 		slot = &d->pol[d->npol++];
+	} else {
+		warned = slot->warned;	/* an update is the same policy: warned once */
 	}
 	*slot = *p;
+	slot->warned = warned;
 	d->publish = 1;
 	return 0;
 }
@@ -419,15 +427,8 @@ static int dump_sa_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || xnl_sa_decode(nlh, d->tmp))
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 256;
-		struct espx_sa_key *v = realloc(s->k, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->k = v;
-		s->cap = cap;
-	}
+	if (grow((void **)&s->k, &s->cap, s->n, sizeof(*s->k)))
+		return -ENOMEM;
 	s->k[s->n++] = d->tmp->key;
 	sa_apply(d, d->tmp);
 	return 0;
