@@ -2,8 +2,19 @@
 /* Drop (and pass-through) reasons, shared by the datapath and `espx stats`.
  * On receive, no-sa (ESP for an SPI espx does not own), fragment-passed and
  * ike-bypass count packets handed to the kernel untouched; on transmit,
- * ike-bypass counts IKE packets sent without policy lookup. Everything else
- * is a drop.
+ * ike-bypass counts IKE packets between the local IKE endpoint and its peer
+ * sent without policy lookup. Everything else is a drop:
+ *   fragment-undecided  a fragment without ports whose datagram's decision
+ *                       is not known and could be "protect" (fail closed)
+ *   esp-fragment        fragmented ESP for an SA espx owns: the kernel would
+ *                       reassemble and decrypt it with a copy whose replay
+ *                       window espx does not keep current
+ *   inbound-template-mismatch  decrypted, but the in/fwd policy for the
+ *                       inner packet blocks it or names another SA
+ *   inbound-no-policy   decrypted in tunnel mode, and no in/fwd policy
+ *                       covers the inner packet (XFRM's XfrmInNoPols)
+ *   ipv6-ext-header     an IPv6 header chain espx does not walk to its end
+ *                       (too long, or transport mode with extension headers)
  * One X-macro list gives the enum and the names. Values are never renumbered:
  * retire a reason by renaming it RESERVED_n, and only append new ones. */
 #ifndef ESPX_DROP_H
@@ -33,7 +44,12 @@
 	X(FRAGMENT,	20, "fragment-passed")				\
 	X(GSO,		21, "gso-packet")				\
 	X(BYPASS,	22, "ike-bypass")					\
-	X(CSUM_COLLISION, 23, "checksum-collision")
+	X(CSUM_COLLISION, 23, "checksum-collision")			\
+	X(FRAG_UNDECIDED, 24, "fragment-undecided")			\
+	X(ESP_FRAGMENT,	25, "esp-fragment")				\
+	X(IN_TMPL,	26, "inbound-template-mismatch")		\
+	X(IN_NO_POLICY,	27, "inbound-no-policy")			\
+	X(EXTHDR,	28, "ipv6-ext-header")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

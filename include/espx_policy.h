@@ -75,6 +75,47 @@ struct espx_pol_host_key {
 	__u8  pad;
 };
 
+/* espx_pol_lpm: which scanned policies could match an address, so that a
+ * packet no policy covers costs two trie lookups, not a scan (the kernel's
+ * inexact bins play this part in XFRM). For every distinct selector prefix
+ * P of a (half, dir, family, which) table there is one entry whose value
+ * has bit i set for each scanned slot i (ESPX_POL_SLOT(half, dir, i))
+ * whose selector prefix contains P (its family equal or 0). The longest
+ * entry containing an address then names exactly the policies whose prefix
+ * contains the address: any prefix containing the address and no longer
+ * than the match contains the match. Candidates for a packet are the AND
+ * of its destination and source lookups; the full selector decides. */
+#define ESPX_POL_WORDS		(ESPX_MAX_POLICY / 64)
+#define ESPX_LPM_DADDR		0
+#define ESPX_LPM_SADDR		1
+#define ESPX_LPM_HDR_BITS	32	/* family, dir, half, which */
+#define ESPX_POL_LPM_MAX	(2 * ESPX_POL__MAX * 2 * 2 * (ESPX_MAX_POLICY + 1))
+
+struct espx_pol_lpm_key {
+	__u32 prefixlen;	/* ESPX_LPM_HDR_BITS + the address prefix length */
+	__u8  family;
+	__u8  dir;
+	__u8  half;
+	__u8  which;		/* ESPX_LPM_DADDR or ESPX_LPM_SADDR */
+	__u32 addr[4];		/* network order; IPv4 in addr[0] */
+};
+
+struct espx_pol_bits {
+	__u64 w[ESPX_POL_WORDS];	/* bit i of w[i / 64]: slot i */
+};
+
+/* espx_ike: pairs of addresses between which UDP 500 and 4500 is IKE (and
+ * NAT-T keepalives) and bypasses policy, as the IKE daemon's socket
+ * policies let it in the kernel: the outer addresses of every SA and of
+ * every tunnel template, in both orders. Anything else to or from those
+ * ports is decided by policy like any packet. */
+struct espx_ike_key {
+	__u32 local[4];
+	__u32 remote[4];
+	__u8  family;
+	__u8  pad[3];
+};
+
 /* espx_config: which half of espx_policy is live and how full it is. */
 struct espx_config {
 	__u32 active;				/* 0 or 1 */

@@ -67,6 +67,10 @@ enum espx_mode {
 
 #define ESPX_SA_F_ESN		(1U << 0)	/* 64-bit sequence numbers (RFC 4303 App. A) */
 #define ESPX_SA_F_ENCAP		(1U << 1)	/* ESP in UDP (RFC 3948) */
+#define ESPX_SA_F_NOECN		(1U << 2)	/* XFRM_STATE_NOECN: no ECN to or from the outer header */
+#define ESPX_SA_F_DECAP_DSCP	(1U << 3)	/* XFRM_STATE_DECAP_DSCP: outer DSCP onto the inner on receive */
+#define ESPX_SA_F_NOPMTUDISC	(1U << 4)	/* XFRM_STATE_NOPMTUDISC: outer IPv4 DF never set */
+#define ESPX_SA_F_DONT_ENCAP_DSCP (1U << 5)	/* XFRM_SA_XFLAG_DONT_ENCAP_DSCP: outer DSCP 0 */
 #define ESPX_SA_F_SOFT_SENT	(1U << 8)	/* soft limit event sent (set by BPF) */
 #define ESPX_SA_F_HARD_SENT	(1U << 9)	/* hard limit reached: SA unusable (set by BPF) */
 #define ESPX_SA_F_READY		(1U << 31)	/* crypto context and GHASH table built */

@@ -80,6 +80,28 @@ struct {
 	ESPX_PINNED
 } espx_policy_host SEC(".maps");
 
+/* Candidate scanned policies by address prefix, both halves
+ * (espx_policy.h). The trie needs BPF_F_NO_PREALLOC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, ESPX_POL_LPM_MAX);
+	__type(key, struct espx_pol_lpm_key);
+	__type(value, struct espx_pol_bits);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_pol_lpm SEC(".maps");
+
+/* Address pairs whose UDP 500/4500 is IKE (espx_policy.h); the value is
+ * unused. Rebuilt by user space with the policy table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * ESPX_MAX_SA + 2 * ESPX_POL__MAX * ESPX_MAX_POLICY);
+	__type(key, struct espx_ike_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_ike SEC(".maps");
+
 /* Room for one espx_policy_host key: the transmit path has no stack left
  * for it. Per CPU, not pinned. */
 struct {
