@@ -7,12 +7,22 @@
  *
  * Order of checks, cheapest first, nothing written before the ICV verified:
  * SA lookup, lengths, replay window, ICV + decrypt, window update, trailer,
- * inner header and selector, lifetime. */
+ * inner header and selector, lifetime; after decapsulation the inbound
+ * policy of the inner packet (in, or fwd when it is routed on), whose
+ * template must name the SA, as xfrm_policy_check() demands.
+ *
+ * Not ESP: plaintext is decided by the in/fwd policy (a template that is
+ * not optional means it had to arrive as ESP), fragments by their
+ * datagram's first fragment (frag.h), UDP 500/4500 bypasses policy only
+ * between the IKE peers (espx_ike). Fragmented ESP for an SA espx owns is
+ * dropped: the kernel would reassemble it and decrypt it with its own copy
+ * of the SA, whose replay window espx does not keep. */
 #ifndef ESPX_BPF_ESP_RX_H
 #define ESPX_BPF_ESP_RX_H
 
 #include "counters.h"
 #include "esp_gcm.h"
+#include "frag.h"
 #include "lifetime.h"
 #include "parse.h"
 #include "policy.h"
@@ -24,6 +34,9 @@ struct rx_scratch {
 	struct flow f;		/* outer packet */
 	struct flow inner;	/* tunnel mode: inner packet */
 	struct l3 h;
+	struct l3 ih;		/* the packet after decapsulation */
+	struct pol_verdict v;
+	struct bpf_fib_lookup fib;
 	struct espx_sa_key key;
 	__u8 hdr[40];		/* inner IP header */
 	__u8 tmp[64];		/* headers being moved */
@@ -48,44 +61,82 @@ struct {
 #define RX_DROP(r, len)	({ count_reason((r), ESPX_DIR_IN, (len)); XDP_DROP; })
 #define RX_PASS(r, len)	({ count_reason((r), ESPX_DIR_IN, (len)); XDP_PASS; })
 
-/* Where the ESP header starts, or 0 if the packet is not ESP for us. */
-static __always_inline __u32 rx_esp_offset(struct xdp_md *ctx, const struct l3 *h,
-					  int *encap, int *verdict)
+/* Where the ESP header starts, or 0 if the packet is not ESP (then *ike
+ * says whether it is IKE or a NAT-T keepalive by its ports). */
+static __always_inline __u32 rx_esp_offset(void *data, void *end, const struct l3 *h,
+					   int *encap, int *ike)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct udphdr *udp;
 	__u32 *marker;
 
-	*verdict = -1;
+	*ike = 0;
 	if (h->proto == IPPROTO_ESP_)
 		return h->l4_off;
 	if (h->proto != IPPROTO_UDP_)
 		return 0;
-	udp = data + (h->l4_off & 0x1ff);
-	if ((void *)(udp + 1) > end || udp->dest != bpf_htons(NATT_PORT))
+	udp = data + (h->l4_off & 0x3ff);
+	if ((void *)(udp + 1) > end)
+		return 0;
+	if (udp->dest == bpf_htons(IKE_PORT)) {
+		*ike = 1;
+		return 0;
+	}
+	if (udp->dest != bpf_htons(NATT_PORT))
 		return 0;
 	/* RFC 3948 s2.2: a zero "non-ESP marker" is IKE, and a single 0xff
 	 * byte is a NAT keepalive; both belong to the IKE daemon. */
 	marker = (void *)(udp + 1);
 	if (bpf_ntohs(udp->len) <= 8 + 1 || (void *)(marker + 1) > end || *marker == 0) {
-		*verdict = RX_PASS(ESPX_DROP_BYPASS, 0);
+		*ike = 1;
 		return 0;
 	}
 	*encap = 1;
 	return h->l4_off + sizeof(*udp);
 }
 
-/* Plaintext that an inbound policy says must arrive protected is dropped:
- * nobody gets in by skipping encryption. */
-static __always_inline int rx_plain(const struct flow *f, __u32 len)
+/* in or fwd: XFRM checks a packet for this host against the in policies,
+ * one it routes on against the fwd policies (ip_forward). */
+static __always_inline __u32 rx_policy_dir(struct xdp_md *ctx, struct rx_scratch *rs,
+					   const struct flow *f)
 {
-	struct espx_policy *p = policy_lookup(f, ESPX_POL_IN);
+	struct bpf_fib_lookup *fib = &rs->fib;
+	long r;
 
-	if (p && p->action == ESPX_POL_BLOCK)
-		return RX_DROP(ESPX_DROP_POLICY_BLOCK, len);
-	if (p && (p->flags & ESPX_POL_F_TMPL) && !p->tmpl.optional)
-		return RX_DROP(ESPX_DROP_PLAINTEXT, len);
-	return XDP_PASS;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = f->family;
+	fib->ifindex = ctx->ingress_ifindex;
+	fib->l4_protocol = f->proto;
+	if (f->family == AF_INET) {
+		fib->ipv4_src = f->saddr[0];
+		fib->ipv4_dst = f->daddr[0];
+	} else {
+		__builtin_memcpy(fib->ipv6_src, f->saddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, f->daddr, 16);
+	}
+	r = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	/* local, forwarding off, no route: not forwarded */
+	return r == BPF_FIB_LKUP_RET_SUCCESS || r == BPF_FIB_LKUP_RET_NO_NEIGH ?
+	       ESPX_POL_FWD : ESPX_POL_IN;
+}
+
+/* Plaintext: the in or fwd policy decides; one that requires ESP means
+ * nobody gets in by skipping encryption. Traffic no policy covers pays
+ * only the lookups of policy_any(). */
+static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
+{
+	__u32 dir;
+
+	if (!rs)
+		return XDP_DROP;
+	if (!policy_any(&rs->f, ESPX_POL_IN) && !policy_any(&rs->f, ESPX_POL_FWD))
+		return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
+	if (rs->h.ext_bad)
+		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
+	dir = rx_policy_dir(ctx, rs, &rs->f);
+	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, NULL, &rs->v);
+	if (rs->v.action != PV_PASS)
+		return RX_DROP(rs->v.reason, rs->h.len);
+	return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
 }
 
 /* Tunnel mode: check the inner header against the SA and its selector. */
@@ -156,7 +207,7 @@ static __always_inline int rx_shift_front(struct xdp_md *ctx, __u8 *tmp, __u32 n
 static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	int encap = 0, verdict;
+	int encap = 0, ike = 0;
 	__u32 hdr[2], esp_off;
 
 	if (!rs)
@@ -170,17 +221,27 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 		return XDP_PASS;	/* not IP, or not ours to judge */
 	if (rs->h.l3_off + rs->h.len > rs->frame_len)
 		return RX_DROP(ESPX_DROP_TRUNCATED, rs->frame_len);
-	if (rs->h.frag)
-		return RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len);
-	esp_off = rx_esp_offset(ctx, &rs->h, &encap, &verdict);
-	if (verdict >= 0)
-		return verdict;
-	if (!esp_off) {
-		data = (void *)(long)ctx->data;
-		end = (void *)(long)ctx->data_end;
-		parse_ports(data, end, &rs->h, &rs->f);
-		return rx_plain(&rs->f, rs->h.len);
+	if (rs->h.later) {
+		/* the rest of a datagram: its first fragment's verdict; ESP
+		 * or IKE without one cannot complete (the first is judged) */
+		if (frag_recall(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v))
+			return rs->v.action == PV_PASS ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) :
+			       RX_DROP(rs->v.reason, rs->h.len);
+		if (rs->h.proto == IPPROTO_ESP_ ||
+		    (rs->h.proto == IPPROTO_UDP_ &&
+		     ike_pair(rs->f.daddr, rs->f.saddr, rs->f.family)))
+			return RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len);
+		return rx_plain(ctx, rs);
 	}
+	parse_ports(data, end, &rs->h, &rs->f);
+	esp_off = rs->h.ext_bad ? 0 : rx_esp_offset(data, end, &rs->h, &encap, &ike);
+	if (ike && ike_pair(rs->f.daddr, rs->f.saddr, rs->f.family)) {
+		pv_set(&rs->v, PV_PASS, 0);
+		frag_remember(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v);
+		return RX_PASS(ESPX_DROP_BYPASS, rs->h.len);
+	}
+	if (!esp_off)
+		return rx_plain(ctx, rs);
 	if (bpf_xdp_load_bytes(ctx, esp_off, hdr, sizeof(hdr)))
 		return RX_DROP(ESPX_DROP_TRUNCATED, rs->h.len);
 	/* SA by (outer destination, SPI, family), as xfrm_state_lookup */
@@ -190,6 +251,16 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 	rs->esp_off = esp_off;
 	rs->encap = encap;
 	rs->seq = bpf_ntohl(hdr[1]);	/* low half; rx_check infers the rest */
+	if (rs->h.frag) {
+		/* fragmented ESP: ours is dropped (the kernel's copy of the
+		 * SA would take it: a replay espx could not see), the rest of
+		 * the datagram with it; the kernel's own SAs are its business */
+		if (!sa_lookup(&rs->key))
+			return RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len);
+		pv_set(&rs->v, PV_DROP, ESPX_DROP_ESP_FRAGMENT);
+		frag_remember(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v);
+		return RX_DROP(ESPX_DROP_ESP_FRAGMENT, rs->h.len);
+	}
 	return RX_NEXT;
 }
 
@@ -208,6 +279,10 @@ static __noinline int rx_check(struct rx_scratch *rs, struct espx_sa *sa)
 		return RX_DROP(ESPX_DROP_HARD_LIMIT, rs->h.len);
 	if (rs->encap != !!(sa->flags & ESPX_SA_F_ENCAP))
 		return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+	/* transport mode keeps the IP header; with extension headers the
+	 * one naming ESP would have to be rewritten too (not done) */
+	if (rs->h.ext && sa->mode == ESPX_MODE_TRANSPORT)
+		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
 	esp_len = rs->h.l3_off + rs->h.len - rs->esp_off;
 	if (esp_len < ESP_HDR_LEN + 2 + sa->icv_len)
 		return RX_DROP(ESPX_DROP_TRUNCATED, rs->h.len);
@@ -318,6 +393,85 @@ static __noinline int rx_decap(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	return XDP_PASS;
 }
 
+/* RFC 6040 as the kernel decapsulates (xfrm4/6 remove_tunnel_encap):
+ * outer CE marks an ECN-capable inner packet CE unless the SA says noecn;
+ * decap-dscp copies the outer DSCP. */
+static __always_inline void rx_ecn(void *data, void *end, const struct l3 *h, __u8 otos,
+				   const struct espx_sa *sa)
+{
+	int ce = !(sa->flags & ESPX_SA_F_NOECN) && (otos & 3) == 3;
+	int dscp = !!(sa->flags & ESPX_SA_F_DECAP_DSCP);
+	__u8 tos, nt;
+
+	if (!ce && !dscp)
+		return;
+	if (h->family == AF_INET) {
+		struct iphdr *ip = data + (h->l3_off & 0xff);
+		__u16 old, new;
+		__u32 sum;
+
+		if ((void *)(ip + 1) > end)
+			return;
+		tos = nt = ip->tos;
+		if (dscp)
+			nt = (otos & ~3) | (nt & 3);
+		if (ce && (nt & 3))
+			nt |= 3;
+		if (nt == tos)
+			return;
+		/* RFC 1624 incremental update of the header checksum */
+		old = *(__u16 *)ip;
+		ip->tos = nt;
+		new = *(__u16 *)ip;
+		sum = (__u16)~ip->check + (__u16)~old + new;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->check = (__u16)~sum;
+	} else {
+		__u8 *b = data + (h->l3_off & 0xff);
+
+		if ((void *)(b + 2) > end)
+			return;
+		tos = nt = (b[0] & 0xf) << 4 | b[1] >> 4;
+		if (dscp)
+			nt = (otos & ~3) | (nt & 3);
+		if (ce && (nt & 3))
+			nt |= 3;
+		b[0] = (b[0] & 0xf0) | nt >> 4;
+		b[1] = (b[1] & 0x0f) | (nt & 0xf) << 4;
+	}
+}
+
+/* The packet as decapsulated: ECN, then the inbound policy of what it now
+ * is (in, or fwd if routed on), whose template must name the SA that
+ * decrypted it (xfrm_policy_check). */
+static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const struct espx_sa *sa)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct l3 *h;
+	__u32 dir;
+
+	if (!rs || !sa)
+		return XDP_DROP;
+	h = &rs->ih;
+	__builtin_memset(h, 0, sizeof(*h));
+	if (parse_eth(data, end, &h->l3_off, &h->eth_proto) ||
+	    parse_ip(data, end, h, &rs->inner))
+		return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+	if (sa->mode == ESPX_MODE_TUNNEL)
+		rx_ecn(data, end, h, rs->h.tos, sa);
+	if (h->ext_bad)
+		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	parse_ports(data, end, h, &rs->inner);
+	dir = rx_policy_dir(ctx, rs, &rs->inner);
+	decide(h, &rs->inner, dir, PM_IN_SA, sa, &rs->key, &rs->v);
+	if (rs->v.action != PV_PASS)
+		return RX_DROP(rs->v.reason, rs->h.len);
+	return XDP_PASS;
+}
+
 static __always_inline int esp_rx(struct xdp_md *ctx)
 {
 	struct rx_scratch *rs;
@@ -342,7 +496,10 @@ static __always_inline int esp_rx(struct xdp_md *ctx)
 		return r;
 	if (lft_account(sa, &rs->key, rs->inner_len, ESPX_DIR_IN))
 		return RX_DROP(ESPX_DROP_HARD_LIMIT, rs->h.len);
-	return rx_decap(ctx, rs, sa);
+	r = rx_decap(ctx, rs, sa);
+	if (r != XDP_PASS)
+		return r;
+	return rx_inner(ctx, rs, sa);
 }
 
 #endif

@@ -6,19 +6,25 @@
  *
  * Outbound policy decides: none -> pass, block -> drop, a template -> the
  * SA user space resolved for it, and without a usable SA the packet is
- * dropped: plaintext that a policy says must be protected never leaves. */
+ * dropped: plaintext that a policy says must be protected never leaves.
+ * Fragments (the stack fragments before TC) get their datagram's verdict
+ * (frag.h); IPv6 extension headers are walked to the upper layer; UDP
+ * 500/4500 bypasses policy only between the IKE peers (espx_ike). */
 #ifndef ESPX_BPF_ESP_TX_H
 #define ESPX_BPF_ESP_TX_H
 
 #include "counters.h"
 #include "esp_gcm.h"
+#include "frag.h"
 #include "lifetime.h"
 #include "parse.h"
 #include "policy.h"
 
 #define TX_DROP(r, len)	({ count_reason((r), ESPX_DIR_OUT, (len)); TC_ACT_SHOT; })
 
-#define TX_PULL_LEN	(ETH_HLEN_ + 40 + 8)
+/* Ethernet, IPv6 with extension headers (parse.h walks to IPV6_EXT_END),
+ * and the ports */
+#define TX_PULL_LEN	(IPV6_EXT_END + 8)
 
 /* Ones' complement sum of s->buf[off, end), end - off a multiple of 4,
  * in 256-byte bpf_csum_diff() calls (one bpf_loop callback each). */
@@ -95,10 +101,16 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	return bpf_skb_store_bytes(skb, h->l4_off + csum_off, &res, 2, 0) ? -1 : 0;
 }
 
-/* RFC 6040 / INET_ECN_encapsulate: copy ECN, but CE becomes ECT(0). */
-static __always_inline __u8 tx_outer_tos(__u8 tos)
+/* The outer TOS / traffic class as the kernel's tunnel encapsulation sets
+ * it: the inner DSCP unless the SA says dont-encap-dscp; ECN copied
+ * (INET_ECN_encapsulate: CE becomes ECT(0)) unless it says noecn. */
+static __always_inline __u8 tx_outer_tos(__u8 tos, __u32 sa_flags)
 {
-	return (tos & 3) == 3 ? (tos & ~3) | 2 : tos;
+	__u8 ecn = (tos & 3) == 3 ? 2 : tos & 3;
+
+	if (sa_flags & ESPX_SA_F_NOECN)
+		ecn = 0;
+	return (sa_flags & ESPX_SA_F_DONT_ENCAP_DSCP ? 0 : tos & ~3) | ecn;
 }
 
 /* Outer headers: UDP for NAT-T, then the outer IP header (tunnel) or the
@@ -166,7 +178,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct 
 
 		__builtin_memset(&ip, 0, sizeof(ip));
 		*(__u8 *)&ip = 0x45;	/* version 4, 20-byte header */
-		ip.tos = tx_outer_tos(h->tos);
+		ip.tos = tx_outer_tos(h->tos, sa->flags);
 		ip.tot_len = bpf_htons(hdrs + ESP_HDR_LEN + data_len + sa->icv_len);
 		ip.id = (__u16)bpf_get_prandom_u32();
 		ip.ttl = 64;
@@ -174,8 +186,11 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct 
 		ip.saddr = sa->saddr[0];
 		ip.daddr = sa->daddr[0];
 
-		/* DF as the kernel sets it: the inner IPv4 DF, always for IPv6 */
-		if (h->family == AF_INET6)
+		/* DF as the kernel sets it: the inner IPv4 DF, always for IPv6,
+		 * never with nopmtudisc */
+		if (sa->flags & ESPX_SA_F_NOPMTUDISC)
+			ip.frag_off = 0;
+		else if (h->family == AF_INET6)
 			ip.frag_off = bpf_htons(IP_DF_);
 		else if (!bpf_skb_load_bytes(skb, esp_off + ESP_HDR_LEN + 6, &ifrag, 2))
 			ip.frag_off = ifrag & bpf_htons(IP_DF_);
@@ -185,7 +200,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct 
 			return -1;
 	} else if (tunnel) {
 		__u16 eth_type = bpf_htons(ETH_P_IPV6);
-		__u8 tos = tx_outer_tos(h->tos);
+		__u8 tos = tx_outer_tos(h->tos, sa->flags);
 		struct ipv6hdr ip6;
 		__u8 iflow[4] = {};
 
@@ -237,6 +252,7 @@ static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct 
  * program runs to completion on its CPU). */
 struct tx_scratch {
 	struct flow f;
+	struct pol_verdict v;
 	struct tx_layout lo;
 	struct l3 h;
 	__u8 icmp[8 + 80];	/* ICMP header + quoted start of the packet */
@@ -410,61 +426,72 @@ static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratc
 	return 0;
 }
 
-static __always_inline int esp_tx(struct __sk_buff *skb)
+#define TX_NEXT	(-1)
+
+/* Parse, then the verdict: pass, drop, or TX_NEXT with the SA to protect
+ * with in ts->v. A subprogram of its own: the policy lookup's stack and
+ * the encryption's are never needed at once. */
+static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct l3 *h;
+	struct flow *fp;
+	void *data, *end;
+
+	if (!ts)
+		return TC_ACT_OK;
+	h = &ts->h;
+	fp = &ts->f;
+	__builtin_memset(h, 0, sizeof(*h));
+	h->l3_off = ETH_HLEN_;
+	h->eth_proto = skb->protocol;
+	bpf_skb_pull_data(skb, skb->len < TX_PULL_LEN ? skb->len : TX_PULL_LEN);
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (parse_ip(data, end, h, fp))
+		return TC_ACT_OK;
+	parse_ports(data, end, h, fp);
+	if (h->ext_bad)		/* the upper layer is not known: fail closed */
+		return policy_any(fp, ESPX_POL_OUT) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
+	/* IKE and NAT-T keepalives between the IKE peers are the IKE
+	 * daemon's own (socket bypass policies in the kernel); UDP 500 and
+	 * 4500 to anyone else is decided by policy like any packet */
+	if (h->proto == IPPROTO_UDP_ && !h->later && (ike_port(fp->sport) || ike_port(fp->dport)) &&
+	    ike_pair(fp->saddr, fp->daddr, fp->family)) {
+		pv_set(&ts->v, PV_PASS, 0);
+		frag_remember(h, fp, (__u64)PM_OUT << 32, &ts->v);
+		count_reason(ESPX_DROP_BYPASS, ESPX_DIR_OUT, h->len);
+		return TC_ACT_OK;
+	}
+	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, NULL, &ts->v);
+	if (ts->v.action == PV_PASS)
+		return TC_ACT_OK;
+	if (ts->v.action != PV_PROTECT)
+		return TX_DROP(ts->v.reason, h->len);
+	return TX_NEXT;
+}
+
+/* Protect the packet with the SA in ts->v. */
+static __noinline int tx_protect(struct __sk_buff *skb, struct tx_scratch *ts)
 {
 	__u32 pad, data_len, payload, esp_off, hdrs, insert, trailer_len, seq_hi, late;
 	const struct espx_sa_key *key;
-	struct espx_policy *pol;
-	struct tx_scratch *ts;
-	struct flow *fp;
-	__u32 zero = 0;
 	struct espx_sa *sa;
-	struct l3 h = { .l3_off = ETH_HLEN_ };
-	void *data, *end;
+	struct flow *fp;
+	struct l3 *h;
 	__u64 oseq;
 	__u8 nh;
 	int tunnel, encap;
 
-	h.eth_proto = skb->protocol;
-	if (h.eth_proto != bpf_htons(ETH_P_IP) && h.eth_proto != bpf_htons(ETH_P_IPV6))
-		return TC_ACT_OK;
-	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
 	if (!ts)
-		return TC_ACT_OK;
+		return TC_ACT_SHOT;
+	h = &ts->h;
 	fp = &ts->f;
-	bpf_skb_pull_data(skb, skb->len < TX_PULL_LEN ? skb->len : TX_PULL_LEN);
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	if (parse_ip(data, end, &h, fp))
-		return TC_ACT_OK;
-	parse_ports(data, end, &h, fp);
-	/* IKE and NAT-T keepalives are the daemon's own (socket bypass in
-	 * the kernel); ESP in UDP from elsewhere is already protected. */
-	if (h.proto == IPPROTO_UDP_ && !h.frag &&
-	    (fp->sport == bpf_htons(IKE_PORT) || fp->sport == bpf_htons(NATT_PORT) ||
-	     fp->dport == bpf_htons(IKE_PORT) || fp->dport == bpf_htons(NATT_PORT))) {
-		count_reason(ESPX_DROP_BYPASS, ESPX_DIR_OUT, h.len);
-		return TC_ACT_OK;
-	}
-
-	pol = policy_lookup(fp, ESPX_POL_OUT);
-	if (!pol)
-		return TC_ACT_OK;
-	if (pol->action == ESPX_POL_BLOCK)
-		return TX_DROP(ESPX_DROP_POLICY_BLOCK, h.len);
-	if (!(pol->flags & ESPX_POL_F_TMPL))
-		return TC_ACT_OK;
-	key = &pol->sa;
-	if (!key->spi) {
-		if (pol->tmpl.optional)
-			return TC_ACT_OK;
-		return TX_DROP(ESPX_DROP_NO_SA_OUT, h.len);
-	}
+	key = &ts->v.sa;
 	sa = sa_lookup(key);
 	if (!sa || !(sa->flags & ESPX_SA_F_READY))
-		return TX_DROP(ESPX_DROP_NO_SA_OUT, h.len);
+		return TX_DROP(ESPX_DROP_NO_SA_OUT, h->len);
 	if (lft_expired(sa))
-		return TX_DROP(ESPX_DROP_HARD_LIMIT, h.len);
+		return TX_DROP(ESPX_DROP_HARD_LIMIT, h->len);
 	if (skb->gso_segs > 1) {
 		/* a super-packet (forwarded, aggregated): around through the
 		 * segmenter, back here one segment at a time */
@@ -472,34 +499,39 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 
 		if (seg)
 			return bpf_redirect(*seg, 0);
-		return TX_DROP(ESPX_DROP_GSO, h.len);
+		return TX_DROP(ESPX_DROP_GSO, h->len);
 	}
-	if (h.frag && sa->mode == ESPX_MODE_TRANSPORT)
-		return TX_DROP(ESPX_DROP_MALFORMED, h.len);
-	if (ETH_HLEN_ + h.len > skb->len)
+	/* transport mode protects whole datagrams (RFC 4303 s3.3.4), which
+	 * the stack has already cut: too big once encapsulated. With IPv6
+	 * extension headers ESP would go after them (not done). */
+	if (h->frag && sa->mode == ESPX_MODE_TRANSPORT)
+		return TX_DROP(ESPX_DROP_MTU, h->len);
+	if (h->ext && sa->mode == ESPX_MODE_TRANSPORT)
+		return TX_DROP(ESPX_DROP_EXTHDR, h->len);
+	if (ETH_HLEN_ + h->len > skb->len)
 		return TX_DROP(ESPX_DROP_TRUNCATED, skb->len);
 
 	tunnel = sa->mode == ESPX_MODE_TUNNEL;
 	encap = !!(sa->flags & ESPX_SA_F_ENCAP);
-	if (!tunnel && h.family != sa->family)
-		return TX_DROP(ESPX_DROP_SELECTOR, h.len);
-	if (tx_l4_csum(skb, &h, fp))
-		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+	if (!tunnel && h->family != sa->family)
+		return TX_DROP(ESPX_DROP_SELECTOR, h->len);
+	if (tx_l4_csum(skb, h, fp))
+		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
 	if (tunnel) {
-		payload = h.len;
-		nh = h.family == AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
+		payload = h->len;
+		nh = h->family == AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
 		hdrs = (sa->family == AF_INET ? 20 : 40) + (encap ? 8 : 0);
 		esp_off = ETH_HLEN_ + hdrs;
 	} else {
-		payload = h.len - (h.l4_off - h.l3_off);
-		nh = h.proto;
+		payload = h->len - (h->l4_off - h->l3_off);
+		nh = h->proto;
 		hdrs = encap ? 8 : 0;
-		esp_off = h.l4_off + hdrs;
+		esp_off = h->l4_off + hdrs;
 	}
 	pad = (4 - ((payload + 2) & 3)) & 3;	/* RFC 4303 s2.4: 4-byte alignment */
 	data_len = payload + pad + 2;
 	if (data_len > ESPX_GCM_MAX_DATA)
-		return TX_DROP(ESPX_DROP_TOO_BIG, h.len);
+		return TX_DROP(ESPX_DROP_TOO_BIG, h->len);
 	insert = hdrs + ESP_HDR_LEN;
 	trailer_len = pad + 2 + sa->icv_len;
 
@@ -514,11 +546,10 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 			__u32 over = insert + sa->icv_len + 2 + 3 + 2;
 			__u32 room = mtu > over ? mtu - over : 0;
 
-			count_reason(ESPX_DROP_MTU, ESPX_DIR_OUT, h.len);
-			if (h.family == AF_INET6 && room < 1280)
+			count_reason(ESPX_DROP_MTU, ESPX_DIR_OUT, h->len);
+			if (h->family == AF_INET6 && room < 1280)
 				room = 1280;
-			if (h.family == AF_INET6 || (h.df && room >= 68)) {
-				ts->h = h;
+			if (h->family == AF_INET6 || (h->df && room >= 68)) {
 				return tx_too_big(skb, ts, room);
 			}
 			return TC_ACT_SHOT;
@@ -528,17 +559,17 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	/* a sequence number is never used twice, whatever happens next */
 	oseq = __sync_fetch_and_add(&sa->oseq, 1) + 1;
 	if (!(sa->flags & ESPX_SA_F_ESN) && oseq > 0xffffffffULL)
-		return TX_DROP(ESPX_DROP_SEQ_OVERFLOW, h.len);
-	if (lft_account(sa, key, h.len, ESPX_DIR_OUT))
-		return TX_DROP(ESPX_DROP_HARD_LIMIT, h.len);
+		return TX_DROP(ESPX_DROP_SEQ_OVERFLOW, h->len);
+	if (lft_account(sa, key, h->len, ESPX_DIR_OUT))
+		return TX_DROP(ESPX_DROP_HARD_LIMIT, h->len);
 
 	/* trailer and ICV, and for TCP and UDP the two bytes that keep a late
 	 * checksum write off the ciphertext (tx_csum_neutralize), in one go */
-	late = !h.frag && (h.proto == IPPROTO_TCP_ || h.proto == IPPROTO_UDP_) ? 2 : 0;
+	late = !h->frag && (h->proto == IPPROTO_TCP_ || h->proto == IPPROTO_UDP_) ? 2 : 0;
 	if (bpf_skb_change_tail(skb, skb->len + trailer_len + late, 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
 	if (bpf_skb_adjust_room(skb, insert, tunnel ? BPF_ADJ_ROOM_MAC : BPF_ADJ_ROOM_NET, 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
 
 	ts->lo.esp_off = esp_off;
 	ts->lo.hdrs = hdrs;
@@ -550,25 +581,41 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	ts->lo.nh = nh;
 	ts->lo.spi = key->spi;
 	ts->lo.oseq = oseq;
-	if (tx_write_headers(skb, sa, &h, &ts->lo))
-		return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+	if (tx_write_headers(skb, sa, h, &ts->lo))
+		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
 
 	seq_hi = (__u32)(oseq >> 32);
 	if (tx_seal(skb, sa, esp_off, data_len, seq_hi))
-		return TX_DROP(ESPX_DROP_CRYPTO, h.len);
-	ts->h = h;
+		return TX_DROP(ESPX_DROP_CRYPTO, h->len);
 	if (late) {
-		int r = tx_csum_neutralize(skb, ts, tunnel ? h.l4_off - h.l3_off : 0);
+		int r = tx_csum_neutralize(skb, ts, tunnel ? h->l4_off - h->l3_off : 0);
 
 		/* 1 packet in 65536 has ciphertext 0000 where the late checksum
 		 * goes, which that write would turn into ffff: dropped, and the
 		 * sender's retransmission gets a new sequence number and IV */
 		if (r == -2)
-			return TX_DROP(ESPX_DROP_CSUM_COLLISION, h.len);
+			return TX_DROP(ESPX_DROP_CSUM_COLLISION, h->len);
 		if (r)
-			return TX_DROP(ESPX_DROP_INTERNAL, h.len);
+			return TX_DROP(ESPX_DROP_INTERNAL, h->len);
 	}
 	return TC_ACT_OK;
+}
+
+static __always_inline int esp_tx(struct __sk_buff *skb)
+{
+	struct tx_scratch *ts;
+	__u32 zero = 0;
+	int r;
+
+	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
+		return TC_ACT_OK;
+	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
+	if (!ts)
+		return TC_ACT_OK;
+	r = tx_classify(skb, ts);
+	if (r != TX_NEXT)
+		return r;
+	return tx_protect(skb, ts);
 }
 
 #endif

@@ -102,15 +102,6 @@ struct {
 	ESPX_PINNED
 } espx_ike SEC(".maps");
 
-/* Room for one espx_policy_host key: the transmit path has no stack left
- * for it. Per CPU, not pinned. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct espx_pol_host_key);
-} espx_pol_key SEC(".maps");
-
 /* Which policy half is live, and how many policies each holds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1,43 +1,283 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Policy lookup: the first policy of a direction whose selector matches the
- * flow, in the order user space keeps (priority, then age), as
- * xfrm_policy_lookup() picks. A bpf_loop callback so that 256 policies
- * verify once. */
+/* Policy decisions, as xfrm_lookup() (out) and xfrm_policy_check() (in,
+ * fwd) make them.
+ *
+ * Lookup: the first policy of a direction whose selector matches the flow,
+ * in the order user space keeps (priority, then age). Candidates come from
+ * two trie lookups (espx_pol_lpm: the scanned policies whose destination and
+ * source prefixes contain the packet's addresses) and one hash lookup
+ * (espx_policy_host); only candidates are matched in full, so a packet no
+ * policy covers costs three lookups whatever the table holds.
+ *
+ * Judging: what the policy found means for the packet, in one of three
+ * modes: out (protect with the template's SA, pass, or drop), in for
+ * plaintext (a template that is not optional means it had to arrive as
+ * ESP), and in after decryption (the template must match the SA that
+ * decrypted it, xfrm_state_ok(); tunnel mode needs a policy at all).
+ *
+ * Packets without ports (fragments after the first) are decided without
+ * them: every policy the ports could select is judged, and unless all give
+ * the same verdict the packet is dropped (fail closed). */
 #ifndef ESPX_BPF_POLICY_H
 #define ESPX_BPF_POLICY_H
 
 #include "maps.h"
+#include "parse.h"
 #include "selector.h"
 
-struct pol_scan {
-	const struct flow *f;
-	struct espx_policy *hit;
-	__u32 base;
+enum pol_action {
+	PV_PASS = 0,
+	PV_DROP = 1,
+	PV_PROTECT = 2,
 };
 
+/* What a packet gets: pass, drop for a reason, or protect with an SA. */
+struct pol_verdict {
+	__u8  action;		/* enum pol_action */
+	__u8  reason;		/* PV_DROP: enum espx_drop_reason */
+	__u8  pad[2];
+	struct espx_sa_key sa;	/* PV_PROTECT */
+};
+
+enum pol_mode {
+	PM_OUT = 0,		/* leaving: protect, pass, drop */
+	PM_IN_PLAIN = 1,	/* arrived in plaintext */
+	PM_IN_SA = 2,		/* arrived as ESP, decrypted by an SA */
+};
+
+/* Per-CPU room for the lookup keys and candidates: the transmit path has
+ * no stack left for them. */
+struct pol_scratch {
+	struct espx_pol_host_key hk;
+	struct espx_pol_lpm_key lk;
+	struct espx_pol_bits cand;
+	struct espx_ike_key ik;
+	struct pol_verdict pv;		/* one candidate's verdict */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pol_scratch);
+} espx_pol_scratch SEC(".maps");
+
+/* xfrm_state_ok(): does the SA that decrypted a packet satisfy the
+ * template (ESP is the only protocol either side has). */
+static __always_inline int tmpl_ok(const struct espx_tmpl *t, const struct espx_sa *sa,
+				   const struct espx_sa_key *key)
+{
+	if (t->spi && t->spi != key->spi)
+		return 0;
+	if (t->reqid && t->reqid != sa->reqid)
+		return 0;
+	if (t->mode != sa->mode)
+		return 0;
+	if (sa->mode == ESPX_MODE_TRANSPORT)
+		return 1;
+	/* tunnel: same outer destination; same source unless a wildcard */
+	if (t->family != sa->family ||
+	    t->daddr[0] != sa->daddr[0] || t->daddr[1] != sa->daddr[1] ||
+	    t->daddr[2] != sa->daddr[2] || t->daddr[3] != sa->daddr[3])
+		return 0;
+	if (!(t->saddr[0] | t->saddr[1] | t->saddr[2] | t->saddr[3]))
+		return 1;
+	return t->saddr[0] == sa->saddr[0] && t->saddr[1] == sa->saddr[1] &&
+	       t->saddr[2] == sa->saddr[2] && t->saddr[3] == sa->saddr[3];
+}
+
+static __always_inline void pv_set(struct pol_verdict *v, __u8 action, __u8 reason)
+{
+	__builtin_memset(v, 0, sizeof(*v));
+	v->action = action;
+	v->reason = reason;
+}
+
+/* What policy p (NULL: none matched) means for the packet. */
+static __always_inline void pol_judge(const struct espx_policy *p, __u32 mode,
+				      const struct espx_sa *sa, const struct espx_sa_key *sak,
+				      struct pol_verdict *v)
+{
+	int tunnel = sa && sa->mode == ESPX_MODE_TUNNEL;
+
+	pv_set(v, PV_PASS, 0);
+	if (!p) {
+		/* xfrm_policy_check(): a tunnel-mode packet needs a policy */
+		if (mode == PM_IN_SA && tunnel)
+			pv_set(v, PV_DROP, ESPX_DROP_IN_NO_POLICY);
+		return;
+	}
+	if (p->action == ESPX_POL_BLOCK) {
+		pv_set(v, PV_DROP, ESPX_DROP_POLICY_BLOCK);
+		return;
+	}
+	if (mode == PM_OUT) {
+		if (!(p->flags & ESPX_POL_F_TMPL))
+			return;
+		if (p->sa.spi) {
+			v->action = PV_PROTECT;
+			v->sa = p->sa;
+		} else if (!p->tmpl.optional) {
+			pv_set(v, PV_DROP, ESPX_DROP_NO_SA_OUT);
+		}
+		return;
+	}
+	if (mode == PM_IN_PLAIN) {
+		if ((p->flags & ESPX_POL_F_TMPL) && !p->tmpl.optional)
+			pv_set(v, PV_DROP, ESPX_DROP_PLAINTEXT);
+		return;
+	}
+	/* PM_IN_SA: the template must name this SA; a tunnel SA nobody's
+	 * template accepts is refused even when the template is optional */
+	if (!sa || !sak)
+		return;
+	if (p->flags & ESPX_POL_F_TMPL) {
+		if (tmpl_ok(&p->tmpl, sa, sak))
+			return;
+		if (!tunnel && p->tmpl.optional)
+			return;
+	} else if (!tunnel) {
+		return;
+	}
+	pv_set(v, PV_DROP, ESPX_DROP_IN_TMPL);
+}
+
+static __always_inline int pv_same(const struct pol_verdict *a, const struct pol_verdict *b)
+{
+	return a->action == b->action && a->reason == b->reason &&
+	       (a->action != PV_PROTECT ||
+		(a->sa.spi == b->sa.spi && a->sa.family == b->sa.family &&
+		 a->sa.daddr[0] == b->sa.daddr[0] && a->sa.daddr[1] == b->sa.daddr[1] &&
+		 a->sa.daddr[2] == b->sa.daddr[2] && a->sa.daddr[3] == b->sa.daddr[3]));
+}
+
+/* Count of trailing zero bits of a non-zero word (BPF has no instruction
+ * for it, and clang 16 cannot lower __builtin_ctzll for BPF). */
+static __always_inline __u32 ctz64(__u64 x)
+{
+	__u32 n = 0;
+
+	if (!(x & 0xffffffffULL)) { n += 32; x >>= 32; }
+	if (!(x & 0xffff)) { n += 16; x >>= 16; }
+	if (!(x & 0xff)) { n += 8; x >>= 8; }
+	if (!(x & 0xf)) { n += 4; x >>= 4; }
+	if (!(x & 0x3)) { n += 2; x >>= 2; }
+	if (!(x & 0x1)) n += 1;
+	return n;
+}
+
+/* A selector against a flow whose ports are unknown: 0 no match, 1 a
+ * match if the ports fit, 2 a match whatever the ports. */
+static __always_inline int sel_match_noports(const struct espx_sel *sel, const struct flow *f)
+{
+	if (sel->family && sel->family != f->family)
+		return 0;
+	if (sel->proto && sel->proto != f->proto)
+		return 0;
+	if (!prefix_match(f->daddr, sel->daddr, sel->prefixlen_d, f->family) ||
+	    !prefix_match(f->saddr, sel->saddr, sel->prefixlen_s, f->family))
+		return 0;
+	return sel->sport_mask || sel->dport_mask ? 1 : 2;
+}
+
+struct pol_scan {
+	struct pol_scratch *s;
+	const struct flow *f;
+	struct espx_pol_bits *cand;
+	struct espx_policy *hit;	/* ports known: the first match */
+	const struct espx_sa *sa;	/* ports unknown: judging context */
+	const struct espx_sa_key *sak;
+	struct pol_verdict *v;
+	__u32 base;
+	__u32 stop_rank;		/* a hashed host policy comes first */
+	__u8  noports;
+	__u8  mode;
+	__u8  judged;			/* ports unknown: v holds a verdict */
+	__u8  definite;			/* ports unknown: a match whatever the ports */
+	__u8  mixed;			/* ports unknown: verdicts differ */
+};
+
+/* One candidate per call, lowest slot (= XFRM order) first. */
 static int pol_scan_cb(__u32 i, void *data)
 {
 	struct pol_scan *ps = data;
-	__u32 slot = ps->base + i;
-	struct espx_policy *p = bpf_map_lookup_elem(&espx_policy, &slot);
+	struct pol_verdict *pv = &ps->s->pv;
+	struct espx_policy *p;
+	__u32 w, slot;
+	__u64 x;
+	int m;
 
-	if (!p)
+	if (ps->cand->w[0])
+		w = 0;
+	else if (ps->cand->w[1])
+		w = 1;
+	else if (ps->cand->w[2])
+		w = 2;
+	else if (ps->cand->w[3])
+		w = 3;
+	else
 		return 1;
-	if (!sel_match(&p->sel, ps->f))
+	x = ps->cand->w[w];
+	ps->cand->w[w] = x & (x - 1);
+	slot = ps->base + w * 64 + ctz64(x);
+	p = bpf_map_lookup_elem(&espx_policy, &slot);
+	if (!p || p->rank > ps->stop_rank)
+		return 1;
+	if (!ps->noports) {
+		if (!sel_match(&p->sel, ps->f))
+			return 0;
+		ps->hit = p;
+		return 1;
+	}
+	m = sel_match_noports(&p->sel, ps->f);
+	if (!m)
 		return 0;
-	ps->hit = p;
-	return 1;
+	pol_judge(p, ps->mode, ps->sa, ps->sak, pv);
+	if (!ps->judged)
+		*ps->v = *pv;
+	else if (!pv_same(ps->v, pv))
+		ps->mixed = 1;
+	ps->judged = 1;
+	ps->definite = m == 2;
+	return m == 2;
+}
+
+/* Candidates among the scanned policies: those whose destination and
+ * source prefixes both contain the flow's addresses. 0: none. */
+static __always_inline int pol_candidates(struct pol_scratch *s, const struct flow *f,
+					  __u32 dir, __u32 half)
+{
+	struct espx_pol_lpm_key *k = &s->lk;
+	struct espx_pol_bits *d, *src;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->prefixlen = ESPX_LPM_HDR_BITS + (f->family == AF_INET ? 32 : 128);
+	k->family = f->family;
+	k->dir = (__u8)dir;
+	k->half = (__u8)half;
+	k->which = ESPX_LPM_DADDR;
+	__builtin_memcpy(k->addr, f->daddr, sizeof(k->addr));
+	d = bpf_map_lookup_elem(&espx_pol_lpm, k);
+	if (!d)
+		return 0;
+	k->which = ESPX_LPM_SADDR;
+	__builtin_memcpy(k->addr, f->saddr, sizeof(k->addr));
+	src = bpf_map_lookup_elem(&espx_pol_lpm, k);
+	if (!src)
+		return 0;
+	s->cand.w[0] = d->w[0] & src->w[0];
+	s->cand.w[1] = d->w[1] & src->w[1];
+	s->cand.w[2] = d->w[2] & src->w[2];
+	s->cand.w[3] = d->w[3] & src->w[3];
+	return !!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]);
 }
 
 /* The host-to-host policy for exactly this flow's addresses, if any. */
-static __always_inline struct espx_policy *policy_host(const struct flow *f, __u32 dir, __u32 half)
+static __always_inline struct espx_policy *policy_host(struct pol_scratch *s, const struct flow *f,
+						       __u32 dir, __u32 half)
 {
-	struct espx_pol_host_key *k;
-	__u32 zero = 0;
+	struct espx_pol_host_key *k = &s->hk;
 
-	k = bpf_map_lookup_elem(&espx_pol_key, &zero);
-	if (!k)
-		return NULL;
 	__builtin_memcpy(k->saddr, f->saddr, sizeof(k->saddr));
 	__builtin_memcpy(k->daddr, f->daddr, sizeof(k->daddr));
 	k->family = f->family;
@@ -47,31 +287,101 @@ static __always_inline struct espx_policy *policy_host(const struct flow *f, __u
 	return bpf_map_lookup_elem(&espx_policy_host, k);
 }
 
-static __always_inline struct espx_policy *policy_lookup(const struct flow *f, __u32 dir)
+static __always_inline int ike_port(__u16 port)
 {
-	struct pol_scan ps = { .f = f };
-	struct espx_policy *host = NULL;
+	return port == bpf_htons(IKE_PORT) || port == bpf_htons(NATT_PORT);
+}
+
+/* Is UDP 500/4500 between these addresses IKE (espx_ike)? */
+static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u8 family)
+{
+	struct pol_scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
+	if (!s)
+		return 0;
+	__builtin_memset(&s->ik, 0, sizeof(s->ik));
+	__builtin_memcpy(s->ik.local, local, sizeof(s->ik.local));
+	__builtin_memcpy(s->ik.remote, remote, sizeof(s->ik.remote));
+	s->ik.family = family;
+	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
+}
+
+/* Does any policy of direction dir cover these addresses? (Cheap: what a
+ * packet pays before anything is scanned.) */
+static __always_inline int policy_any(const struct flow *f, __u32 dir)
+{
 	struct espx_config *cfg;
-	__u32 zero = 0, half, n;
+	struct pol_scratch *s;
+	__u32 zero = 0, half;
 
 	cfg = bpf_map_lookup_elem(&espx_config, &zero);
-	if (!cfg)
-		return NULL;
+	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
+	if (!cfg || !s)
+		return 0;
+	half = cfg->active & 1;
+	dir = dir < ESPX_POL__MAX ? dir : 0;
+	if (cfg->nhost[half][dir] && policy_host(s, f, dir, half))
+		return 1;
+	return cfg->count[half][dir] && pol_candidates(s, f, dir, half);
+}
+
+/* How policy_decide is to judge: direction, mode, ports unknown. (BPF
+ * functions take five arguments.) */
+#define PD_OPTS(dir, mode, noports)	((dir) | (mode) << 8 | (noports) << 16)
+
+/* The verdict of a direction's policies for flow f (see the top of this
+ * file); opts: PD_OPTS(). */
+static __noinline void policy_decide(const struct flow *f, __u32 opts, const struct espx_sa *sa,
+				     const struct espx_sa_key *sak, struct pol_verdict *v)
+{
+	__u32 dir = opts & 0xff, mode = (opts >> 8) & 0xff;
+	struct pol_scan ps = { .f = f, .sa = sa, .sak = sak, .v = v,
+			       .noports = !!(opts >> 16), .mode = (__u8)mode, .stop_rank = ~0U };
+	struct espx_policy *host = NULL, *p;
+	struct espx_config *cfg;
+	struct pol_scratch *s;
+	__u32 zero = 0, half;
+
+	if (!v)
+		return;
+	pv_set(v, PV_DROP, ESPX_DROP_INTERNAL);
+	cfg = bpf_map_lookup_elem(&espx_config, &zero);
+	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
+	if (!cfg || !s || !f)
+		return;
 	half = cfg->active & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir])
-		host = policy_host(f, dir, half);
-	n = cfg->count[half][dir];
-	if (n > ESPX_MAX_POLICY)
-		n = ESPX_MAX_POLICY;
-	if (n) {
+		host = policy_host(s, f, dir, half);
+	if (host)
+		ps.stop_rank = host->rank;
+	ps.s = s;
+	ps.cand = &s->cand;
+	if (cfg->count[half][dir] && pol_candidates(s, f, dir, half)) {
 		ps.base = ESPX_POL_SLOT(half, dir, 0);
-		bpf_loop(n, pol_scan_cb, &ps, 0);
+		bpf_loop(ESPX_MAX_POLICY, pol_scan_cb, &ps, 0);
 	}
-	/* both matched: the one XFRM would have tried first */
-	if (host && (!ps.hit || host->rank < ps.hit->rank))
-		return host;
-	return ps.hit;
+	if (!ps.noports) {
+		/* both matched: the one XFRM would have tried first */
+		p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;
+		pol_judge(p, mode, sa, sak, v);
+		return;
+	}
+	if (ps.definite) {
+		if (ps.mixed)
+			pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
+		return;
+	}
+	/* no match whatever the ports: the host policy, or none, decides
+	 * what the port-specific ones did not select */
+	pol_judge(host, mode, sa, sak, &s->pv);
+	if (ps.judged && (ps.mixed || !pv_same(v, &s->pv))) {
+		pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
+		return;
+	}
+	*v = s->pv;
 }
 
 #endif
