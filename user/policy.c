@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "pins.h"
+#include "pol_lpm.h"
 #include "policy.h"
 #include "state.h"
 #include "util.h"
@@ -283,31 +284,251 @@ static int host_clear(const struct pol_fds *fds, __u32 half)
 	return 0;
 }
 
-/* Sort, resolve, write the inactive half (scanned slots and hashed host
- * policies), switch in one write. The old half stays intact until the
- * next commit, so a packet that read the old espx_config still finds it. */
-static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
+/* The same for espx_pol_lpm: that half's bins go before new ones come. */
+static int lpm_clear(int fd, __u32 half)
 {
-	struct sa_list sas = { 0 };
-	__u32 zero = 0, next, dir, i, slot, nscan, nhost;
-	struct espx_pol_host_key hk;
-	struct espx_policy *p;
+	struct espx_pol_lpm_key k, next;
+	int more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &next);
+	while (more) {
+		k = next;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (k.half == half && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Write the bins of one (half, dir) from its scanned slots' selectors. */
+static int lpm_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __u32 dir,
+		     struct pol_lpm_entry *e)
+{
+	int i, ne = pol_lpm_build(sel, n, (__u8)half, (__u8)dir, e);
+
+	if (ne < 0)
+		return ne;
+	for (i = 0; i < ne; i++)
+		if (bpf_map_update_elem(fd, &e[i].key, &e[i].bits, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/* ---- espx_ike: the address pairs whose UDP 500/4500 is IKE ---- */
+
+struct ike_set {
+	struct espx_ike_key *v;
+	size_t n, cap;
+};
+
+static int ike_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct espx_ike_key));
+}
+
+/* Both orders of (a, b), so each side's packets find the pair as (local,
+ * remote) whichever end is local. Pairs with an unset address are left out. */
+static int ike_pair(struct ike_set *s, const __u32 a[4], const __u32 b[4], __u8 family)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+	struct espx_ike_key *k;
+	int i;
+
+	if ((family != AF_INET && family != AF_INET6) || is_zero(a) || is_zero(b))
+		return 0;
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+
+		k = realloc(s->v, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		s->v = k;
+		s->cap = cap;
+	}
+	for (i = 0; i < 2; i++) {
+		k = &s->v[s->n++];
+		memset(k, 0, sizeof(*k));
+		memcpy(k->local, i ? b : a, len);
+		memcpy(k->remote, i ? a : b, len);
+		k->family = family;
+	}
+	return 0;
+}
+
+/* A host selector's addresses (one source, one destination). */
+static int sel_hosts(const struct espx_sel *s)
+{
+	__u8 full = s->family == AF_INET ? 32 : s->family == AF_INET6 ? 128 : 0;
+
+	return full && s->prefixlen_s == full && s->prefixlen_d == full;
+}
+
+/* The set: the outer addresses of every SA, and the endpoints of every
+ * template: its addresses (tunnel mode), or for a transport template
+ * without them, the selector's hosts, between which its SA will run (so
+ * IKE can negotiate that SA while the policy has none and drops the rest:
+ * what the kernel lets through by the IKE daemon's socket policy).
+ * t may be NULL (no policies). Sorted, without repeats. */
+static int ike_collect(struct ike_set *s, const struct pol_table *t, const struct sa_list *sas)
+{
+	const struct espx_policy *p;
+	__u32 dir, i;
+	size_t j, out;
+	int err = 0;
+
+	for (j = 0; !err && j < sas->n; j++)
+		err = ike_pair(s, sas->v[j].saddr, sas->v[j].key.daddr, sas->v[j].key.family);
+	for (dir = 0; t && !err && dir < ESPX_POL__MAX; dir++) {
+		for (i = 0; !err && i < t->n[dir]; i++) {
+			p = &t->p[dir][i];
+			if (!(p->flags & ESPX_POL_F_TMPL))
+				continue;
+			if (p->tmpl.family && !is_zero(p->tmpl.saddr) && !is_zero(p->tmpl.daddr))
+				err = ike_pair(s, p->tmpl.saddr, p->tmpl.daddr, p->tmpl.family);
+			else if (p->tmpl.mode == ESPX_MODE_TRANSPORT && sel_hosts(&p->sel))
+				err = ike_pair(s, p->sel.saddr, p->sel.daddr, p->sel.family);
+		}
+	}
+	if (err || !s->n)
+		return err;
+	qsort(s->v, s->n, sizeof(*s->v), ike_key_cmp);
+	for (j = 1, out = 1; j < s->n; j++)
+		if (ike_key_cmp(&s->v[j], &s->v[out - 1]))
+			s->v[out++] = s->v[j];
+	s->n = out;
+	return 0;
+}
+
+/* Add every pair of the set; the number that could not be added. */
+static size_t ike_add(int fd, const struct ike_set *s, int *err)
+{
+	__u32 one = 1;
+	size_t j, failed = 0;
+
+	for (j = 0; j < s->n; j++) {
+		if (bpf_map_update_elem(fd, &s->v[j], &one, BPF_ANY)) {
+			*err = -errno;
+			failed++;
+		}
+	}
+	return failed;
+}
+
+/* Delete every pair not in the set. */
+static int ike_prune(int fd, const struct ike_set *s)
+{
+	struct espx_ike_key k, next;
+	int more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &next);
+	while (more) {
+		k = next;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (s->n && bsearch(&k, s->v, s->n, sizeof(*s->v), ike_key_cmp))
+			continue;
+		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+/* A refresh in two steps around the switch of espx_config: new pairs go in
+ * before the policies that need them are live (ike_begin), stale ones go
+ * after (ike_finish), so a pair that stays is never missing. What did not
+ * fit at first (the map full of stale pairs) is added again after the
+ * pruning. */
+static size_t ike_begin(int fd, const struct ike_set *s)
+{
+	int err = 0;
+
+	return ike_add(fd, s, &err);
+}
+
+static void ike_finish(int fd, const struct ike_set *s, size_t failed)
+{
+	int err = ike_prune(fd, s);
+
+	if (!err && failed)
+		ike_add(fd, s, &err);
+	if (err)
+		pr_warn("updating espx_ike (%zu address pairs whose UDP 500/4500 bypasses policy as IKE): %s; IKE between them may be dropped by policy\n",
+			s->n, strerror(-err));
+}
+
+static int sa_read(struct sa_list *sas)
+{
 	int sa_fd, err;
 
 	sa_fd = espx_pinned_fd(NULL, "espx_sa");
 	if (sa_fd < 0)
 		return sa_fd;
-	err = sa_foreach(sa_fd, sa_collect, &sas);
+	err = sa_foreach(sa_fd, sa_collect, sas);
 	close(sa_fd);
 	if (err) {
 		pr_warn("reading SAs to resolve policy templates: %s\n", strerror(-err));
-		free(sas.v);
 		return err;
 	}
-	if (sas.n)
-		qsort(sas.v, sas.n, sizeof(*sas.v), brief_cmp);
+	if (sas->n)
+		qsort(sas->v, sas->n, sizeof(*sas->v), brief_cmp);
+	return 0;
+}
+
+/* espx_ike alone, for an SA change while there are no policies. */
+static int ike_refresh(void)
+{
+	struct sa_list sas = { 0 };
+	struct ike_set ike = { 0 };
+	int fd, err;
+
+	fd = espx_pinned_fd(NULL, "espx_ike");
+	if (fd < 0)
+		return fd;
+	err = sa_read(&sas);
+	if (!err)
+		err = ike_collect(&ike, NULL, &sas);
+	if (!err)
+		ike_finish(fd, &ike, ike_begin(fd, &ike));
+	free(ike.v);
+	free(sas.v);
+	close(fd);
+	return err;
+}
+
+/* What one commit needs besides the tables. */
+struct commit_buf {
+	struct espx_sel sel[ESPX_MAX_POLICY];		/* scanned slots' selectors */
+	struct pol_lpm_entry lpm[POL_LPM_ENTRIES_MAX];
+};
+
+/* Sort, resolve, write the inactive half (scanned slots, hashed host
+ * policies and the LPM bins of the scanned ones), add the IKE pairs,
+ * switch in one write, remove stale IKE pairs. The old half stays intact
+ * until the next commit, so a packet that read the old espx_config still
+ * finds it. */
+static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
+{
+	struct sa_list sas = { 0 };
+	struct ike_set ike = { 0 };
+	__u32 zero = 0, next, dir, i, slot, nscan, nhost;
+	struct commit_buf *buf = NULL;
+	struct espx_pol_host_key hk;
+	struct espx_policy *p;
+	int lpm_fd, ike_fd = -1, err;
+	size_t ike_failed = 0;
+
+	lpm_fd = espx_pinned_fd(NULL, "espx_pol_lpm");
+	if (lpm_fd < 0)
+		return lpm_fd;
+	ike_fd = espx_pinned_fd(NULL, "espx_ike");
+	err = ike_fd < 0 ? ike_fd : sa_read(&sas);
+	if (!err && !(buf = malloc(sizeof(*buf))))
+		err = -ENOMEM;
+	if (err)
+		goto out;
 	next = !(t->cfg.active & 1);
 	err = host_clear(fds, next);
+	if (!err)
+		err = lpm_clear(lpm_fd, next);
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 		pol_sort(t->p[dir], t->n[dir]);
 		nscan = nhost = 0;
@@ -330,26 +551,39 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 				err = -ENOSPC;
 				break;
 			}
+			buf->sel[nscan] = p->sel;
 			slot = ESPX_POL_SLOT(next, dir, nscan++);
 			if (bpf_map_update_elem(fds->pol, &slot, p, BPF_ANY))
 				err = -errno;
 		}
+		if (!err)
+			err = lpm_write(lpm_fd, buf->sel, nscan, next, dir, buf->lpm);
 		t->cfg.count[next][dir] = nscan;
 		t->cfg.nhost[next][dir] = nhost;
 	}
-	free(sas.v);
+	if (!err)
+		err = ike_collect(&ike, t, &sas);
 	if (err) {
 		if (err != -ENOSPC)
 			pr_warn("writing the new policy table: %s\n", strerror(-err));
-		return err;
+		goto out;
 	}
+	ike_failed = ike_begin(ike_fd, &ike);
 	t->cfg.active = next;
 	if (bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
 		err = -errno;
 		pr_warn("switching to the new policy table: %s\n", strerror(-err));
-		return err;
+		goto out;
 	}
-	return 0;
+	ike_finish(ike_fd, &ike, ike_failed);
+out:
+	free(buf);
+	free(ike.v);
+	free(sas.v);
+	if (ike_fd >= 0)
+		close(ike_fd);
+	close(lpm_fd);
+	return err;
 }
 
 static struct pol_table *pol_alloc(void)
@@ -377,6 +611,8 @@ int policy_sync(void)
 		total += t->n[dir];
 	if (!err && total)
 		err = pol_commit(&fds, t);
+	else if (!err)	/* no policies to switch, but the SA pairs still change */
+		err = ike_refresh();
 	if (err)
 		pr_warn("policies were not updated for this SA change\n");
 	free(t);
