@@ -49,7 +49,8 @@ resolved() { json_get "$(pol_json)" "[p['sa']['spi'] for p in j if p['dir'] == '
 # ---- state add before attach, AES-128 and AES-256 ----
 check_rc state_add_aes128 0 '^$' espx state add src 10.88.0.1 dst 10.88.0.2 proto esp \
 	spi 0x1001 reqid 5 mode tunnel replay-window 64 aead "$AEAD" 0x$KEY128$SALT128 128 \
-	limit packet-soft 1000 limit byte-hard 0x100000 encap espinudp 4500 4500 0.0.0.0
+	limit packet-soft 1000 limit byte-hard 0x100000 encap espinudp 4500 4500 0.0.0.0 \
+	flag noecn decap-dscp nopmtudisc af-unspec extra-flag dont-encap-dscp
 check state_add_loads_maps test -e "$PIN/espx_sa"
 check_rc state_add_aes256_ipv6 0 '^$' espx state add src 2001:db8::1 dst 2001:db8::2 \
 	proto esp spi 4096 aead "$AEAD" 0x$KEY256$SALT256 96 flag esn replay-window 128 \
@@ -73,6 +74,9 @@ check list_json_v4_stats test "$(json_get "$js" "($sa4['stats']['replay'], $sa4[
 check list_json_v6_ids test "$(json_get "$js" "($sa6['dst'], $sa6['family'], $sa6['mode'], $sa6['aead']['key_bits'], $sa6['aead']['icv_bits'])")" = \
 	"('2001:db8::2', 'inet6', 'transport', 256, 96)"
 check list_json_v6_esn test "$(json_get "$js" "($sa6['esn'], $sa6['replay_window'], $sa6['oseq'] == (1 << 32) + 7)")" = "(True, 128, True)"
+check list_json_v4_flags test "$(json_get "$js" "($sa4['flags'], $sa4['extra_flags'])")" = \
+	"(['noecn', 'decap-dscp', 'nopmtudisc'], ['dont-encap-dscp'])"
+check list_json_v6_flags test "$(json_get "$js" "($sa6['flags'], $sa6['extra_flags'])")" = "(['esn'], [])"
 check list_json_v4_encap test "$(json_get "$js" "($sa4['encap']['type'], $sa4['encap']['sport'], $sa4['encap']['dport'])")" = "('espinudp', 4500, 4500)"
 check_rc state_add_encap_ipv6_refused 2 'over IPv6' espx state add src 2001:db8::1 \
 	dst 2001:db8::3 proto esp spi 4097 aead "$AEAD" 0x$KEY128$SALT128 128 \
@@ -84,6 +88,7 @@ txt=$(run espx state list)
 check list_text_spi grep -q 'proto esp spi 0x00001001 reqid 5 mode tunnel' <<<"$txt"
 check list_text_no_key grep -q "aead rfc4106(gcm(aes)) <key not kept> 128" <<<"$txt"
 check list_text_esn grep -q 'flag esn' <<<"$txt"
+check list_text_flags grep -q 'oseq 0x00000000 flag noecn decap-dscp nopmtudisc extra_flag dont-encap-dscp$' <<<"$txt"
 check list_text_lifetime grep -q 'limit: soft 1000(packets), hard (INF)(packets)' <<<"$txt"
 check list_text_stats grep -q 'replay-window 64 replay 0 failed 0' <<<"$txt"
 check show_is_list test "$(run espx state show)" = "$txt"
@@ -95,8 +100,11 @@ check_rc state_unsupported_enc 2 "'enc'" espx state add src 10.88.0.1 dst 10.88.
 	proto esp spi 0x2001 enc 'cbc(aes)' 0x$KEY128 auth 'hmac(sha1)' 0x$KEY128
 check_rc state_unsupported_aead 2 "'rfc4309\(ccm\(aes\)\)'" espx state add src 10.88.0.1 \
 	dst 10.88.0.2 proto esp spi 0x2002 aead 'rfc4309(ccm(aes))' 0x$KEY128$SALT128 128
-check_rc state_unsupported_flag 2 "'decap-dscp'" espx state add src 10.88.0.1 dst 10.88.0.2 \
-	proto esp spi 0x2003 aead "$AEAD" 0x$KEY128$SALT128 128 flag decap-dscp
+check_rc state_unsupported_flag 2 "'wildrecv'" espx state add src 10.88.0.1 dst 10.88.0.2 \
+	proto esp spi 0x2003 aead "$AEAD" 0x$KEY128$SALT128 128 flag noecn wildrecv
+check_rc state_unsupported_extra_flag 2 "'oseq-may-wrap'" espx state add src 10.88.0.1 \
+	dst 10.88.0.2 proto esp spi 0x2003 aead "$AEAD" 0x$KEY128$SALT128 128 \
+	extra-flag oseq-may-wrap
 check_rc state_unsupported_offload 2 "'offload'" espx state add src 10.88.0.1 dst 10.88.0.2 \
 	proto esp spi 0x2004 aead "$AEAD" 0x$KEY128$SALT128 128 offload dev lo dir out
 check_rc state_proto_ah 2 "'ah'" espx state add src 10.88.0.1 dst 10.88.0.2 proto ah \

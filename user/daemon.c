@@ -139,7 +139,8 @@ static const char *sa_name(const struct espx_sa_key *id, char *buf, size_t n)
  * when SPI, addresses and every parameter match) */
 static int same_config(const struct espx_sa *a, const struct espx_sa *b)
 {
-	const __u32 cfg = ESPX_SA_F_ESN | ESPX_SA_F_ENCAP;
+	const __u32 cfg = ESPX_SA_F_ESN | ESPX_SA_F_ENCAP | ESPX_SA_F_NOECN |
+			  ESPX_SA_F_DECAP_DSCP | ESPX_SA_F_NOPMTUDISC | ESPX_SA_F_DONT_ENCAP_DSCP;
 
 	return (a->flags & cfg) == (b->flags & cfg) &&
 	       !memcmp(a->salt, b->salt, offsetof(struct espx_sa, add_time) -

@@ -24,7 +24,8 @@ void state_usage(FILE *f)
 		"                      aead 'rfc4106(gcm(aes))' 0xKEYSALT ICVBITS\n"
 		"                      [ mode { transport | tunnel } ] [ reqid N ]\n"
 		"                      [ replay-window N ] [ replay-seq N ] [ replay-oseq N ]\n"
-		"                      [ replay-seq-hi N ] [ replay-oseq-hi N ] [ flag esn ]\n"
+		"                      [ replay-seq-hi N ] [ replay-oseq-hi N ]\n"
+		"                      [ flag FLAG... ] [ extra-flag dont-encap-dscp ]\n"
 		"                      [ encap espinudp SPORT DPORT OADDR ]\n"
 		"                      [ limit { byte-soft | byte-hard | packet-soft | packet-hard } N ]...\n"
 		"                      [ sel [ src PREFIX ] [ dst PREFIX ] [ proto P [ sport N ] [ dport N ] ] ]\n"
@@ -32,6 +33,7 @@ void state_usage(FILE *f)
 		"       espx state { del | delete } dst ADDR proto esp spi SPI\n"
 		"       espx state { list | show } [ -j ]\n"
 		"       espx state flush\n"
+		"FLAG := esn | noecn | decap-dscp | nopmtudisc | af-unspec | align4\n"
 		"0xKEYSALT: AES-128/192/256 key then 4 bytes of salt (40, 56 or 72 hex digits);\n"
 		"ICVBITS: 64, 96 or 128. espx keeps no copy of the key.\n");
 }
@@ -327,6 +329,30 @@ static void sel_text(const struct espx_sel *s)
 		printf(" %s %u", s->proto == 1 || s->proto == 58 ? "code" : "dport", ntohs(s->dport));
 }
 
+/* The SA's flags of one ip xfrm table, as ip xfrm state list prints
+ * them: "flag noecn decap-dscp esn", "extra_flag dont-encap-dscp". */
+static void flags_text(const char *title, const struct xp_flag_name *t, __u32 flags)
+{
+	int any = 0;
+
+	for (; t->name; t++) {
+		if (!t->flag || !(flags & t->flag))
+			continue;
+		printf("%s %s", any ? "" : title, t->name);
+		any = 1;
+	}
+}
+
+/* The same as a JSON array of names. */
+static void flags_json(struct jw *w, const char *key, const struct xp_flag_name *t, __u32 flags)
+{
+	jw_arr_open(w, key);
+	for (; t->name; t++)
+		if (t->flag && (flags & t->flag))
+			jw_str(w, NULL, t->name);
+	jw_arr_close(w);
+}
+
 static void sa_text(const struct espx_sa_key *id, const struct espx_sa *sa)
 {
 	char a[INET6_ADDRSTRLEN], l1[24], l2[24];
@@ -338,11 +364,14 @@ static void sa_text(const struct espx_sa_key *id, const struct espx_sa *sa)
 	       xp_mode_name(sa->mode));
 	printf("\treplay-window %u ", sa->replay_window);
 	if (esn)
-		printf("seq 0x%016llx oseq 0x%016llx flag esn\n", (unsigned long long)sa->seq,
+		printf("seq 0x%016llx oseq 0x%016llx", (unsigned long long)sa->seq,
 		       (unsigned long long)sa->oseq);
 	else
-		printf("seq 0x%08llx oseq 0x%08llx\n", (unsigned long long)sa->seq,
+		printf("seq 0x%08llx oseq 0x%08llx", (unsigned long long)sa->seq,
 		       (unsigned long long)sa->oseq);
+	flags_text(" flag", xp_sa_flags, sa->flags);
+	flags_text(" extra_flag", xp_sa_extra_flags, sa->flags);
+	printf("\n");
 	printf("\taead " XP_AEAD_NAME " <key not kept> %u\n", sa->icv_len * 8);
 	if (sa->flags & ESPX_SA_F_ENCAP)
 		printf("\tencap type espinudp sport %u dport %u\n", ntohs(sa->encap_sport),
@@ -405,6 +434,8 @@ static void sa_json(struct jw *w, const struct espx_sa_key *key, const struct es
 	jw_u64(w, "seq", sa->seq);
 	jw_u64(w, "oseq", sa->oseq);
 	jw_bool(w, "esn", !!(sa->flags & ESPX_SA_F_ESN));
+	flags_json(w, "flags", xp_sa_flags, sa->flags);
+	flags_json(w, "extra_flags", xp_sa_extra_flags, sa->flags);
 	jw_obj_open(w, "aead");
 	jw_str(w, "name", XP_AEAD_NAME);
 	jw_u64(w, "key_bits", sa->key_len * 8);

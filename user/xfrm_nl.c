@@ -328,6 +328,39 @@ void xnl_window_from_espx(struct xnl_ae *ae, uint64_t top,
 	}
 }
 
+/* XFRM_STATE_* and XFRM_SA_XFLAG_* onto the SA (user/xfrm_parse.c says
+ * what espx does with each): the ECN/DSCP/DF flags are the datapath's;
+ * af-unspec has already shaped the selector the kernel reports, align4
+ * concerns AH only; what espx cannot do as the kernel does leaves the SA
+ * to the kernel. All eight XFRM_STATE_* bits are known; extra flags may
+ * grow. */
+static void sa_flags_decode(struct xnl_sa *s, __u8 flags, const __u32 *extra)
+{
+	struct espx_sa *sa = &s->sa;
+	__u32 x = extra ? *extra : 0;
+	char hex[16];
+
+	if (flags & XFRM_STATE_NOECN)
+		sa->flags |= ESPX_SA_F_NOECN;
+	if (flags & XFRM_STATE_DECAP_DSCP)
+		sa->flags |= ESPX_SA_F_DECAP_DSCP;
+	if (flags & XFRM_STATE_NOPMTUDISC)
+		sa->flags |= ESPX_SA_F_NOPMTUDISC;
+	if (x & XFRM_SA_XFLAG_DONT_ENCAP_DSCP)
+		sa->flags |= ESPX_SA_F_DONT_ENCAP_DSCP;
+	if (flags & XFRM_STATE_WILDRECV)
+		why(s->why, "flag wildrecv (Mobile IPv6 wildcard receive)", NULL);
+	if (flags & XFRM_STATE_ICMP)
+		why(s->why, "flag icmp (ICMP errors by their embedded packet)", NULL);
+	if (x & XFRM_SA_XFLAG_OSEQ_MAY_WRAP)
+		why(s->why, "extra-flag oseq-may-wrap (espx never wraps)", NULL);
+	x &= ~(__u32)(XFRM_SA_XFLAG_DONT_ENCAP_DSCP | XFRM_SA_XFLAG_OSEQ_MAY_WRAP);
+	if (x) {
+		snprintf(hex, sizeof(hex), "0x%x", x);
+		why(s->why, "extra-flag %s unknown to espx", hex);
+	}
+}
+
 int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 {
 	const struct xfrm_usersa_info *p = mnl_nlmsg_get_payload(nlh);
@@ -448,6 +481,7 @@ int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 	}
 	if (p->sel.ifindex)
 		why(s->why, "selector bound to a device", NULL);
+	sa_flags_decode(s, p->flags, attr_data(&t, XFRMA_SA_EXTRA_FLAGS, sizeof(__u32)));
 	if (s->why[0])
 		xnl_sa_wipe_key(s);
 	return 0;

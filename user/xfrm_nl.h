@@ -21,6 +21,10 @@
 #include "espx_sa.h"
 #include "espx_policy.h"
 
+#ifndef XFRM_SA_XFLAG_OSEQ_MAY_WRAP
+#define XFRM_SA_XFLAG_OSEQ_MAY_WRAP	2	/* older linux/xfrm.h lack it */
+#endif
+
 struct mnl_socket;
 
 struct xnl {

@@ -240,7 +240,6 @@ static const struct unsupported state_unsupported[] = {
 	{ "ctx", "no security contexts" },
 	{ "coa", "no Mobile IPv6" },
 	{ "seq", "no SADB sequence numbers (replay-seq sets the ESP one)" },
-	{ "extra-flag", "no extra flags" },
 	{ "offload", "espx is itself the offload" },
 	{ "tfcpad", "no TFC padding" },
 	{ "dir", "SAs have no direction in espx" },
@@ -499,23 +498,73 @@ static int limit(struct cur *c, struct espx_lft *lft)
 	return 0;
 }
 
-static const char *const flag_names[] = {
-	"esn", "noecn", "decap-dscp", "nopmtudisc", "wildrecv", "icmp", "af-unspec", "align4", NULL
+/* `flag FLAG...`, as ip xfrm state spells them (XFRM_STATE_*). What espx
+ * does with each:
+ *  - esn, noecn, decap-dscp, nopmtudisc: set on the SA; the datapath honours
+ *    them as the kernel does.
+ *  - af-unspec: accepted, changes nothing. The kernel gives a selector
+ *    without a family the SA's family unless af-unspec asks it to keep
+ *    "any" (so a tunnel SA can carry IPv4 and IPv6: strongSwan and
+ *    libreswan set it on every tunnel SA); espx always keeps a `state add`
+ *    without sel at "any", and the daemon reads the selector after the
+ *    kernel applied the flag.
+ *  - align4: accepted, changes nothing: it aligns AH headers to 4 bytes
+ *    instead of 8, and espx carries ESP only.
+ *  - icmp: refused. The kernel then lets in ICMP errors from the tunnel
+ *    whose embedded packet matches the SA's selector reversed; espx checks
+ *    the error itself against the selector and would drop them.
+ *  - wildrecv: refused. It lets a Mobile IPv6 SA receive with a wildcard
+ *    address; espx finds SAs by their exact destination. */
+static const struct xp_flag_name state_flags[] = {
+	{ "noecn", ESPX_SA_F_NOECN, NULL },
+	{ "decap-dscp", ESPX_SA_F_DECAP_DSCP, NULL },
+	{ "nopmtudisc", ESPX_SA_F_NOPMTUDISC, NULL },
+	{ "wildrecv", 0, "Mobile IPv6 wildcard receive; espx finds SAs by their destination" },
+	{ "icmp", 0, "espx would drop ICMP errors that the kernel lets in by their embedded packet" },
+	{ "af-unspec", 0, NULL },
+	{ "align4", 0, NULL },
+	{ "esn", ESPX_SA_F_ESN, NULL },
+	{ NULL, 0, NULL }
 };
 
-static int flags(struct cur *c, __u32 *f)
+/* `extra-flag EXTRA-FLAG...` (XFRM_SA_XFLAG_*). */
+static const struct xp_flag_name state_extra_flags[] = {
+	{ "dont-encap-dscp", ESPX_SA_F_DONT_ENCAP_DSCP, NULL },
+	{ "oseq-may-wrap", 0, "espx never lets the output sequence number wrap (RFC 4303 3.3.3)" },
+	{ NULL, 0, NULL }
+};
+
+const struct xp_flag_name *const xp_sa_flags = state_flags;
+const struct xp_flag_name *const xp_sa_extra_flags = state_extra_flags;
+
+/* The next word, if it is there and one of the names in t. */
+static const struct xp_flag_name *next_flag(const struct cur *c, const struct xp_flag_name *t)
 {
+	if (c->i + 1 >= c->argc)
+		return NULL;
+	for (; t->name; t++)
+		if (!strcmp(c->argv[c->i + 1], t->name))
+			return t;
+	return NULL;
+}
+
+/* Flag words from table t until the first word that is not one. */
+static int flags(struct cur *c, const struct xp_flag_name *t, __u32 *f, const char *accepted)
+{
+	const char *kw = word(c);
+	const struct xp_flag_name *n;
 	int any = 0;
 
-	while (next_in(c, flag_names)) {
+	while ((n = next_flag(c, t))) {
 		c->i++;
-		if (!is(c, "esn"))
-			return fail(c, "flag '%s' is not supported by espx (only esn)", word(c));
-		*f |= ESPX_SA_F_ESN;
+		if (n->refused)
+			return fail(c, "%s '%s' is not supported by espx (%s)", kw, n->name,
+				    n->refused);
+		*f |= n->flag;
 		any = 1;
 	}
 	if (!any)
-		return fail(c, "'flag' needs a flag: esn%s%s%s",
+		return fail(c, "'%s' needs %s%s%s%s", kw, accepted,
 			    c->i + 1 < c->argc ? " (not '" : "",
 			    c->i + 1 < c->argc ? c->argv[c->i + 1] : "",
 			    c->i + 1 < c->argc ? "')" : "");
@@ -640,7 +689,10 @@ static int state_word(struct cur *c, struct xp_state *st, unsigned int *seen,
 		return num32(c, "a sequence number", 0xffffffffu, &seq[2 + out]);
 	}
 	if (is(c, "flag"))
-		return flags(c, &sa->flags);
+		return flags(c, state_flags, &sa->flags,
+			     "a flag: noecn, decap-dscp, nopmtudisc, af-unspec, align4 or esn");
+	if (is(c, "extra-flag"))
+		return flags(c, state_extra_flags, &sa->flags, "an extra flag: dont-encap-dscp");
 	if (is(c, "aead"))
 		return aead(c, st);
 	if (is(c, "encap"))
@@ -659,7 +711,7 @@ static int state_word(struct cur *c, struct xp_state *st, unsigned int *seen,
 		return 0;
 	}
 	return refuse_or_unknown(c, state_unsupported,
-				 "src, dst, proto, spi, mode, reqid, replay-window, replay-seq, replay-oseq, replay-seq-hi, replay-oseq-hi, flag, aead, encap, limit, sel or aes-driver");
+				 "src, dst, proto, spi, mode, reqid, replay-window, replay-seq, replay-oseq, replay-seq-hi, replay-oseq-hi, flag, extra-flag, aead, encap, limit, sel or aes-driver");
 }
 
 int xp_parse_state_add(int argc, char **argv, struct xp_state *st, struct xp_err *err)

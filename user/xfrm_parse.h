@@ -61,6 +61,17 @@ int xp_parse_policy_del(int argc, char **argv, struct xp_policy *p, struct xp_er
  * not one host (the kernel would need the packet to decide). */
 int xp_tmpl_daddr(const struct espx_policy *p, __u32 daddr[4], __u8 *family);
 
+/* SA flag words as ip xfrm state spells them, in its order (NULL name
+ * ends a table). flag: the ESPX_SA_F_* bit it sets (0: accepted, no
+ * effect on espx); refused: why espx refuses it, or NULL. */
+struct xp_flag_name {
+	const char *name;
+	__u32 flag;
+	const char *refused;
+};
+extern const struct xp_flag_name *const xp_sa_flags;		/* `flag` */
+extern const struct xp_flag_name *const xp_sa_extra_flags;	/* `extra-flag` */
+
 /* Small helpers shared with the listing code. */
 int xp_parse_addr(const char *s, __u32 addr[4], __u8 *family);
 const char *xp_addr_str(const __u32 addr[4], __u8 family, char *buf, size_t n);

@@ -2,13 +2,14 @@
 /* Decoding the kernel's XFRM netlink messages (user/xfrm_nl.h) without a
  * kernel: messages are built here as the kernel builds them (xfrm_user.c
  * copy_to_user_state_extra / copy_to_user_tmpl) and decoded. An AES-GCM SA
- * must come out field by field with its key and replay state; anything espx
- * does not carry (CBC+HMAC, AH, marks, xfrm interfaces, offload, larval
- * SAs) must come with a reason and without key material; policies with one
- * ESP template decode, socket and sub policies are skipped. The replay
- * window conversions must map the kernel's bit layouts (legacy 32-bit:
- * bit i = top - i; bitmap/ESN: bit (s - 1) % W) to espx's (bit s % 4096)
- * and back exactly. */
+ * must come out field by field with its key and replay state; the ECN,
+ * DSCP and DF flags must reach it as espx's bits; anything espx does not
+ * carry (CBC+HMAC, AH, marks, xfrm interfaces, offload, larval SAs, the
+ * wildrecv/icmp/oseq-may-wrap flags) must come with a reason and without
+ * key material; policies with one ESP template decode, socket and sub
+ * policies are skipped. The replay window conversions must map the
+ * kernel's bit layouts (legacy 32-bit: bit i = top - i; bitmap/ESN: bit
+ * (s - 1) % W) to espx's (bit s % 4096) and back exactly. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -189,6 +190,75 @@ static void test_declined(void)
 	}
 }
 
+/* The ECN/DSCP/DF flags reach the SA as the espx bits; af-unspec and
+ * align4 are carried and change nothing; wildrecv, icmp, oseq-may-wrap and
+ * unknown extra flags leave the SA to the kernel, without its key. */
+static void test_flags(void)
+{
+	static struct xnl_sa s;
+	struct nlmsghdr *nlh;
+	struct xfrm_usersa_info *p;
+	__u32 x;
+	char why[160];
+	int ok;
+
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	p = mnl_nlmsg_get_payload(nlh);
+	p->flags = XFRM_STATE_NOECN | XFRM_STATE_DECAP_DSCP | XFRM_STATE_NOPMTUDISC;
+	x = XFRM_SA_XFLAG_DONT_ENCAP_DSCP;
+	mnl_attr_put(nlh, XFRMA_SA_EXTRA_FLAGS, sizeof(x), &x);
+	ok = !xnl_sa_decode(nlh, &s) && !s.why[0] && s.aes_key_len == 16 &&
+	     s.sa.flags == (ESPX_SA_F_NOECN | ESPX_SA_F_DECAP_DSCP | ESPX_SA_F_NOPMTUDISC |
+			    ESPX_SA_F_DONT_ENCAP_DSCP);
+	snprintf(why, sizeof(why), "why '%s', flags %#x", s.why, s.sa.flags);
+	check(ok, "flags-ecn-dscp-df-carried", why);
+	xnl_sa_wipe(&s);
+
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	p = mnl_nlmsg_get_payload(nlh);
+	p->flags = XFRM_STATE_DECAP_DSCP;
+	ok = !xnl_sa_decode(nlh, &s) && !s.why[0] && s.sa.flags == ESPX_SA_F_DECAP_DSCP;
+	snprintf(why, sizeof(why), "why '%s', flags %#x", s.why, s.sa.flags);
+	check(ok, "flags-decap-dscp-alone", why);
+	xnl_sa_wipe(&s);
+
+	/* strongSwan's and libreswan's tunnel SA: af-unspec, selector family 0 */
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	p = mnl_nlmsg_get_payload(nlh);
+	p->flags = XFRM_STATE_AF_UNSPEC | XFRM_STATE_ALIGN4;
+	memset(&p->sel, 0, sizeof(p->sel));
+	x = 0;
+	mnl_attr_put(nlh, XFRMA_SA_EXTRA_FLAGS, sizeof(x), &x);
+	ok = !xnl_sa_decode(nlh, &s) && !s.why[0] && !s.sa.flags && !s.sa.sel.family &&
+	     s.aes_key_len == 16;
+	snprintf(why, sizeof(why), "why '%s', flags %#x, sel family %u", s.why, s.sa.flags,
+		 s.sa.sel.family);
+	check(ok, "flags-af-unspec-align4-carried", why);
+	xnl_sa_wipe(&s);
+
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	((struct xfrm_usersa_info *)mnl_nlmsg_get_payload(nlh))->flags =
+		XFRM_STATE_NOECN | XFRM_STATE_WILDRECV;
+	declined("flags-wildrecv-declined", nlh, "wildrecv");
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	((struct xfrm_usersa_info *)mnl_nlmsg_get_payload(nlh))->flags = XFRM_STATE_ICMP;
+	declined("flags-icmp-declined", nlh, "icmp");
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	x = XFRM_SA_XFLAG_DONT_ENCAP_DSCP | XFRM_SA_XFLAG_OSEQ_MAY_WRAP;
+	mnl_attr_put(nlh, XFRMA_SA_EXTRA_FLAGS, sizeof(x), &x);
+	declined("flags-oseq-may-wrap-declined", nlh, "oseq-may-wrap");
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	x = 0x80;
+	mnl_attr_put(nlh, XFRMA_SA_EXTRA_FLAGS, sizeof(x), &x);
+	declined("flags-unknown-extra-declined", nlh, "extra-flag 0x80");
+	/* a more basic reason is reported first */
+	nlh = sa_msg(XFRM_MSG_NEWSA, "rfc4106(gcm(aes))", 160, 128);
+	p = mnl_nlmsg_get_payload(nlh);
+	p->id.proto = IPPROTO_AH;
+	p->flags = XFRM_STATE_ICMP;
+	declined("flags-reason-after-proto", nlh, "proto ah");
+}
+
 static void test_policy(void)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -269,6 +339,7 @@ int main(void)
 {
 	test_gcm_sa();
 	test_declined();
+	test_flags();
 	test_policy();
 	test_windows();
 	return failed;

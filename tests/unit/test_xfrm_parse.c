@@ -204,6 +204,33 @@ static void state_good(void)
 		      "state_aes192_icv64", "key %zu icv %u", st.aes_key_len, st.sa.icv_len);
 	}
 
+	/* the ECN/DSCP/DF flags, as iproute2 spells them */
+	if (state_ok("state_flags_ecn_dscp_df",
+		     ID4 AEAD K128 " 128 mode tunnel flag noecn decap-dscp nopmtudisc "
+		     "extra-flag dont-encap-dscp reqid 3"))
+		check(st.sa.flags == (ESPX_SA_F_NOECN | ESPX_SA_F_DECAP_DSCP | ESPX_SA_F_NOPMTUDISC |
+				      ESPX_SA_F_DONT_ENCAP_DSCP) && st.sa.reqid == 3,
+		      "state_flags_ecn_dscp_df_set", "flags %x reqid %u", st.sa.flags, st.sa.reqid);
+	if (state_ok("state_flags_each_once", ID4 AEAD K128 " 128 flag decap-dscp"))
+		check(st.sa.flags == ESPX_SA_F_DECAP_DSCP, "state_flag_decap_dscp_only", "flags %x",
+		      st.sa.flags);
+	/* flag words may repeat, as ip xfrm allows; flag lists end at the next word */
+	if (state_ok("state_flags_two_lists",
+		     ID4 "replay-window 32 flag esn " AEAD K128 " 128 flag noecn esn"))
+		check(st.sa.flags == (ESPX_SA_F_ESN | ESPX_SA_F_NOECN) && st.sa.replay_window == 32,
+		      "state_flags_two_lists_merged", "flags %x", st.sa.flags);
+	/* af-unspec (strongSwan and libreswan on every tunnel SA) and align4
+	 * (AH only) change nothing espx does: accepted, no bit, and a state
+	 * without sel still takes any inner family */
+	if (state_ok("state_flag_af_unspec_align4",
+		     ID4 AEAD K128 " 128 mode tunnel flag af-unspec align4"))
+		check(!st.sa.flags && !st.sa.sel.family, "state_flag_af_unspec_align4_no_effect",
+		      "flags %x sel family %u", st.sa.flags, st.sa.sel.family);
+	if (state_ok("state_flag_af_unspec_esn",
+		     ID4 "replay-window 64 flag af-unspec esn " AEAD K128 " 128 mode tunnel"))
+		check(st.sa.flags == ESPX_SA_F_ESN, "state_flag_af_unspec_esn_bits", "flags %x",
+		      st.sa.flags);
+
 	/* NAT-T as strongSwan installs it */
 	if (state_ok("state_encap",
 		     "src 198.51.100.10 dst 203.0.113.5 proto esp spi 0xcafe0001 reqid 2 mode tunnel "
@@ -282,9 +309,21 @@ static void state_refused(void)
 	state_bad("state_bad_proto_other", "src 192.0.2.1 dst 192.0.2.2 proto tcp spi 1", "'tcp'");
 	state_bad("state_bad_mode_beet", ID4 AEAD K128 " 128 mode beet", "'beet'");
 	state_bad("state_bad_mode_value", ID4 AEAD K128 " 128 mode sideways", "'sideways'");
-	state_bad("state_bad_flag_decap_dscp", ID4 AEAD K128 " 128 flag decap-dscp", "'decap-dscp'");
-	state_bad("state_bad_flag_noecn_after_esn",
-		  ID4 AEAD K128 " 128 replay-window 32 flag esn noecn", "'noecn'");
+	/* flags espx cannot honour as the kernel does, wherever they stand */
+	state_bad("state_bad_flag_wildrecv", ID4 AEAD K128 " 128 flag wildrecv", "'wildrecv'");
+	state_bad("state_bad_flag_icmp_after_esn",
+		  ID4 AEAD K128 " 128 replay-window 32 flag esn icmp", "'icmp'");
+	state_bad("state_bad_flag_wildrecv_says_why", ID4 AEAD K128 " 128 flag noecn wildrecv",
+		  "Mobile IPv6");
+	state_bad("state_bad_extra_flag_oseq_may_wrap",
+		  ID4 AEAD K128 " 128 extra-flag oseq-may-wrap", "'oseq-may-wrap'");
+	state_bad("state_bad_extra_flag_unknown", ID4 AEAD K128 " 128 extra-flag bogus",
+		  "'bogus'");
+	state_bad("state_bad_extra_flag_missing", ID4 AEAD K128 " 128 extra-flag", "'extra-flag'");
+	/* a state flag is not an extra flag, nor the other way round */
+	state_bad("state_bad_extra_flag_noecn", ID4 AEAD K128 " 128 extra-flag noecn", "'noecn'");
+	state_bad("state_bad_flag_dont_encap_dscp", ID4 AEAD K128 " 128 flag dont-encap-dscp",
+		  "'dont-encap-dscp'");
 	state_bad("state_bad_flag_unknown", ID4 AEAD K128 " 128 flag bogus", "'bogus'");
 	state_bad("state_bad_flag_missing", ID4 AEAD K128 " 128 flag", "'flag'");
 	state_bad("state_bad_output_mark", ID4 AEAD K128 " 128 output-mark 5", "'output-mark'");
