@@ -110,8 +110,12 @@ class Site:
         out_spi, in_spi = (SPI_AB, SPI_BA) if self.me == 0 else (SPI_BA, SPI_AB)
         ns.espx(f"policy add src {self.net} dst {self.peer_net} dir out tmpl src {self.wire_ip} "
                 f"dst {self.peer_wire_ip} proto esp reqid {out_spi} mode {sc.mode}")
-        ns.espx(f"policy add src {self.peer_net} dst {self.net} dir in tmpl src {self.peer_wire_ip} "
-                f"dst {self.wire_ip} proto esp reqid {in_spi} mode {sc.mode}")
+        # in and fwd, as IKE daemons install them: XFRM checks a decrypted
+        # packet for this host against in, one routed on (a gateway's LAN)
+        # against fwd, and drops a tunnel-mode packet that has no policy
+        for d in ("in", "fwd"):
+            ns.espx(f"policy add src {self.peer_net} dst {self.net} dir {d} tmpl src {self.peer_wire_ip} "
+                    f"dst {self.wire_ip} proto esp reqid {in_spi} mode {sc.mode}")
 
     def mac(self):
         return json.loads(self.ns.run(f"ip -j link show {self.dev}").stdout)[0]["address"]
