@@ -95,8 +95,8 @@ check_rc state_unsupported_enc 2 "'enc'" espx state add src 10.88.0.1 dst 10.88.
 	proto esp spi 0x2001 enc 'cbc(aes)' 0x$KEY128 auth 'hmac(sha1)' 0x$KEY128
 check_rc state_unsupported_aead 2 "'rfc4309\(ccm\(aes\)\)'" espx state add src 10.88.0.1 \
 	dst 10.88.0.2 proto esp spi 0x2002 aead 'rfc4309(ccm(aes))' 0x$KEY128$SALT128 128
-check_rc state_unsupported_flag 2 "'decap-dscp'" espx state add src 10.88.0.1 dst 10.88.0.2 \
-	proto esp spi 0x2003 aead "$AEAD" 0x$KEY128$SALT128 128 flag decap-dscp
+check_rc state_unsupported_flag 2 "'wildrecv'" espx state add src 10.88.0.1 dst 10.88.0.2 \
+	proto esp spi 0x2003 aead "$AEAD" 0x$KEY128$SALT128 128 flag wildrecv
 check_rc state_unsupported_offload 2 "'offload'" espx state add src 10.88.0.1 dst 10.88.0.2 \
 	proto esp spi 0x2004 aead "$AEAD" 0x$KEY128$SALT128 128 offload dev lo dir out
 check_rc state_proto_ah 2 "'ah'" espx state add src 10.88.0.1 dst 10.88.0.2 proto ah \

@@ -282,9 +282,9 @@ static void state_refused(void)
 	state_bad("state_bad_proto_other", "src 192.0.2.1 dst 192.0.2.2 proto tcp spi 1", "'tcp'");
 	state_bad("state_bad_mode_beet", ID4 AEAD K128 " 128 mode beet", "'beet'");
 	state_bad("state_bad_mode_value", ID4 AEAD K128 " 128 mode sideways", "'sideways'");
-	state_bad("state_bad_flag_decap_dscp", ID4 AEAD K128 " 128 flag decap-dscp", "'decap-dscp'");
-	state_bad("state_bad_flag_noecn_after_esn",
-		  ID4 AEAD K128 " 128 replay-window 32 flag esn noecn", "'noecn'");
+	state_bad("state_bad_flag_wildrecv", ID4 AEAD K128 " 128 flag wildrecv", "'wildrecv'");
+	state_bad("state_bad_flag_icmp_after_esn",
+		  ID4 AEAD K128 " 128 replay-window 32 flag esn icmp", "'icmp'");
 	state_bad("state_bad_flag_unknown", ID4 AEAD K128 " 128 flag bogus", "'bogus'");
 	state_bad("state_bad_flag_missing", ID4 AEAD K128 " 128 flag", "'flag'");
 	state_bad("state_bad_output_mark", ID4 AEAD K128 " 128 output-mark 5", "'output-mark'");
