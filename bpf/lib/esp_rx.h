@@ -7,8 +7,8 @@
  *
  * Order of checks, cheapest first, nothing written before the ICV verified:
  * SA lookup, lengths, replay window, ICV + decrypt, window update, trailer,
- * inner header and selector, lifetime; after decapsulation the inbound
- * policy of the inner packet (in, or fwd when it is routed on), whose
+ * inner header, lifetime; after decapsulation the SA's selector and the
+ * inbound policy of the inner packet (in, or fwd when it is routed on), whose
  * template must name the SA, as xfrm_policy_check() demands.
  *
  * Not ESP: plaintext is decided by the in/fwd policy (a template that is
@@ -139,26 +139,19 @@ static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 	return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
 }
 
-/* Tunnel mode: check the inner header against the SA and its selector. */
-static __always_inline int rx_inner_ok(struct bpf_dynptr *pkt, const struct espx_sa *sa,
-				       struct rx_scratch *rs, __u32 off, __u32 len, __u8 nh,
-				       __u16 *eth_proto)
+/* Tunnel mode: is what the ESP payload carries one whole IP packet? (The
+ * SA's selector and the inbound policy look at it once decapsulated.) */
+static __always_inline int rx_inner_ok(struct bpf_dynptr *pkt, struct rx_scratch *rs, __u32 off,
+				       __u32 len, __u8 nh, __u16 *eth_proto)
 {
-	struct flow *fi = &rs->inner;
 	__u8 *hdr = rs->hdr;
-
-	__builtin_memset(fi, 0, sizeof(*fi));
 
 	if (nh == IPPROTO_IPIP_) {
 		struct iphdr *ip = (void *)hdr;
 
 		if (len < 20 || bpf_dynptr_read(hdr, 20, pkt, off, 0) || ip->version != 4 ||
-		    bpf_ntohs(ip->tot_len) != len)
+		    ip->ihl < 5 || bpf_ntohs(ip->tot_len) != len)
 			return ESPX_DROP_MALFORMED;
-		fi->family = AF_INET;
-		fi->proto = ip->protocol;
-		fi->saddr[0] = ip->saddr;
-		fi->daddr[0] = ip->daddr;
 		*eth_proto = bpf_htons(ETH_P_IP);
 	} else if (nh == IPPROTO_IPV6_) {
 		struct ipv6hdr *ip6 = (void *)hdr;
@@ -166,24 +159,11 @@ static __always_inline int rx_inner_ok(struct bpf_dynptr *pkt, const struct espx
 		if (len < 40 || bpf_dynptr_read(hdr, 40, pkt, off, 0) || ip6->version != 6 ||
 		    bpf_ntohs(ip6->payload_len) + 40 != len)
 			return ESPX_DROP_MALFORMED;
-		fi->family = AF_INET6;
-		fi->proto = ip6->nexthdr;
-		__builtin_memcpy(fi->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(fi->daddr, &ip6->daddr, 16);
 		*eth_proto = bpf_htons(ETH_P_IPV6);
 	} else {
 		return ESPX_DROP_NEXT_HDR;
 	}
-	if (sa->sel.proto || sa->sel.sport_mask || sa->sel.dport_mask) {
-		__u16 ports[2] = {};
-		__u32 l4 = off + (fi->family == AF_INET ? (hdr[0] & 0xf) * 4 : 40);
-
-		if (bpf_dynptr_read(ports, 4, pkt, l4, 0) == 0) {
-			fi->sport = ports[0];
-			fi->dport = ports[1];
-		}
-	}
-	return sel_match(&sa->sel, fi) ? 0 : ESPX_DROP_SELECTOR;
+	return 0;
 }
 
 /* Move the first n bytes (Ethernet header and tag, in transport mode the
@@ -335,7 +315,7 @@ static __noinline int rx_open(struct xdp_md *ctx, struct rx_scratch *rs, struct 
 	if (sa->mode == ESPX_MODE_TUNNEL) {
 		__u16 eth_proto;
 
-		r = rx_inner_ok(&pkt, sa, rs, rs->inner_off, rs->inner_len, rs->nh, &eth_proto);
+		r = rx_inner_ok(&pkt, rs, rs->inner_off, rs->inner_len, rs->nh, &eth_proto);
 		if (r)
 			return RX_DROP(r, rs->h.len);
 		rs->h.eth_proto = eth_proto;	/* from now on: the inner type */
@@ -419,10 +399,11 @@ static __always_inline void rx_ecn(void *data, void *end, const struct l3 *h, __
 			nt |= 3;
 		if (nt == tos)
 			return;
-		/* RFC 1624 incremental update of the header checksum */
-		old = *(__u16 *)ip;
+		/* RFC 1624 incremental update of the header checksum; the
+		 * 16-bit word is built, not re-read (aliasing) */
+		old = bpf_htons((__u16)(*(__u8 *)ip) << 8 | tos);
+		new = bpf_htons((__u16)(*(__u8 *)ip) << 8 | nt);
 		ip->tos = nt;
-		new = *(__u16 *)ip;
 		sum = (__u16)~ip->check + (__u16)~old + new;
 		sum = (sum & 0xffff) + (sum >> 16);
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -465,6 +446,10 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	parse_ports(data, end, h, &rs->inner);
+	/* what the SA may carry (xfrm_selector_match on every state of the
+	 * secpath); a later fragment has no ports: its first was checked */
+	if (h->later ? !sel_match_noports(&sa->sel, &rs->inner) : !sel_match(&sa->sel, &rs->inner))
+		return RX_DROP(ESPX_DROP_SELECTOR, rs->h.len);
 	dir = rx_policy_dir(ctx, rs, &rs->inner);
 	decide(h, &rs->inner, dir, PM_IN_SA, sa, &rs->key, &rs->v);
 	if (rs->v.action != PV_PASS)
