@@ -106,11 +106,19 @@ def passed_to_kernel():
             T.inner_udp(sc, a.inner_ip, b.inner_ip, b"tagged"), seq_num=77)
         T.raw_send(a, [tagged])
         result(sa_packets() == before + 1, "vlan-tagged-esp-decrypted", f"{before} -> {sa_packets()}")
-        frag = Ether(dst=mac_b) / IP(src=sc.wire[0], dst=sc.wire[1], proto=50, flags="MF") / \
-            Raw(struct.pack("!II", T.SPI_AB, 7) + b"\0" * 64)
+        # fragmented ESP: for an SA espx owns it is dropped (the kernel would
+        # decrypt it with its own copy of the SA, whose replay window is
+        # stale); for an SPI espx does not own it is the kernel's
+        def frag(spi):
+            return Ether(dst=mac_b) / IP(src=sc.wire[0], dst=sc.wire[1], proto=50, flags="MF") / \
+                Raw(struct.pack("!II", spi, 7) + b"\0" * 64)
+        before = b.drops("esp-fragment")
+        T.raw_send(a, [frag(T.SPI_AB)])
+        result(b.drops("esp-fragment") == before + 1, "esp-fragment-of-espx-sa-dropped",
+               f"{before} -> {b.drops('esp-fragment')}")
         before = b.drops("fragment-passed")
-        T.raw_send(a, [frag])
-        result(b.drops("fragment-passed") == before + 1, "fragment-to-kernel-counted",
+        T.raw_send(a, [frag(0x7777)])
+        result(b.drops("fragment-passed") == before + 1, "esp-fragment-of-other-spi-to-kernel",
                f"{before} -> {b.drops('fragment-passed')}")
     finally:
         a.ns.close()

@@ -32,6 +32,9 @@ def main():
         result(os.path.exists(f"{pin}/espx_sa"), "maps-pinned-in-espx-dir", pin)
         key = os.urandom(20).hex()
         b.ns.espx(T.esp_line(sc, T.SPI_AB, sc.wire[0], sc.wire[1], key))
+        # XFRM drops a decrypted tunnel-mode packet that no in policy covers
+        b.ns.espx(f"policy add src {sc.nets[0]} dst {sc.nets[1]} dir in tmpl src {sc.wire[0]} "
+                  f"dst {sc.wire[1]} proto esp reqid {T.SPI_AB} mode tunnel")
         js = b.ns.espx("-j state list").stdout
         result(f"{T.SPI_AB}" in js or f"{T.SPI_AB:#x}" in js, "espx-fills-xdp-loader-maps", js[-200:])
         sink = T.py_in(b, T.UDP_SINK, b.inner_ip, "5555", "2")
