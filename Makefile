@@ -3,7 +3,8 @@
 #   make            build everything into build/
 #   make demo       the main job on its embedded default (see README)
 #   make test       install deps if needed, build, run the whole suite
-#   make bench      crypto core (BPF_PROG_TEST_RUN), then live traffic through veth
+#   make bench      crypto core (BPF_PROG_TEST_RUN), live traffic through veth, policy lookup
+#                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
 #   make deps       install build/test dependencies (Debian, root)
 #   V=1             show commands
 BUILD    ?= build
@@ -98,6 +99,7 @@ test: deps all
 bench: deps all
 	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
 	$(Q)/usr/bin/python3 tests/bench/live_bench.py
+	$(Q)/usr/bin/python3 tests/bench/policy_bench.py $(POLICY_BENCH_ARGS)
 	$(Q)scripts/vmtest.sh -t 300 -- tests/bench/daemon_scale.sh 10000 || echo "bench: daemon scale skipped (no VM here)"
 
 clean:
