@@ -104,6 +104,40 @@ struct espx_pol_bits {
 	__u64 w[ESPX_POL_WORDS];	/* bit i of w[i / 64]: slot i */
 };
 
+/* espx_pol_bin: the same for protocol and ports, so that a packet inside
+ * the prefixes of many port-specific policies still finds its candidates
+ * by lookup, not by walking them. Per (half, dir):
+ *   PROTO p      scanned slots whose selector protocol is p or any (0)
+ *   PROTO_ANY    those whose selector protocol is any
+ *   DPORT v      slots whose destination port selector admits v: no
+ *                port, a full mask with port v, or a partial mask (any
+ *                partial mask is put in every entry; sel_match decides)
+ *   DPORT_ANY    slots with no or a partial destination port selector
+ *   SPORT v, SPORT_ANY  the same for the source port (ICMP: type/code)
+ * An exact entry exists for each value some selector names; a value no
+ * selector names takes the ANY entry; no ANY entry: no candidate. Ports
+ * are in network order, as in espx_sel and the datapath's flow. */
+enum espx_bin_kind {
+	ESPX_BIN_PROTO = 0,
+	ESPX_BIN_PROTO_ANY = 1,
+	ESPX_BIN_DPORT = 2,
+	ESPX_BIN_DPORT_ANY = 3,
+	ESPX_BIN_SPORT = 4,
+	ESPX_BIN_SPORT_ANY = 5,
+};
+
+struct espx_pol_bin_key {
+	__u8  half;
+	__u8  dir;
+	__u8  kind;		/* enum espx_bin_kind */
+	__u8  pad;
+	__u16 value;		/* protocol, or port in network order; 0 for ANY */
+	__u16 pad2;
+};
+
+/* Per (half, dir): 256 protocols at most, and up to 2 x 256 port values. */
+#define ESPX_POL_BIN_MAX	(2 * ESPX_POL__MAX * (3 * ESPX_MAX_POLICY + 8))
+
 /* espx_ike: pairs of addresses between which UDP 500 and 4500 is IKE (and
  * NAT-T keepalives) and bypasses policy, as the IKE daemon's socket
  * policies let it in the kernel: the outer addresses of every SA and of

@@ -91,6 +91,16 @@ struct {
 	ESPX_PINNED
 } espx_pol_lpm SEC(".maps");
 
+/* Candidate scanned policies by protocol and port (espx_policy.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPX_POL_BIN_MAX);
+	__type(key, struct espx_pol_bin_key);
+	__type(value, struct espx_pol_bits);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_pol_bin SEC(".maps");
+
 /* Address pairs whose UDP 500/4500 is IKE (espx_policy.h); the value is
  * unused. Rebuilt by user space with the policy table. */
 struct {
