@@ -96,16 +96,27 @@ scenario() {
 		dev=wk; [[ $ns == "$E" ]] && dev=we
 		ip netns exec $ns tcpdump -i $dev -Q out -U -nn -w /tmp/wire-$ns.pcap 2>/tmp/tcpdump-$ns.err &
 		cpids+=($!)
-		for _ in $(seq 50); do grep -qs listening /tmp/tcpdump-$ns.err && break; sleep 0.1; done
+		# TCG under load: tcpdump may take seconds to start listening
+		for _ in $(seq 300); do grep -qs listening /tmp/tcpdump-$ns.err && break; sleep 0.1; done
 	done
 	out=$(ip netns exec $K ping -c $pcount -i 0.05 -W 3 -I $ik $ie 2>&1) &&
 		pass "$n-ping-kernel-to-espx" || fail "$n-ping-kernel-to-espx" "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
 	out=$(ip netns exec $E ping -c 3 -i 0.05 -W 3 -I $ie $ik 2>&1) &&
 		pass "$n-ping-espx-to-kernel" || fail "$n-ping-espx-to-kernel" "$(tail -n 2 <<<"$out" | tr '\n' ' ')"
-	sleep 0.3
+	# until both captures hold the pings' ESP (12 packets), at most 10 s:
+	# SIGINT ends tcpdump without reading what is still in its ring
+	for _ in $(seq 100); do
+		nesp=0
+		for f in /tmp/wire-$K.pcap /tmp/wire-$E.pcap; do
+			nesp=$((nesp + $(tcpdump -r $f -nn 'esp or udp port 4500' 2>/dev/null | wc -l)))
+		done
+		((nesp >= 2 * (pcount + 3))) && break
+		sleep 0.1
+	done
 	for f in "${cpids[@]}"; do kill -INT $f; wait $f 2>/dev/null; done
 	# on the wire only ESP (or ESP in UDP 4500), ARP and IPv6 neighbour/router discovery
 	local flt='(ip or ip6) and not esp and not udp port 4500 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)'
+	nesp=0
 	for f in /tmp/wire-$K.pcap /tmp/wire-$E.pcap; do
 		plain=$((plain + $(tcpdump -r $f -nn "$flt" 2>/dev/null | wc -l)))
 		nesp=$((nesp + $(tcpdump -r $f -nn 'esp or udp port 4500' 2>/dev/null | wc -l)))
