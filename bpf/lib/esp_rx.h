@@ -124,11 +124,12 @@ static __always_inline __u32 rx_policy_dir(struct xdp_md *ctx, struct rx_scratch
  * only the lookups of policy_any(). */
 static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 {
-	__u32 dir;
+	__u32 dir, known;
 
 	if (!rs)
 		return XDP_DROP;
-	if (!policy_any(&rs->f, ESPX_POL_IN) && !policy_any(&rs->f, ESPX_POL_FWD))
+	known = rs->h.ext_bad ? PK_ADDRS : rs->h.later ? PK_NO_PORTS : PK_ALL;
+	if (!policy_any(&rs->f, ESPX_POL_IN, known) && !policy_any(&rs->f, ESPX_POL_FWD, known))
 		return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
 	if (rs->h.ext_bad)
 		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);

@@ -451,7 +451,7 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 		return TC_ACT_OK;
 	parse_ports(data, end, h, fp);
 	if (h->ext_bad)		/* the upper layer is not known: fail closed */
-		return policy_any(fp, ESPX_POL_OUT) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
+		return policy_any(fp, ESPX_POL_OUT, PK_ADDRS) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
 	/* IKE and NAT-T keepalives between the IKE peers are the IKE
 	 * daemon's own (socket bypass policies in the kernel); UDP 500 and
 	 * 4500 to anyone else is decided by policy like any packet */

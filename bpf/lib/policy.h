@@ -5,9 +5,11 @@
  * Lookup: the first policy of a direction whose selector matches the flow,
  * in the order user space keeps (priority, then age). Candidates come from
  * two trie lookups (espx_pol_lpm: the scanned policies whose destination and
- * source prefixes contain the packet's addresses) and one hash lookup
- * (espx_policy_host); only candidates are matched in full, so a packet no
- * policy covers costs three lookups whatever the table holds.
+ * source prefixes contain the packet's addresses), up to three bin lookups
+ * (espx_pol_bin: protocol, destination and source port) and one hash lookup
+ * (espx_policy_host); only candidates are matched in full, and with exact
+ * port selectors the first candidate is the match. A packet no policy
+ * covers costs a handful of lookups whatever the table holds.
  *
  * Judging: what the policy found means for the packet, in one of three
  * modes: out (protect with the template's SA, pass, or drop), in for
@@ -50,6 +52,7 @@ enum pol_mode {
 struct pol_scratch {
 	struct espx_pol_host_key hk;
 	struct espx_pol_lpm_key lk;
+	struct espx_pol_bin_key bk;
 	struct espx_pol_bits cand;
 	struct espx_ike_key ik;
 	struct pol_verdict pv;		/* one candidate's verdict */
@@ -242,10 +245,49 @@ static int pol_scan_cb(__u32 i, void *data)
 	return m == 2;
 }
 
-/* Candidates among the scanned policies: those whose destination and
- * source prefixes both contain the flow's addresses. 0: none. */
+/* cand &= the bin of (kind, value), or of its ANY kind when no selector
+ * names the value. 0: no candidate left. */
+static __always_inline int pol_bin_and(struct pol_scratch *s, __u32 dir, __u32 half, __u32 kind,
+				       __u16 value)
+{
+	struct espx_pol_bin_key *k = &s->bk;
+	struct espx_pol_bits *b;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->half = (__u8)half;
+	k->dir = (__u8)dir;
+	k->kind = (__u8)kind;
+	k->value = value;
+	b = bpf_map_lookup_elem(&espx_pol_bin, k);
+	if (!b) {
+		k->kind = (__u8)(kind + 1);	/* the _ANY kind */
+		k->value = 0;
+		b = bpf_map_lookup_elem(&espx_pol_bin, k);
+		if (!b)
+			return 0;
+	}
+	s->cand.w[0] &= b->w[0];
+	s->cand.w[1] &= b->w[1];
+	s->cand.w[2] &= b->w[2];
+	s->cand.w[3] &= b->w[3];
+	return !!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]);
+}
+
+/* How much of the flow is known, for candidates: all of it, all but the
+ * ports (a later fragment), or only the addresses (an IPv6 header chain
+ * not walked to its end). */
+enum pol_known {
+	PK_ALL = 0,
+	PK_NO_PORTS = 1,
+	PK_ADDRS = 2,
+};
+
+/* Candidates among the scanned policies (into s->cand): those whose
+ * destination and source prefixes contain the flow's addresses and whose
+ * protocol and port selectors admit its protocol and ports. Each step is
+ * one lookup; the first that leaves nothing ends it. 0: none. */
 static __always_inline int pol_candidates(struct pol_scratch *s, const struct flow *f,
-					  __u32 dir, __u32 half)
+					  __u32 dir, __u32 half, __u32 known)
 {
 	struct espx_pol_lpm_key *k = &s->lk;
 	struct espx_pol_bits *d, *src;
@@ -269,7 +311,16 @@ static __always_inline int pol_candidates(struct pol_scratch *s, const struct fl
 	s->cand.w[1] = d->w[1] & src->w[1];
 	s->cand.w[2] = d->w[2] & src->w[2];
 	s->cand.w[3] = d->w[3] & src->w[3];
-	return !!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]);
+	if (!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]))
+		return 0;
+	if (known == PK_ADDRS)
+		return 1;
+	if (!pol_bin_and(s, dir, half, ESPX_BIN_PROTO, f->proto))
+		return 0;
+	if (known == PK_NO_PORTS)
+		return 1;
+	return pol_bin_and(s, dir, half, ESPX_BIN_DPORT, f->dport) &&
+	       pol_bin_and(s, dir, half, ESPX_BIN_SPORT, f->sport);
 }
 
 /* The host-to-host policy for exactly this flow's addresses, if any. */
@@ -308,9 +359,10 @@ static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u
 	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
 }
 
-/* Does any policy of direction dir cover these addresses? (Cheap: what a
- * packet pays before anything is scanned.) */
-static __always_inline int policy_any(const struct flow *f, __u32 dir)
+/* Could any policy of direction dir select this flow, as far as it is
+ * known (enum pol_known)? Lookups only: what a packet no policy covers
+ * pays. */
+static __always_inline int policy_any(const struct flow *f, __u32 dir, __u32 known)
 {
 	struct espx_config *cfg;
 	struct pol_scratch *s;
@@ -324,7 +376,7 @@ static __always_inline int policy_any(const struct flow *f, __u32 dir)
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir] && policy_host(s, f, dir, half))
 		return 1;
-	return cfg->count[half][dir] && pol_candidates(s, f, dir, half);
+	return cfg->count[half][dir] && pol_candidates(s, f, dir, half, known);
 }
 
 /* How policy_decide is to judge: direction, mode, ports unknown. (BPF
@@ -359,7 +411,8 @@ static __noinline void policy_decide(const struct flow *f, __u32 opts, const str
 		ps.stop_rank = host->rank;
 	ps.s = s;
 	ps.cand = &s->cand;
-	if (cfg->count[half][dir] && pol_candidates(s, f, dir, half)) {
+	if (cfg->count[half][dir] &&
+	    pol_candidates(s, f, dir, half, ps.noports ? PK_NO_PORTS : PK_ALL)) {
 		ps.base = ESPX_POL_SLOT(half, dir, 0);
 		bpf_loop(ESPX_MAX_POLICY, pol_scan_cb, &ps, 0);
 	}
