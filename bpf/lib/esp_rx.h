@@ -36,6 +36,7 @@ struct rx_scratch {
 	struct l3 h;
 	struct l3 ih;		/* the packet after decapsulation */
 	struct pol_verdict v;
+	struct pol_sa psa;	/* the decrypting SA, for the inbound check */
 	struct bpf_fib_lookup fib;
 	struct espx_sa_key key;
 	__u8 hdr[40];		/* inner IP header */
@@ -134,7 +135,7 @@ static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 	if (rs->h.ext_bad)
 		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
 	dir = rx_policy_dir(ctx, rs, &rs->f);
-	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, NULL, &rs->v);
+	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return RX_DROP(rs->v.reason, rs->h.len);
 	return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
@@ -452,7 +453,8 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	if (h->later ? !sel_match_noports(&sa->sel, &rs->inner) : !sel_match(&sa->sel, &rs->inner))
 		return RX_DROP(ESPX_DROP_SELECTOR, rs->h.len);
 	dir = rx_policy_dir(ctx, rs, &rs->inner);
-	decide(h, &rs->inner, dir, PM_IN_SA, sa, &rs->key, &rs->v);
+	pol_sa_of(&rs->psa, sa, &rs->key);
+	decide(h, &rs->inner, dir, PM_IN_SA, &rs->psa, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return RX_DROP(rs->v.reason, rs->h.len);
 	return XDP_PASS;

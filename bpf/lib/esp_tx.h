@@ -462,7 +462,7 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 		count_reason(ESPX_DROP_BYPASS, ESPX_DIR_OUT, h->len);
 		return TC_ACT_OK;
 	}
-	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, NULL, &ts->v);
+	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, &ts->v);
 	if (ts->v.action == PV_PASS)
 		return TC_ACT_OK;
 	if (ts->v.action != PV_PROTECT)
