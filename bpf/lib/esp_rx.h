@@ -129,7 +129,7 @@ static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 
 	if (!rs)
 		return XDP_DROP;
-	known = rs->h.ext_bad ? PK_ADDRS : rs->h.later ? PK_NO_PORTS : PK_ALL;
+	known = rs->h.ext_bad ? PK_ADDRS : rs->h.noports ? PK_NO_PORTS : PK_ALL;
 	if (!policy_any(&rs->f, ESPX_POL_IN, known) && !policy_any(&rs->f, ESPX_POL_FWD, known))
 		return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
 	if (rs->h.ext_bad)

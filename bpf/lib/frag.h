@@ -85,7 +85,7 @@ static __always_inline void decide(const struct l3 *h, const struct flow *f, __u
 	if (h->later && frag_recall(h, f, tag, v))
 		return;
 	/* one call site: each is verified on its own */
-	policy_decide(f, PD_OPTS(dir, mode, h->later), sa, v);
+	policy_decide(f, PD_OPTS(dir, mode, h->noports), sa, v);
 	if (!h->later)
 		frag_remember(h, f, tag, v);
 }

@@ -360,6 +360,20 @@ static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u
 	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
 }
 
+/* Does direction dir have any policy at all? */
+static __always_inline int policy_table_used(__u32 dir)
+{
+	struct espx_config *cfg;
+	__u32 zero = 0, half;
+
+	cfg = bpf_map_lookup_elem(&espx_config, &zero);
+	if (!cfg)
+		return 0;
+	half = cfg->active & 1;
+	dir = dir < ESPX_POL__MAX ? dir : 0;
+	return cfg->count[half][dir] || cfg->nhost[half][dir];
+}
+
 /* Could any policy of direction dir select this flow, as far as it is
  * known (enum pol_known)? Lookups only: what a packet no policy covers
  * pays. */
