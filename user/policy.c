@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "pins.h"
+#include "pol_bin.h"
 #include "pol_lpm.h"
 #include "policy.h"
 #include "state.h"
@@ -314,6 +315,35 @@ static int lpm_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __
 	return 0;
 }
 
+/* The same for espx_pol_bin (protocol and port bins). */
+static int bin_clear(int fd, __u32 half)
+{
+	struct espx_pol_bin_key k, next;
+	int more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &next);
+	while (more) {
+		k = next;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (k.half == half && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+static int bin_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __u32 dir,
+		     struct pol_bin_entry *e)
+{
+	int i, ne = pol_bin_build(sel, n, (__u8)half, (__u8)dir, e, POL_BIN_ENTRIES_MAX);
+
+	if (ne < 0)
+		return ne;
+	for (i = 0; i < ne; i++)
+		if (bpf_map_update_elem(fd, &e[i].key, &e[i].bits, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /* ---- espx_ike: the address pairs whose UDP 500/4500 is IKE ---- */
 
 struct ike_set {
@@ -498,10 +528,12 @@ static int ike_refresh(void)
 struct commit_buf {
 	struct espx_sel sel[ESPX_MAX_POLICY];		/* scanned slots' selectors */
 	struct pol_lpm_entry lpm[POL_LPM_ENTRIES_MAX];
+	struct pol_bin_entry bin[POL_BIN_ENTRIES_MAX];
 };
 
 /* Sort, resolve, write the inactive half (scanned slots, hashed host
- * policies and the LPM bins of the scanned ones), add the IKE pairs,
+ * policies, and the LPM and protocol/port bins of the scanned ones), add
+ * the IKE pairs,
  * switch in one write, remove stale IKE pairs. The old half stays intact
  * until the next commit, so a packet that read the old espx_config still
  * finds it. */
@@ -513,12 +545,17 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 	struct commit_buf *buf = NULL;
 	struct espx_pol_host_key hk;
 	struct espx_policy *p;
-	int lpm_fd, ike_fd = -1, err;
+	int lpm_fd, bin_fd = -1, ike_fd = -1, err;
 	size_t ike_failed = 0;
 
 	lpm_fd = espx_pinned_fd(NULL, "espx_pol_lpm");
 	if (lpm_fd < 0)
 		return lpm_fd;
+	bin_fd = espx_pinned_fd(NULL, "espx_pol_bin");
+	if (bin_fd < 0) {
+		close(lpm_fd);
+		return bin_fd;
+	}
 	ike_fd = espx_pinned_fd(NULL, "espx_ike");
 	err = ike_fd < 0 ? ike_fd : sa_read(&sas);
 	if (!err && !(buf = malloc(sizeof(*buf))))
@@ -529,6 +566,8 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 	err = host_clear(fds, next);
 	if (!err)
 		err = lpm_clear(lpm_fd, next);
+	if (!err)
+		err = bin_clear(bin_fd, next);
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 		pol_sort(t->p[dir], t->n[dir]);
 		nscan = nhost = 0;
@@ -558,6 +597,8 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 		}
 		if (!err)
 			err = lpm_write(lpm_fd, buf->sel, nscan, next, dir, buf->lpm);
+		if (!err)
+			err = bin_write(bin_fd, buf->sel, nscan, next, dir, buf->bin);
 		t->cfg.count[next][dir] = nscan;
 		t->cfg.nhost[next][dir] = nhost;
 	}
@@ -582,6 +623,7 @@ out:
 	free(sas.v);
 	if (ike_fd >= 0)
 		close(ike_fd);
+	close(bin_fd);
 	close(lpm_fd);
 	return err;
 }

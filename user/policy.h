@@ -12,10 +12,10 @@ int policy_cmd(int argc, char **argv, int json);
 void policy_usage(FILE *f);
 
 /* Resolve every policy's template to the newest usable SA again and
- * publish the table (a new half with its espx_pol_lpm bins, then
- * espx_config in one write) and the IKE pairs of espx_ike. Run after every
- * SA change, so a deleted SA is never used again (fail closed) and a new
- * one's IKE passes. The caller holds espx_lock(). 0, or -errno after
+ * publish the table (a new half with its espx_pol_lpm and espx_pol_bin
+ * bins, then espx_config in one write) and the IKE pairs of espx_ike. Run
+ * after every SA change, so a deleted SA is never used again (fail closed)
+ * and a new one's IKE passes. The caller holds espx_lock(). 0, or -errno after
  * printing why. */
 int policy_sync(void);
 

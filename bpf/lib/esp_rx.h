@@ -36,6 +36,7 @@ struct rx_scratch {
 	struct l3 h;
 	struct l3 ih;		/* the packet after decapsulation */
 	struct pol_verdict v;
+	struct pol_sa psa;	/* the decrypting SA, for the inbound check */
 	struct bpf_fib_lookup fib;
 	struct espx_sa_key key;
 	__u8 hdr[40];		/* inner IP header */
@@ -124,16 +125,17 @@ static __always_inline __u32 rx_policy_dir(struct xdp_md *ctx, struct rx_scratch
  * only the lookups of policy_any(). */
 static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 {
-	__u32 dir;
+	__u32 dir, known;
 
 	if (!rs)
 		return XDP_DROP;
-	if (!policy_any(&rs->f, ESPX_POL_IN) && !policy_any(&rs->f, ESPX_POL_FWD))
+	known = rs->h.ext_bad ? PK_ADDRS : rs->h.noports ? PK_NO_PORTS : PK_ALL;
+	if (!policy_any(&rs->f, ESPX_POL_IN, known) && !policy_any(&rs->f, ESPX_POL_FWD, known))
 		return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
 	if (rs->h.ext_bad)
 		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
 	dir = rx_policy_dir(ctx, rs, &rs->f);
-	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, NULL, &rs->v);
+	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return RX_DROP(rs->v.reason, rs->h.len);
 	return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
@@ -451,7 +453,8 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	if (h->later ? !sel_match_noports(&sa->sel, &rs->inner) : !sel_match(&sa->sel, &rs->inner))
 		return RX_DROP(ESPX_DROP_SELECTOR, rs->h.len);
 	dir = rx_policy_dir(ctx, rs, &rs->inner);
-	decide(h, &rs->inner, dir, PM_IN_SA, sa, &rs->key, &rs->v);
+	pol_sa_of(&rs->psa, sa, &rs->key);
+	decide(h, &rs->inner, dir, PM_IN_SA, &rs->psa, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return RX_DROP(rs->v.reason, rs->h.len);
 	return XDP_PASS;

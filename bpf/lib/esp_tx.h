@@ -22,9 +22,11 @@
 
 #define TX_DROP(r, len)	({ count_reason((r), ESPX_DIR_OUT, (len)); TC_ACT_SHOT; })
 
-/* Ethernet, IPv6 with extension headers (parse.h walks to IPV6_EXT_END),
- * and the ports */
-#define TX_PULL_LEN	(IPV6_EXT_END + 8)
+/* What must be linear for parsing: Ethernet, IPv4 with options or IPv6,
+ * and the ports; with IPv6 extension headers, up to where parse.h stops
+ * walking. Pulled only as far as needed: a pull copies. */
+#define TX_PULL_LEN	(ETH_HLEN_ + 60 + 8)
+#define TX_PULL_EXT	(IPV6_EXT_END + 8)
 
 /* Ones' complement sum of s->buf[off, end), end - off a multiple of 4,
  * in 256-byte bpf_csum_diff() calls (one bpf_loop callback each). */
@@ -444,14 +446,26 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 	__builtin_memset(h, 0, sizeof(*h));
 	h->l3_off = ETH_HLEN_;
 	h->eth_proto = skb->protocol;
-	bpf_skb_pull_data(skb, skb->len < TX_PULL_LEN ? skb->len : TX_PULL_LEN);
+	{
+		__u32 want = TX_PULL_LEN;
+		__u8 nh = 0;
+
+		if (skb->protocol == bpf_htons(ETH_P_IPV6) &&
+		    !bpf_skb_load_bytes(skb, ETH_HLEN_ + 6, &nh, 1) &&
+		    (nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ ||
+		     nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_FRAG_))
+			want = TX_PULL_EXT;
+		bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
+	}
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
+	/* an IP packet espx cannot parse is not let past policies unseen */
 	if (parse_ip(data, end, h, fp))
-		return TC_ACT_OK;
+		return policy_table_used(ESPX_POL_OUT) ? TX_DROP(ESPX_DROP_MALFORMED, skb->len) :
+		       TC_ACT_OK;
 	parse_ports(data, end, h, fp);
 	if (h->ext_bad)		/* the upper layer is not known: fail closed */
-		return policy_any(fp, ESPX_POL_OUT) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
+		return policy_any(fp, ESPX_POL_OUT, PK_ADDRS) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
 	/* IKE and NAT-T keepalives between the IKE peers are the IKE
 	 * daemon's own (socket bypass policies in the kernel); UDP 500 and
 	 * 4500 to anyone else is decided by policy like any packet */
@@ -462,7 +476,7 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 		count_reason(ESPX_DROP_BYPASS, ESPX_DIR_OUT, h->len);
 		return TC_ACT_OK;
 	}
-	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, NULL, &ts->v);
+	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, &ts->v);
 	if (ts->v.action == PV_PASS)
 		return TC_ACT_OK;
 	if (ts->v.action != PV_PROTECT)

@@ -78,18 +78,16 @@ static __noinline int frag_recall(const struct l3 *h, const struct flow *f, __u6
 
 /* The verdict for a packet that may be a fragment. */
 static __always_inline void decide(const struct l3 *h, const struct flow *f, __u32 dir,
-				   __u32 mode, const struct espx_sa *sa,
-				   const struct espx_sa_key *sak, struct pol_verdict *v)
+				   __u32 mode, const struct pol_sa *sa, struct pol_verdict *v)
 {
-	__u64 tag = (__u64)mode << 32 | (sak ? sak->spi : 0);
+	__u64 tag = (__u64)mode << 32 | (sa ? sa->spi : 0);
 
-	if (h->later) {
-		if (!frag_recall(h, f, tag, v))
-			policy_decide(f, PD_OPTS(dir, mode, 1), sa, sak, v);
+	if (h->later && frag_recall(h, f, tag, v))
 		return;
-	}
-	policy_decide(f, PD_OPTS(dir, mode, 0), sa, sak, v);
-	frag_remember(h, f, tag, v);
+	/* one call site: each is verified on its own */
+	policy_decide(f, PD_OPTS(dir, mode, h->noports), sa, v);
+	if (!h->later)
+		frag_remember(h, f, tag, v);
 }
 
 #endif

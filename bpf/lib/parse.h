@@ -46,6 +46,8 @@ struct l3 {
 	__u8  df;		/* IPv4 "don't fragment" */
 	__u8  ext;		/* IPv6 extension headers before the upper layer */
 	__u8  ext_bad;		/* ... more of them than espx walks */
+	__u8  noports;		/* ports unknown: a later fragment, or beyond the data */
+	__u8  pad[3];
 };
 
 /* Ethernet (+ one VLAN tag): offset of the network header and its type. */
@@ -120,7 +122,7 @@ static __always_inline int parse_ip(void *data, void *end, struct l3 *h, struct 
 	__u32 off = h->l3_off & 0xff;
 
 	__builtin_memset(f, 0, sizeof(*f));
-	h->frag = h->later = h->ext = h->ext_bad = 0;
+	h->frag = h->later = h->ext = h->ext_bad = h->noports = 0;
 	h->frag_id = 0;
 	if (h->eth_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
@@ -162,28 +164,34 @@ static __always_inline int parse_ip(void *data, void *end, struct l3 *h, struct 
 	return 0;
 }
 
-/* Ports (or ICMP type/code) for the flow, when the packet has them. */
-static __always_inline void parse_ports(void *data, void *end, const struct l3 *h,
-					struct flow *f)
+/* Ports (or ICMP type/code) for the flow, when the packet has them; when
+ * it should and they cannot be read, h->noports (decided without them). */
+static __always_inline void parse_ports(void *data, void *end, struct l3 *h, struct flow *f)
 {
 	__u8 *l4 = data + (h->l4_off & 0x3ff);
 
-	if (h->later || h->ext_bad)
+	if (h->later || h->ext_bad) {
+		h->noports = 1;
 		return;
+	}
 	switch (h->proto) {
 	case IPPROTO_TCP_:
 	case IPPROTO_UDP_:
 	case 132:	/* SCTP */
-		if ((void *)(l4 + 4) > end)
+		if ((void *)(l4 + 4) > end) {
+			h->noports = 1;
 			return;
+		}
 		f->sport = *(__u16 *)l4;
 		f->dport = *(__u16 *)(l4 + 2);
 		break;
 	case IPPROTO_ICMP_:
 	case IPPROTO_ICMPV6_:
 		/* XFRM matches ICMP type in sport and code in dport */
-		if ((void *)(l4 + 2) > end)
+		if ((void *)(l4 + 2) > end) {
+			h->noports = 1;
 			return;
+		}
 		f->sport = bpf_htons(l4[0]);
 		f->dport = bpf_htons(l4[1]);
 		break;

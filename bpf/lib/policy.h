@@ -5,9 +5,11 @@
  * Lookup: the first policy of a direction whose selector matches the flow,
  * in the order user space keeps (priority, then age). Candidates come from
  * two trie lookups (espx_pol_lpm: the scanned policies whose destination and
- * source prefixes contain the packet's addresses) and one hash lookup
- * (espx_policy_host); only candidates are matched in full, so a packet no
- * policy covers costs three lookups whatever the table holds.
+ * source prefixes contain the packet's addresses), up to three bin lookups
+ * (espx_pol_bin: protocol, destination and source port) and one hash lookup
+ * (espx_policy_host); only candidates are matched in full, and with exact
+ * port selectors the first candidate is the match. A packet no policy
+ * covers costs a handful of lookups whatever the table holds.
  *
  * Judging: what the policy found means for the packet, in one of three
  * modes: out (protect with the template's SA, pass, or drop), in for
@@ -15,9 +17,10 @@
  * ESP), and in after decryption (the template must match the SA that
  * decrypted it, xfrm_state_ok(); tunnel mode needs a policy at all).
  *
- * Packets without ports (fragments after the first) are decided without
- * them: every policy the ports could select is judged, and unless all give
- * the same verdict the packet is dropped (fail closed). */
+ * Packets without ports (fragments after the first whose first fragment
+ * was not seen) are decided without them: when the first policy that
+ * could select them has a port selector, the verdict would be a guess and
+ * the packet is dropped (fail closed). */
 #ifndef ESPX_BPF_POLICY_H
 #define ESPX_BPF_POLICY_H
 
@@ -50,9 +53,9 @@ enum pol_mode {
 struct pol_scratch {
 	struct espx_pol_host_key hk;
 	struct espx_pol_lpm_key lk;
+	struct espx_pol_bin_key bk;
 	struct espx_pol_bits cand;
 	struct espx_ike_key ik;
-	struct pol_verdict pv;		/* one candidate's verdict */
 };
 
 struct {
@@ -62,12 +65,34 @@ struct {
 	__type(value, struct pol_scratch);
 } espx_pol_scratch SEC(".maps");
 
+/* What the inbound check needs of the SA that decrypted a packet (a copy:
+ * the SA itself holds a kptr, which no function argument may point into). */
+struct pol_sa {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 spi;		/* network order */
+	__u32 reqid;
+	__u8  mode;
+	__u8  family;
+	__u8  pad[2];
+};
+
+static __always_inline void pol_sa_of(struct pol_sa *ps, const struct espx_sa *sa,
+				      const struct espx_sa_key *key)
+{
+	__builtin_memcpy(ps->saddr, sa->saddr, sizeof(ps->saddr));
+	__builtin_memcpy(ps->daddr, sa->daddr, sizeof(ps->daddr));
+	ps->spi = key->spi;
+	ps->reqid = sa->reqid;
+	ps->mode = sa->mode;
+	ps->family = sa->family;
+}
+
 /* xfrm_state_ok(): does the SA that decrypted a packet satisfy the
  * template (ESP is the only protocol either side has). */
-static __always_inline int tmpl_ok(const struct espx_tmpl *t, const struct espx_sa *sa,
-				   const struct espx_sa_key *key)
+static __always_inline int tmpl_ok(const struct espx_tmpl *t, const struct pol_sa *sa)
 {
-	if (t->spi && t->spi != key->spi)
+	if (t->spi && t->spi != sa->spi)
 		return 0;
 	if (t->reqid && t->reqid != sa->reqid)
 		return 0;
@@ -95,8 +120,7 @@ static __always_inline void pv_set(struct pol_verdict *v, __u8 action, __u8 reas
 
 /* What policy p (NULL: none matched) means for the packet. */
 static __always_inline void pol_judge(const struct espx_policy *p, __u32 mode,
-				      const struct espx_sa *sa, const struct espx_sa_key *sak,
-				      struct pol_verdict *v)
+				      const struct pol_sa *sa, struct pol_verdict *v)
 {
 	int tunnel = sa && sa->mode == ESPX_MODE_TUNNEL;
 
@@ -129,10 +153,10 @@ static __always_inline void pol_judge(const struct espx_policy *p, __u32 mode,
 	}
 	/* PM_IN_SA: the template must name this SA; a tunnel SA nobody's
 	 * template accepts is refused even when the template is optional */
-	if (!sa || !sak)
+	if (!sa)
 		return;
 	if (p->flags & ESPX_POL_F_TMPL) {
-		if (tmpl_ok(&p->tmpl, sa, sak))
+		if (tmpl_ok(&p->tmpl, sa))
 			return;
 		if (!tunnel && p->tmpl.optional)
 			return;
@@ -142,28 +166,23 @@ static __always_inline void pol_judge(const struct espx_policy *p, __u32 mode,
 	pv_set(v, PV_DROP, ESPX_DROP_IN_TMPL);
 }
 
-static __always_inline int pv_same(const struct pol_verdict *a, const struct pol_verdict *b)
+/* Count of trailing zero bits of a non-zero word, without branches: BPF
+ * has no instruction for it (clang 16 cannot lower __builtin_ctzll), and a
+ * branch per bit would multiply the verifier's states by 64. */
+static __always_inline __u64 ctz64(__u64 x)
 {
-	return a->action == b->action && a->reason == b->reason &&
-	       (a->action != PV_PROTECT ||
-		(a->sa.spi == b->sa.spi && a->sa.family == b->sa.family &&
-		 a->sa.daddr[0] == b->sa.daddr[0] && a->sa.daddr[1] == b->sa.daddr[1] &&
-		 a->sa.daddr[2] == b->sa.daddr[2] && a->sa.daddr[3] == b->sa.daddr[3]));
+	__u64 v = (x & -x) - 1;		/* the trailing zeros, as ones */
+
+	v = v - ((v >> 1) & 0x5555555555555555ULL);
+	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (v * 0x0101010101010101ULL) >> 56;
 }
 
-/* Count of trailing zero bits of a non-zero word (BPF has no instruction
- * for it, and clang 16 cannot lower __builtin_ctzll for BPF). */
-static __always_inline __u32 ctz64(__u64 x)
+/* 1 if x is zero, 0 otherwise, without a branch. */
+static __always_inline __u64 is_zero64(__u64 x)
 {
-	__u32 n = 0;
-
-	if (!(x & 0xffffffffULL)) { n += 32; x >>= 32; }
-	if (!(x & 0xffff)) { n += 16; x >>= 16; }
-	if (!(x & 0xff)) { n += 8; x >>= 8; }
-	if (!(x & 0xf)) { n += 4; x >>= 4; }
-	if (!(x & 0x3)) { n += 2; x >>= 2; }
-	if (!(x & 0x1)) n += 1;
-	return n;
+	return 1 - ((x | -x) >> 63);
 }
 
 /* A selector against a flow whose ports are unknown: 0 no match, 1 a
@@ -184,42 +203,32 @@ struct pol_scan {
 	struct pol_scratch *s;
 	const struct flow *f;
 	struct espx_pol_bits *cand;
-	struct espx_policy *hit;	/* ports known: the first match */
-	const struct espx_sa *sa;	/* ports unknown: judging context */
-	const struct espx_sa_key *sak;
-	struct pol_verdict *v;
+	struct espx_policy *hit;	/* the first match */
 	__u32 base;
 	__u32 stop_rank;		/* a hashed host policy comes first */
 	__u8  noports;
-	__u8  mode;
-	__u8  judged;			/* ports unknown: v holds a verdict */
-	__u8  definite;			/* ports unknown: a match whatever the ports */
-	__u8  mixed;			/* ports unknown: verdicts differ */
+	__u8  definite;			/* ports unknown: hit matches whatever they are */
 };
 
 /* One candidate per call, lowest slot (= XFRM order) first. */
 static int pol_scan_cb(__u32 i, void *data)
 {
 	struct pol_scan *ps = data;
-	struct pol_verdict *pv = &ps->s->pv;
 	struct espx_policy *p;
+	__u64 x, z0, z1, z2;
 	__u32 w, slot;
-	__u64 x;
 	int m;
 
-	if (ps->cand->w[0])
-		w = 0;
-	else if (ps->cand->w[1])
-		w = 1;
-	else if (ps->cand->w[2])
-		w = 2;
-	else if (ps->cand->w[3])
-		w = 3;
-	else
-		return 1;
+	/* the first non-empty word, branch-free (see ctz64) */
+	z0 = is_zero64(ps->cand->w[0]);
+	z1 = z0 & is_zero64(ps->cand->w[1]);
+	z2 = z1 & is_zero64(ps->cand->w[2]);
+	w = (__u32)(z0 + z1 + z2) & 3;
 	x = ps->cand->w[w];
+	if (!x)
+		return 1;
 	ps->cand->w[w] = x & (x - 1);
-	slot = ps->base + w * 64 + ctz64(x);
+	slot = ps->base + w * 64 + (__u32)ctz64(x);
 	p = bpf_map_lookup_elem(&espx_policy, &slot);
 	if (!p || p->rank > ps->stop_rank)
 		return 1;
@@ -232,20 +241,54 @@ static int pol_scan_cb(__u32 i, void *data)
 	m = sel_match_noports(&p->sel, ps->f);
 	if (!m)
 		return 0;
-	pol_judge(p, ps->mode, ps->sa, ps->sak, pv);
-	if (!ps->judged)
-		*ps->v = *pv;
-	else if (!pv_same(ps->v, pv))
-		ps->mixed = 1;
-	ps->judged = 1;
+	ps->hit = p;
 	ps->definite = m == 2;
-	return m == 2;
+	return 1;
 }
 
-/* Candidates among the scanned policies: those whose destination and
- * source prefixes both contain the flow's addresses. 0: none. */
+/* cand &= the bin of (kind, value), or of its ANY kind when no selector
+ * names the value. 0: no candidate left. */
+static __always_inline int pol_bin_and(struct pol_scratch *s, __u32 dir, __u32 half, __u32 kind,
+				       __u16 value)
+{
+	struct espx_pol_bin_key *k = &s->bk;
+	struct espx_pol_bits *b;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->half = (__u8)half;
+	k->dir = (__u8)dir;
+	k->kind = (__u8)kind;
+	k->value = value;
+	b = bpf_map_lookup_elem(&espx_pol_bin, k);
+	if (!b) {
+		k->kind = (__u8)(kind + 1);	/* the _ANY kind */
+		k->value = 0;
+		b = bpf_map_lookup_elem(&espx_pol_bin, k);
+		if (!b)
+			return 0;
+	}
+	s->cand.w[0] &= b->w[0];
+	s->cand.w[1] &= b->w[1];
+	s->cand.w[2] &= b->w[2];
+	s->cand.w[3] &= b->w[3];
+	return !!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]);
+}
+
+/* How much of the flow is known, for candidates: all of it, all but the
+ * ports (a later fragment), or only the addresses (an IPv6 header chain
+ * not walked to its end). */
+enum pol_known {
+	PK_ALL = 0,
+	PK_NO_PORTS = 1,
+	PK_ADDRS = 2,
+};
+
+/* Candidates among the scanned policies (into s->cand): those whose
+ * destination and source prefixes contain the flow's addresses and whose
+ * protocol and port selectors admit its protocol and ports. Each step is
+ * one lookup; the first that leaves nothing ends it. 0: none. */
 static __always_inline int pol_candidates(struct pol_scratch *s, const struct flow *f,
-					  __u32 dir, __u32 half)
+					  __u32 dir, __u32 half, __u32 known)
 {
 	struct espx_pol_lpm_key *k = &s->lk;
 	struct espx_pol_bits *d, *src;
@@ -269,7 +312,16 @@ static __always_inline int pol_candidates(struct pol_scratch *s, const struct fl
 	s->cand.w[1] = d->w[1] & src->w[1];
 	s->cand.w[2] = d->w[2] & src->w[2];
 	s->cand.w[3] = d->w[3] & src->w[3];
-	return !!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]);
+	if (!(s->cand.w[0] | s->cand.w[1] | s->cand.w[2] | s->cand.w[3]))
+		return 0;
+	if (known == PK_ADDRS)
+		return 1;
+	if (!pol_bin_and(s, dir, half, ESPX_BIN_PROTO, f->proto))
+		return 0;
+	if (known == PK_NO_PORTS)
+		return 1;
+	return pol_bin_and(s, dir, half, ESPX_BIN_DPORT, f->dport) &&
+	       pol_bin_and(s, dir, half, ESPX_BIN_SPORT, f->sport);
 }
 
 /* The host-to-host policy for exactly this flow's addresses, if any. */
@@ -308,9 +360,24 @@ static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u
 	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
 }
 
-/* Does any policy of direction dir cover these addresses? (Cheap: what a
- * packet pays before anything is scanned.) */
-static __always_inline int policy_any(const struct flow *f, __u32 dir)
+/* Does direction dir have any policy at all? */
+static __always_inline int policy_table_used(__u32 dir)
+{
+	struct espx_config *cfg;
+	__u32 zero = 0, half;
+
+	cfg = bpf_map_lookup_elem(&espx_config, &zero);
+	if (!cfg)
+		return 0;
+	half = cfg->active & 1;
+	dir = dir < ESPX_POL__MAX ? dir : 0;
+	return cfg->count[half][dir] || cfg->nhost[half][dir];
+}
+
+/* Could any policy of direction dir select this flow, as far as it is
+ * known (enum pol_known)? Lookups only: what a packet no policy covers
+ * pays. */
+static __always_inline int policy_any(const struct flow *f, __u32 dir, __u32 known)
 {
 	struct espx_config *cfg;
 	struct pol_scratch *s;
@@ -324,7 +391,7 @@ static __always_inline int policy_any(const struct flow *f, __u32 dir)
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir] && policy_host(s, f, dir, half))
 		return 1;
-	return cfg->count[half][dir] && pol_candidates(s, f, dir, half);
+	return cfg->count[half][dir] && pol_candidates(s, f, dir, half, known);
 }
 
 /* How policy_decide is to judge: direction, mode, ports unknown. (BPF
@@ -333,24 +400,24 @@ static __always_inline int policy_any(const struct flow *f, __u32 dir)
 
 /* The verdict of a direction's policies for flow f (see the top of this
  * file); opts: PD_OPTS(). */
-static __noinline void policy_decide(const struct flow *f, __u32 opts, const struct espx_sa *sa,
-				     const struct espx_sa_key *sak, struct pol_verdict *v)
+/* Global, so that the verifier checks it once, not once per caller. */
+__noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_sa *sa,
+			     struct pol_verdict *v)
 {
 	__u32 dir = opts & 0xff, mode = (opts >> 8) & 0xff;
-	struct pol_scan ps = { .f = f, .sa = sa, .sak = sak, .v = v,
-			       .noports = !!(opts >> 16), .mode = (__u8)mode, .stop_rank = ~0U };
+	struct pol_scan ps = { .f = f, .noports = !!(opts >> 16), .stop_rank = ~0U };
 	struct espx_policy *host = NULL, *p;
 	struct espx_config *cfg;
 	struct pol_scratch *s;
 	__u32 zero = 0, half;
 
 	if (!v)
-		return;
+		return 0;
 	pv_set(v, PV_DROP, ESPX_DROP_INTERNAL);
 	cfg = bpf_map_lookup_elem(&espx_config, &zero);
 	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
 	if (!cfg || !s || !f)
-		return;
+		return 0;
 	half = cfg->active & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir])
@@ -359,29 +426,22 @@ static __noinline void policy_decide(const struct flow *f, __u32 opts, const str
 		ps.stop_rank = host->rank;
 	ps.s = s;
 	ps.cand = &s->cand;
-	if (cfg->count[half][dir] && pol_candidates(s, f, dir, half)) {
+	if (cfg->count[half][dir] &&
+	    pol_candidates(s, f, dir, half, ps.noports ? PK_NO_PORTS : PK_ALL)) {
 		ps.base = ESPX_POL_SLOT(half, dir, 0);
 		bpf_loop(ESPX_MAX_POLICY, pol_scan_cb, &ps, 0);
 	}
-	if (!ps.noports) {
-		/* both matched: the one XFRM would have tried first */
-		p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;
-		pol_judge(p, mode, sa, sak, v);
-		return;
-	}
-	if (ps.definite) {
-		if (ps.mixed)
-			pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
-		return;
-	}
-	/* no match whatever the ports: the host policy, or none, decides
-	 * what the port-specific ones did not select */
-	pol_judge(host, mode, sa, sak, &s->pv);
-	if (ps.judged && (ps.mixed || !pv_same(v, &s->pv))) {
+	/* ports unknown, and the first policy that could select the packet
+	 * depends on them: its datagram's first fragment was not seen, and
+	 * nothing is let through on a guess */
+	if (ps.noports && ps.hit && !ps.definite) {
 		pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
-		return;
+		return 0;
 	}
-	*v = s->pv;
+	/* both matched: the one XFRM would have tried first */
+	p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;
+	pol_judge(p, mode, sa, v);
+	return 0;
 }
 
 #endif
