@@ -34,6 +34,7 @@ echo "espx-vm: up at $(cut -d' ' -f1 /proc/uptime)s, kernel $V" >/dev/console
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 cd "$REPO" || { echo "espx-vm: no $REPO"; echo 125 >"$OUT/rc"; echo o >/proc/sysrq-trigger; }
 set -o pipefail
+: >"$OUT/started"	# the host retries a boot that died before this
 bash "$OUT/cmd.sh" </dev/null 2>&1 | tee "$OUT/output.log" >/dev/ttyS1
 rc=$?
 echo "$rc" >"$OUT/rc"
