@@ -68,7 +68,8 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct msa *sa;
 	size_t nsa, cap;
-	struct xnl_pol *pol;		/* the kernel's policies, in age order */
+	struct xnl_pol *pol;		/* the kernel's policies, in age order (the
+					 * kernel's: oldest first, xnl_pol_sort_age) */
 	size_t npol, polcap;
 	int interval_ms;
 	int rcvbuf;			/* event socket buffer, bytes (0: default) */
@@ -545,6 +546,8 @@ static int resync(struct daemon *d)
 		pr_warn("reading the kernel's XFRM database: %s\n", strerror(-err));
 		return err;
 	}
+	/* the dump lists newest first; keep the age order events give */
+	xnl_pol_sort_age(d->pol, d->npol);
 	d->resync = 0;
 	return publish(d);
 }

@@ -11,7 +11,10 @@
 #   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
 #   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
 #              no sequence number twice on the wire for one SPI
-#   restart    kill -9: traffic continues; restart: counters and numbers continue
+#   restart    kill -9: traffic continues; restart: counters and numbers continue, and
+#              an older protect policy still wins over a newer equal-priority bypass
+#   lock       /run/espx/lock held by another process: the daemon waits without
+#              spinning and applies the change once it is free
 #   stop       SIGTERM: sysctls restored, kernel ESP carries on, no number reused
 # Usage: tests/vm/daemon.sh   (PASS/FAIL lines; exit 1 if anything failed)
 set -u
@@ -231,6 +234,11 @@ ping_ok $E $IE 3 $IK && pass "traffic-after-split" || fail traffic-after-split "
 ip -n $E link del we2
 
 # --- restart: kill -9, traffic on, restart keeps counters and numbers ---
+# an overlapping bypass (allow, no template), newer than the protect policy
+# NE -> NK and of its priority (100): XFRM tries the older one first, and so
+# must espx, from events now and from the dump (newest first) after the restart
+ip -n $E xfrm policy add src $NE dst 192.168.1.0/25 dir out priority 100 action allow
+sleep 0.3
 sa $E $WE 10.0.0.7 0x555 9
 wait_for 3 spis_has 0x555
 b=$(epk 0x201)
@@ -253,6 +261,37 @@ got=$(spis)
 a=$(epk 0x201)
 ((a >= b + 60)) && pass "restart-keeps-counters ($b -> $a)" || fail restart-keeps-counters "$b -> $a"
 ping_ok $E $IE 5 $IK && pass "traffic-after-restart" || fail traffic-after-restart ""
+ip netns exec $E tcpdump -i we -Q out -U -nn -w "$TMP/bypass.pcap" ip 2>"$TMP/tcpdump2.err" &
+CAP2=$!
+wait_for 5 grep -qs listening "$TMP/tcpdump2.err"
+ping_ok $E $IE 5 $IK; r=$?
+sleep 0.3; kill -INT $CAP2; wait $CAP2 2>/dev/null
+esp=$(tcpdump -r "$TMP/bypass.pcap" -nn "esp and src host $WE" 2>/dev/null | wc -l)
+plain=$(tcpdump -r "$TMP/bypass.pcap" -nn "icmp and src host $IE" 2>/dev/null | wc -l)
+((r == 0 && esp >= 5 && plain == 0)) &&
+	pass "restart-keeps-xfrm-order (older protect before newer bypass: $esp ESP, 0 plaintext)" ||
+	fail restart-keeps-xfrm-order "ping rc $r, $esp ESP, $plain plaintext: $(ej policy list | head -c 600)"
+ip -n $E xfrm policy del src $NE dst 192.168.1.0/25 dir out
+
+# --- the command lock held by another process: the daemon waits without
+#     spinning, says so, and applies what changed once it is free ---
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+flock -o /run/espx/lock sleep 6 &
+FL=$!
+sleep 0.5
+t0=$(ticks "$DPID")
+sa $E $WE 10.0.0.8 0x557 9
+sleep 4
+t1=$(ticks "$DPID")
+early=$(spis)
+wait $FL
+if wait_for 10 spis_has 0x557 && [[ $early != *0x557* ]] && ((t1 - t0 < 50)) &&
+	grep -q "held back until the lock is free" "$TMP/daemon.log"; then
+	pass "lock-held-daemon-waits-no-spin ($((t1 - t0)) ticks of CPU in 4 s)"
+else
+	fail lock-held-daemon-waits-no-spin "CPU ticks $((t1 - t0)); while held: '$early'; after: '$(spis)'; $(grep -c 'held back' "$TMP/daemon.log") warnings"
+fi
+ip -n $E xfrm state del src $WE dst 10.0.0.8 proto esp spi 0x557
 
 # --- stop: SIGTERM hands back, restores, kernel continues ---
 kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
