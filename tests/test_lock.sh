@@ -17,7 +17,7 @@ if [[ ${1:-} != --inner ]]; then
 	for t in unshare setpriv flock; do
 		command -v $t >/dev/null || { skip test_lock "needs $t"; exit 0; }
 	done
-	exec unshare --mount --net --propagation private "$0" --inner
+	exec unshare --mount --net --propagation private bash "$0" --inner
 fi
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; exit $_failed' EXIT INT TERM
 mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 1777 /run/lock &&
