@@ -127,7 +127,9 @@ struct espx_sa_sync_req {
 	__u64 seq;				/* the kernel's highest accepted, 0: none */
 	__u64 replay[ESPX_REPLAY_WORDS];	/* its window, in espx's layout */
 	__u64 prev_oseq;			/* out: oseq just before the raise */
-	__s32 err;				/* out: 0 or -ENOENT */
+	__s32 err;				/* out: 0, -ENOENT, or -EAGAIN: the
+						 * datapath won every compare-and-
+						 * swap, nothing was raised */
 	__u32 pad;
 };
 

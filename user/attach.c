@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -24,28 +23,6 @@
 #include "kcheck.h"
 #include "log.h"
 #include "pins.h"
-
-#define LOCK_FILE "/run/lock/espx.lock"
-
-/* Serialise espx invocations that change pins or run set-up programs. */
-int espx_lock(void)
-{
-	int fd = open(LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		pr_warn("cannot take %s: %s\n", LOCK_FILE, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-void espx_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
 
 /* Create dir with mode 0700, or tighten an existing one to 0700. */
 static int mkdir_private(const char *dir)

@@ -7,6 +7,8 @@
 #ifndef ESPX_ATTACH_H
 #define ESPX_ATTACH_H
 
+#include "lock.h"	/* espx_lock(): commands that change pinned state */
+
 enum espx_xdp_mode {
 	ESPX_XDP_AUTO = 0,	/* native where the driver has it, else generic */
 	ESPX_XDP_NATIVE,
@@ -17,10 +19,6 @@ enum espx_xdp_mode {
  * it anywhere (state and policy commands call it, so configuration may come
  * before attach). Loading again reuses what is pinned. 0 or -errno. */
 int espx_load(void);
-/* Serialise commands that change pinned state (flock on /run/lock/espx.lock);
- * -1 on failure (message printed), else a token for espx_unlock. */
-int espx_lock(void);
-void espx_unlock(int token);
 int espx_attach(const char *ifname, enum espx_xdp_mode mode);
 int espx_detach(const char *ifname);
 /* Detach everything and remove all pins (maps, programs, links). */

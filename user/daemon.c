@@ -45,6 +45,12 @@
 #define MAX_DEVS	16
 #define REPLACE_GAP	65536	/* numbers skipped when an SA is replaced in place */
 #define GRP(g)		(1U << ((g) - 1))
+/* The command lock (lock.h) is taken for each step of work. Once running,
+ * the daemon waits for it this long, then leaves that step (and the event
+ * socket unread) for LOCK_BACKOFF_MS: never blocked for long, never spinning
+ * on a lock someone else holds. Counters and expiries go on meanwhile. */
+#define LOCK_WAIT_MS	2000
+#define LOCK_BACKOFF_MS	1000
 
 /* One SA espx carries for the kernel. */
 struct msa {
@@ -62,7 +68,8 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct msa *sa;
 	size_t nsa, cap;
-	struct xnl_pol *pol;		/* the kernel's policies, in age order */
+	struct xnl_pol *pol;		/* the kernel's policies, in age order (the
+					 * kernel's: oldest first, xnl_pol_sort_age) */
 	size_t npol, polcap;
 	int interval_ms;
 	int rcvbuf;			/* event socket buffer, bytes (0: default) */
@@ -70,12 +77,46 @@ struct daemon {
 	int ndev, attached[MAX_DEVS];
 	int active;			/* espx links exist: espx carries traffic */
 	int resync, publish;
+	int running;			/* past start-up: lock waits are short */
+	int lock_failing;		/* the last try for the lock failed */
+	__u64 lock_retry;		/* CLOCK_MONOTONIC ms of the next try; 0: now */
 	struct xnl_sa *tmp;		/* one decoded SA (large: no stack) */
 	struct ksa_seen {
 		struct espx_sa_key *k;
 		size_t n, cap;
 	} seen;				/* keys the last dump had */
 };
+
+static __u64 mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (__u64)t.tv_sec * 1000 + (__u64)t.tv_nsec / 1000000;
+}
+
+/* The command lock for one step of work, or -1 and a retry time set. */
+static int daemon_lock(struct daemon *d)
+{
+	int lock;
+
+	if (!d->running)
+		return espx_lock();	/* start-up: the usual wait, then give up */
+	lock = espx_lock_wait(LOCK_WAIT_MS, !d->lock_failing);
+	if (lock < 0) {
+		if (!d->lock_failing)
+			pr_warn("daemon: kernel XFRM changes are held back until the lock is free (trying every %d ms)\n",
+				LOCK_BACKOFF_MS + LOCK_WAIT_MS);
+		d->lock_failing = 1;
+		d->lock_retry = mono_ms() + LOCK_BACKOFF_MS;
+		return -1;
+	}
+	if (d->lock_failing)
+		pr_warn("daemon: the lock is free again; applying what the kernel changed meanwhile\n");
+	d->lock_failing = 0;
+	d->lock_retry = 0;
+	return lock;
+}
 
 static struct msa *msa_find(struct daemon *d, const struct espx_sa_key *key)
 {
@@ -346,7 +387,7 @@ static int publish(struct daemon *d)
 			v[i].action = ESPX_POL_BLOCK;
 		}
 	}
-	lock = espx_lock();
+	lock = daemon_lock(d);
 	err = lock < 0 ? -EBUSY : policy_publish(v, d->npol);
 	espx_unlock(lock);
 	free(v);
@@ -482,7 +523,7 @@ static int resync(struct daemon *d)
 
 	for (tries = 0; tries < 10; tries++) {
 		seen->n = 0;
-		lock = espx_lock();
+		lock = daemon_lock(d);
 		if (lock < 0)
 			return -EBUSY;
 		err = xnl_dump(&d->rq, XFRM_MSG_GETSA, dump_sa_cb, d);
@@ -505,6 +546,8 @@ static int resync(struct daemon *d)
 		pr_warn("reading the kernel's XFRM database: %s\n", strerror(-err));
 		return err;
 	}
+	/* the dump lists newest first; keep the age order events give */
+	xnl_pol_sort_age(d->pol, d->npol);
 	d->resync = 0;
 	return publish(d);
 }
@@ -718,21 +761,27 @@ static int dev_attached(const char *ifname)
 }
 
 /* One daemon per network namespace: a second would fight the first over
- * the maps. The lock dies with the process (kill -9 included). */
+ * the maps. The lock dies with the process (kill -9 included). It lives in
+ * the root-only run directory (lock.h): no other user can hold it. */
 static int one_daemon(void)
 {
 	const char *root = strrchr(espx_pin_root(), '/');
-	char path[256];
-	int fd;
+	char name[128], comm[32];
+	int fd, pid;
 
-	mkdir("/run/espx", 0700);
-	snprintf(path, sizeof(path), "/run/espx/%s.daemon", root ? root + 1 : "espx");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-		pr_warn("daemon: another espx daemon runs in this network namespace (%s is locked)\n",
-			path);
-		if (fd >= 0)
-			close(fd);
+	snprintf(name, sizeof(name), "%s.daemon", root ? root + 1 : "espx");
+	fd = espx_run_open(name, O_RDWR | O_CREAT);
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		pid = espx_lock_holder(fd, comm, sizeof(comm));
+		if (pid)
+			pr_warn("daemon: another espx daemon runs in this network namespace (pid %d, %s, holds %s/%s)\n",
+				pid, comm[0] ? comm : "?", ESPX_RUN_DIR, name);
+		else
+			pr_warn("daemon: another espx daemon runs in this network namespace (%s/%s is locked)\n",
+				ESPX_RUN_DIR, name);
+		close(fd);
 		return -EBUSY;
 	}
 	return fd;	/* kept open until exit */
@@ -799,6 +848,7 @@ int daemon_cmd(int argc, char **argv)
 		goto out;
 	}
 	tick(d, 0);
+	d->running = 1;
 	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
 		d->nsa, d->npol, d->interval_ms);
 	pfd[0] = (struct pollfd){ .fd = xnl_fd(&d->ev), .events = POLLIN };
@@ -806,10 +856,27 @@ int daemon_cmd(int argc, char **argv)
 	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	pfd[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	while (!stop) {
-		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
-			break;
+		int timeout = -1;
+
+		pfd[0].fd = xnl_fd(&d->ev);
+		if (d->lock_retry) {
+			__u64 now = mono_ms();
+
+			if (now < d->lock_retry) {
+				/* events wait in the socket (ENOBUFS: resync later) */
+				pfd[0].fd = -1;
+				timeout = (int)(d->lock_retry - now);
+			} else {
+				d->lock_retry = 0;
+			}
+		}
+		if (poll(pfd, 4, timeout) < 0) {
+			if (errno != EINTR)
+				break;
+			continue;
+		}
 		if (pfd[0].revents) {
-			int lock = espx_lock();
+			int lock = daemon_lock(d);
 
 			err = lock < 0 ? -EBUSY : xnl_drain(&d->ev, on_msg, d);
 			espx_unlock(lock);
@@ -837,9 +904,9 @@ int daemon_cmd(int argc, char **argv)
 					stop = 1;
 			}
 		}
-		if (d->resync)
+		if (d->resync && !d->lock_retry)
 			resync(d);
-		if (d->publish)
+		if (d->publish && !d->lock_retry)
 			publish(d);
 	}
 	tick(d, 1);

@@ -11,10 +11,11 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include "devcfg.h"
+#include "lock.h"
 #include "log.h"
 #include "pins.h"
 
-#define RUN_DIR	"/run/espx"
+#define RUN_DIR	ESPX_RUN_DIR
 
 /* IFLA_GSO_MAX_SEGS of a device, read (get) or written (set), over
  * rtnetlink. 0 or -errno. */
@@ -212,7 +213,9 @@ int devcfg_apply(const char *ifname)
 		pr_warn("reading %s's gso_max_segs: %s\n", ifname, strerror(-err));
 		return err;
 	}
-	mkdir(RUN_DIR, 0700);
+	err = espx_run_dir();	/* root's alone: settings are restored from there */
+	if (err)
+		return err;
 	state_path(path, sizeof(path), ifname);
 	f = fopen(path, "wx");
 	if (!f && errno == EEXIST && !saved_for(path, ifname))

@@ -18,34 +18,77 @@ struct ho {
 	int n;
 };
 
-/* The kernel's number and window -> espx (espx_sa_sync only raises). */
-static int take_one(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
+/* Where espx continues above the kernel's last output number at a
+ * takeover. The kernel can still number packets after espx read its
+ * counter (GETAE): ones that passed the policy lookup before disable_xfrm
+ * went on and are still on their way through XFRM output (async crypto, the
+ * policy's hold queue). Numbers skipped are harmless to the receiver; a
+ * number sent by both is a GCM nonce used twice. */
+#define TAKEOVER_MARGIN	1024
+/* espx_sa_sync loses its compare-and-swap only to the datapath taking
+ * numbers at that instant; a few rounds of it, then give up loudly. */
+#define SYNC_ROUNDS	8
+
+/* Run espx_sa_sync, again while the datapath wins (-EAGAIN). 0 or -errno. */
+static int sync_run(struct ho *h, struct espx_sa_sync_req *req)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o);
+	int round;
+
+	o.ctx_in = req;	/* a syscall program's context is copied back */
+	o.ctx_size_in = sizeof(*req);
+	for (round = 0; round < SYNC_ROUNDS; round++) {
+		req->err = 0;
+		if (bpf_prog_test_run_opts(h->prog, &o))
+			return -errno;
+		if (req->err != -EAGAIN)
+			break;
+		usleep(1000);
+	}
+	return req->err;
+}
+
+/* The kernel's number (plus TAKEOVER_MARGIN) and window -> espx
+ * (espx_sa_sync only raises). An error stops the attach: espx must not
+ * send on an SA whose numbers it could not move above the kernel's. */
+static int take_one(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
+{
 	struct espx_sa_sync_req req;
 	struct ho *h = ctx;
 	struct xnl_ae ae;
+	__u64 want;
+	int err;
 
 	if (xnl_getae(&h->nl, key, &ae))
 		return 0;	/* not the kernel's SA */
+	want = ae.oseq + TAKEOVER_MARGIN;
+	if (!(sa->flags & ESPX_SA_F_ESN) && want > 0xffffffffULL) {
+		/* no 32-bit number is left that the kernel cannot also have
+		 * used: espx takes the last one (sends nothing) and says so */
+		pr_warn("SA spi 0x%08x: the kernel has sent up to %llu of 2^32-1 sequence numbers, too close to the end to take over safely; espx will not send on it: rekey it (or use ESN)\n",
+			ntohl(key->spi), (unsigned long long)ae.oseq);
+		want = 0xffffffffULL;
+	}
 	memset(&req, 0, sizeof(req));
 	req.sa = *key;
-	req.oseq_min = ae.oseq;
+	req.oseq_min = want;
 	if (ae.seq > sa->seq) {
 		req.seq = ae.seq;
 		ae.window = sa->replay_window;
 		xnl_window_to_espx(&ae, req.replay);
 	}
-	o.ctx_in = &req;	/* a syscall program's context is copied back */
-	o.ctx_size_in = sizeof(req);
-	if (bpf_prog_test_run_opts(h->prog, &o) || req.err) {
-		pr_warn("taking over SA spi 0x%08x from the kernel: %s\n", ntohl(key->spi),
-			strerror(req.err ? -req.err : errno));
+	err = sync_run(h, &req);
+	if (err) {
+		pr_warn("taking over SA spi 0x%08x from the kernel: %s; not attaching (espx must not send below the kernel's sequence numbers)\n",
+			ntohl(key->spi), err == -EAGAIN ?
+			"its sequence number could not be raised (the datapath kept taking numbers)" :
+			strerror(-err));
 		return -EIO;
 	}
-	if (ae.oseq > sa->oseq || req.seq)
-		pr_debug("SA spi 0x%08x: output continues above %llu, window at %llu (kernel's)\n",
-			 ntohl(key->spi), (unsigned long long)ae.oseq, (unsigned long long)ae.seq);
+	if (want > sa->oseq || req.seq)
+		pr_debug("SA spi 0x%08x: output continues above %llu (the kernel's %llu + %d), window at %llu (kernel's)\n",
+			 ntohl(key->spi), (unsigned long long)want, (unsigned long long)ae.oseq,
+			 TAKEOVER_MARGIN, (unsigned long long)ae.seq);
 	h->n++;
 	return 0;
 }
@@ -65,15 +108,12 @@ static __u64 split_gap(const struct espx_sa *sa)
  * before that (it may have sent a few since sa was read) in *last. */
 static int jump(struct ho *h, const struct espx_sa_key *key, __u64 want, __u64 *last)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 	struct espx_sa_sync_req req;
 
 	memset(&req, 0, sizeof(req));
 	req.sa = *key;
 	req.oseq_min = want;
-	o.ctx_in = &req;
-	o.ctx_size_in = sizeof(req);
-	if (bpf_prog_test_run_opts(h->prog, &o) || req.err)
+	if (sync_run(h, &req))
 		return -EIO;
 	*last = req.prev_oseq;
 	return 0;

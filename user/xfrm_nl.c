@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -567,6 +568,19 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 	if (u->sel.ifindex)
 		why(p->why, "selector bound to a device", NULL);
 	return 0;
+}
+
+static int pol_age_cmp(const void *a, const void *b)
+{
+	__u32 x = ((const struct xnl_pol *)a)->pol.index, y = ((const struct xnl_pol *)b)->pol.index;
+
+	return x < y ? -1 : x > y;
+}
+
+void xnl_pol_sort_age(struct xnl_pol *p, size_t n)
+{
+	if (n > 1)	/* indexes are unique: the order is fully determined */
+		qsort(p, n, sizeof(*p), pol_age_cmp);
 }
 
 int xnl_pol_id_decode(const struct nlmsghdr *nlh, struct espx_sel *sel, uint32_t *index,

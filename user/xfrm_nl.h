@@ -91,6 +91,17 @@ struct xnl_pol {
 };
 int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p);
 
+/* Put policies from a dump into the order they would have from events.
+ * Among equal priorities XFRM tries the older policy first (a new one is
+ * inserted after those of its priority, an update keeps its place), and
+ * the daemon keeps its list in that age order (new ones appended); but a
+ * dump walks the kernel's list of all policies newest first (each insert,
+ * updates included, goes to its head). The kernel's index is 8 * n + dir
+ * with n growing from a counter at each new policy and kept by updates, so
+ * ascending index is age order. (An index chosen by hand, `ip xfrm policy
+ * add ... index N`, is taken as that age.) */
+void xnl_pol_sort_age(struct xnl_pol *p, size_t n);
+
 /* DELPOLICY (struct xfrm_userpolicy_id): by index, or by selector + dir
  * (index 0). 0 or -EINVAL. */
 int xnl_pol_id_decode(const struct nlmsghdr *nlh, struct espx_sel *sel, uint32_t *index,

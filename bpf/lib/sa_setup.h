@@ -88,7 +88,15 @@ int espx_sa_ghash_init(struct __sk_buff *skb)
 
 /* Take the kernel's sequence state over (struct espx_sa_sync_req). The
  * output number only grows: a compare-and-swap, as the datapath takes
- * numbers with an atomic add outside the lock. */
+ * numbers with an atomic add outside the lock. The datapath moves oseq at
+ * most once per packet, so a few tries succeed; if they all lose, nothing
+ * was raised and the caller hears -EAGAIN (it retries, and fails loudly
+ * rather than let espx send below the kernel's numbers). */
+#define ESPX_SYNC_TRIES	16
+#ifndef ESPX_EAGAIN
+#define ESPX_EAGAIN	11
+#endif
+
 SEC("syscall")
 int espx_sa_sync(struct espx_sa_sync_req *req)
 {
@@ -103,9 +111,11 @@ int espx_sa_sync(struct espx_sa_sync_req *req)
 		return 0;
 	}
 	cur = sa->oseq;
-	for (i = 0; i < 16; i++) {
-		if (cur >= want)
-			break;
+	for (i = 0; cur < want; i++) {
+		if (i == ESPX_SYNC_TRIES) {
+			req->err = -ESPX_EAGAIN;
+			return 0;
+		}
 		prev = __sync_val_compare_and_swap(&sa->oseq, cur, want);
 		if (prev == cur)
 			break;

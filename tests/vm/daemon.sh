@@ -11,7 +11,10 @@
 #   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
 #   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
 #              no sequence number twice on the wire for one SPI
-#   restart    kill -9: traffic continues; restart: counters and numbers continue
+#   restart    kill -9: traffic continues; restart: counters and numbers continue, and
+#              an older protect policy still wins over a newer equal-priority bypass
+#   lock       /run/espx/lock held by another process: the daemon waits without
+#              spinning and applies the change once it is free
 #   stop       SIGTERM: sysctls restored, kernel ESP carries on, no number reused
 # Usage: tests/vm/daemon.sh   (PASS/FAIL lines; exit 1 if anything failed)
 set -u
@@ -204,7 +207,25 @@ ip netns exec $E "$ESPX" detach we >/dev/null 2>&1 && pass "detach" || fail deta
 v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/disable_xfrm)
 [[ $v == 0 ]] && pass "detach-restores-disable_xfrm" || fail detach-restores-disable_xfrm "$v"
 ping_ok $E $IE 5 $IK && pass "kernel-carries-after-detach" || fail kernel-carries-after-detach ""
-ip netns exec $E "$ESPX" attach we >/dev/null 2>&1 && pass "attach-again" || fail attach-again ""
+eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
+koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
+k=$(koseq 0x201)
+# an SA without ESN whose kernel number is within the margin of 2^32: espx
+# must not send on it (it takes the last number) and says it needs a rekey
+sa $E $WE 10.0.0.6 0x558 9 replay-oseq 0xfffffe00
+wait_for 3 spis_has 0x558
+ip netns exec $E "$ESPX" attach we >"$TMP/attach.out" 2>&1 && pass "attach-again" ||
+	fail attach-again "$(cat "$TMP/attach.out")"
+n=$(eoseq 0x558)
+((n == 0xffffffff)) && grep -q "too close to the end to take over safely.*rekey" "$TMP/attach.out" &&
+	pass "attach-near-2^32-not-sent-on (espx oseq $n)" ||
+	fail attach-near-2^32-not-sent-on "espx oseq $n: $(cat "$TMP/attach.out")"
+ip -n $E xfrm state del src $WE dst 10.0.0.6 proto esp spi 0x558
+# espx continues a margin (1024) above the kernel's last number: packets the
+# kernel numbered after espx read its counter cannot collide with espx's
+a=$(eoseq 0x201)
+((k > 0 && a >= k + 1024 && a < k + 1024 + 64)) && pass "attach-takes-over-with-margin (kernel $k, espx $a)" ||
+	fail attach-takes-over-with-margin "kernel $k, espx $a"
 b=$(epk 0x201)
 ping_ok $E $IE 5 $IK && (($(epk 0x201) > b)) && pass "espx-carries-after-attach" ||
 	fail espx-carries-after-attach "espx 0x201 $b -> $(epk 0x201)"
@@ -214,8 +235,6 @@ ping_ok $E $IE 5 $IK && (($(epk 0x201) > b)) && pass "espx-carries-after-attach"
 ip -n $E link add we2 type veth peer name we2p
 ip -n $E link set we2 up; ip -n $E link set we2p up
 ip netns exec $E "$ESPX" attach we2 >/dev/null 2>&1 || fail attach-second-device ""
-eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
-koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
 b=$(eoseq 0x201)
 ip netns exec $E "$ESPX" detach we2 >/dev/null 2>&1
 a=$(eoseq 0x201) k=$(koseq 0x201)
@@ -225,6 +244,11 @@ ping_ok $E $IE 3 $IK && pass "traffic-after-split" || fail traffic-after-split "
 ip -n $E link del we2
 
 # --- restart: kill -9, traffic on, restart keeps counters and numbers ---
+# an overlapping bypass (allow, no template), newer than the protect policy
+# NE -> NK and of its priority (100): XFRM tries the older one first, and so
+# must espx, from events now and from the dump (newest first) after the restart
+ip -n $E xfrm policy add src $NE dst 192.168.1.0/25 dir out priority 100 action allow
+sleep 0.3
 sa $E $WE 10.0.0.7 0x555 9
 wait_for 3 spis_has 0x555
 b=$(epk 0x201)
@@ -247,6 +271,36 @@ got=$(spis)
 a=$(epk 0x201)
 ((a >= b + 60)) && pass "restart-keeps-counters ($b -> $a)" || fail restart-keeps-counters "$b -> $a"
 ping_ok $E $IE 5 $IK && pass "traffic-after-restart" || fail traffic-after-restart ""
+# (the capture of E's output runs with -U: readable while it is written)
+wire_count() { tcpdump -r "$TMP/wire.pcap" -nn "$1" 2>/dev/null | wc -l; }
+e0=$(wire_count "esp and src host $WE") p0=$(wire_count "icmp and src host $IE")
+ping_ok $E $IE 5 $IK; r=$?
+sleep 0.5
+esp=$(($(wire_count "esp and src host $WE") - e0)) plain=$(($(wire_count "icmp and src host $IE") - p0))
+((r == 0 && esp >= 5 && plain == 0)) &&
+	pass "restart-keeps-xfrm-order (older protect before newer bypass: $esp ESP, 0 plaintext)" ||
+	fail restart-keeps-xfrm-order "ping rc $r, $esp ESP, $plain plaintext: $(ej policy list | head -c 600)"
+ip -n $E xfrm policy del src $NE dst 192.168.1.0/25 dir out
+
+# --- the command lock held by another process: the daemon waits without
+#     spinning, says so, and applies what changed once it is free ---
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+flock -o /run/espx/lock sleep 6 &
+FL=$!
+sleep 0.5
+t0=$(ticks "$DPID")
+sa $E $WE 10.0.0.8 0x557 9
+sleep 4
+t1=$(ticks "$DPID")
+early=$(spis)
+wait $FL
+if wait_for 10 spis_has 0x557 && [[ $early != *0x557* ]] && ((t1 - t0 < 50)) &&
+	grep -q "held back until the lock is free" "$TMP/daemon.log"; then
+	pass "lock-held-daemon-waits-no-spin ($((t1 - t0)) ticks of CPU in 4 s)"
+else
+	fail lock-held-daemon-waits-no-spin "CPU ticks $((t1 - t0)); while held: '$early'; after: '$(spis)'; $(grep -c 'held back' "$TMP/daemon.log") warnings"
+fi
+ip -n $E xfrm state del src $WE dst 10.0.0.8 proto esp spi 0x557
 
 # --- stop: SIGTERM hands back, restores, kernel continues ---
 kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
