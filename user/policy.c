@@ -7,6 +7,7 @@
  * in one map update. The datapath never sees a half-written table. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -268,38 +269,27 @@ static void pol_resolve(struct espx_policy *p, const struct sa_list *l)
 		p->sa = best->key;
 }
 
-/* Remove the hashed policies of one half (the one about to be written:
- * it has been out of use since the last switch). */
-static int host_clear(const struct pol_fds *fds, __u32 half)
+/* Remove one half's entries (the half about to be written: out of use
+ * since the last switch) from a map whose key has a __u8 half at half_off:
+ * espx_policy_host, espx_pol_lpm, espx_pol_bin. */
+static int half_clear(int fd, size_t key_size, size_t half_off, __u32 half)
 {
-	struct espx_pol_host_key k, next;
+	unsigned char k[64], next[64];
 	int more;
 
-	more = !bpf_map_get_next_key(fds->host, NULL, &next);
+	if (key_size > sizeof(k))
+		return -EINVAL;
+	more = !bpf_map_get_next_key(fd, NULL, next);
 	while (more) {
-		k = next;
-		more = !bpf_map_get_next_key(fds->host, &k, &next);
-		if (k.half == half && bpf_map_delete_elem(fds->host, &k) && errno != ENOENT)
+		memcpy(k, next, key_size);
+		more = !bpf_map_get_next_key(fd, k, next);
+		if (k[half_off] == half && bpf_map_delete_elem(fd, k) && errno != ENOENT)
 			return -errno;
 	}
 	return 0;
 }
 
-/* The same for espx_pol_lpm: that half's bins go before new ones come. */
-static int lpm_clear(int fd, __u32 half)
-{
-	struct espx_pol_lpm_key k, next;
-	int more;
-
-	more = !bpf_map_get_next_key(fd, NULL, &next);
-	while (more) {
-		k = next;
-		more = !bpf_map_get_next_key(fd, &k, &next);
-		if (k.half == half && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
+#define HALF_CLEAR(fd, type, h) half_clear(fd, sizeof(type), offsetof(type, half), h)
 
 /* Write the bins of one (half, dir) from its scanned slots' selectors. */
 static int lpm_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __u32 dir,
@@ -316,21 +306,6 @@ static int lpm_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __
 }
 
 /* The same for espx_pol_bin (protocol and port bins). */
-static int bin_clear(int fd, __u32 half)
-{
-	struct espx_pol_bin_key k, next;
-	int more;
-
-	more = !bpf_map_get_next_key(fd, NULL, &next);
-	while (more) {
-		k = next;
-		more = !bpf_map_get_next_key(fd, &k, &next);
-		if (k.half == half && bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
-
 static int bin_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __u32 dir,
 		     struct pol_bin_entry *e)
 {
@@ -563,11 +538,11 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 	if (err)
 		goto out;
 	next = !(t->cfg.active & 1);
-	err = host_clear(fds, next);
+	err = HALF_CLEAR(fds->host, struct espx_pol_host_key, next);
 	if (!err)
-		err = lpm_clear(lpm_fd, next);
+		err = HALF_CLEAR(lpm_fd, struct espx_pol_lpm_key, next);
 	if (!err)
-		err = bin_clear(bin_fd, next);
+		err = HALF_CLEAR(bin_fd, struct espx_pol_bin_key, next);
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 		pol_sort(t->p[dir], t->n[dir]);
 		nscan = nhost = 0;
