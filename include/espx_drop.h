@@ -15,6 +15,8 @@
  *                       covers the inner packet (XFRM's XfrmInNoPols)
  *   ipv6-ext-header     an IPv6 header chain espx does not walk to its end
  *                       (too long, or transport mode with extension headers)
+ *   transition-guard    protected traffic while espx and the kernel's ESP
+ *                       hand an SA over (espx_config.guard_until)
  * One X-macro list gives the enum and the names. Values are never renumbered:
  * retire a reason by renaming it RESERVED_n, and only append new ones. */
 #ifndef ESPX_DROP_H
@@ -49,7 +51,8 @@
 	X(ESP_FRAGMENT,	25, "esp-fragment")				\
 	X(IN_TMPL,	26, "inbound-template-mismatch")		\
 	X(IN_NO_POLICY,	27, "inbound-no-policy")			\
-	X(EXTHDR,	28, "ipv6-ext-header")
+	X(EXTHDR,	28, "ipv6-ext-header")				\
+	X(GUARD,	29, "transition-guard")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

@@ -155,7 +155,15 @@ struct espx_config {
 	__u32 active;				/* 0 or 1 */
 	__u32 count[2][ESPX_POL__MAX];		/* scanned policies per half and direction */
 	__u32 nhost[2][ESPX_POL__MAX];		/* hashed ones (espx_policy_host) */
-	__u32 flags;				/* ESPX_CFG_F_* */
+	__u32 flags;				/* unused, zero */
+	__u32 pad;
+	/* Transition guard: until this CLOCK_BOOTTIME ns, transmit drops what
+	 * a policy would protect (attach, detach and unload set it while the
+	 * kernel's ESP and espx hand over, so that in between protected
+	 * traffic is dropped, never sent in plaintext nor numbered by both).
+	 * A deadline, not a flag: a command killed in between cannot leave
+	 * traffic blocked for good. 0: no guard. */
+	__u64 guard_until;
 };
 
 /* Index of a policy slot in espx_policy. */

@@ -9,12 +9,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "espx.skel.h"
 #include "espx_common.h"
+#include "espx_policy.h"
 #include "attach.h"
 #include "devcfg.h"
 #include "handover.h"
@@ -23,6 +25,31 @@
 #include "kcheck.h"
 #include "log.h"
 #include "pins.h"
+
+/* How long a transition may hold protected traffic back: long enough for
+ * thousands of SAs' netlink hand-over under load, short enough that a
+ * command killed in between does not leave traffic blocked for long. */
+#define GUARD_NS	(60ULL * 1000000000ULL)
+
+/* Arm or clear the transition guard (espx_config.guard_until): while it
+ * holds, transmit drops what a policy protects. */
+static int guard_set(int cfg_fd, int on)
+{
+	struct espx_config cfg;
+	struct timespec ts;
+	__u32 zero = 0;
+
+	if (cfg_fd < 0 || bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return -ENOENT;
+	cfg.guard_until = 0;
+	if (on && !clock_gettime(CLOCK_BOOTTIME, &ts))
+		cfg.guard_until = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + GUARD_NS;
+	if (bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY)) {
+		pr_warn("%s the transition guard: %s\n", on ? "arming" : "clearing", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
 
 /* Create dir with mode 0700, or tighten an existing one to 0700. */
 static int mkdir_private(const char *dir)
@@ -168,7 +195,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
 	char xpath[256], tpath[256];
 	struct espx *skel = NULL;
-	int xfd = -1, tfd = -1, lock, err, fresh = 0, devcfg_done = 0;
+	int xfd = -1, tfd = -1, lock, err, fresh = 0, devcfg_done = 0, cfg_fd = -1, guarded = 0;
 	unsigned int ifindex;
 	struct stat st;
 
@@ -196,12 +223,17 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	skel = load_datapath(&err);
 	if (!skel)
 		goto out;
-	err = devcfg_apply(ifname);
+	/* Order (docs/architecture.md, "Transitions"): guard, numbers and
+	 * window from the kernel, links, the kernel's IPsec off here, numbers
+	 * again (final: the kernel stopped), segmenter, pins, guard off. In
+	 * between, protected traffic is encrypted by the kernel or dropped by
+	 * the guard, never sent plaintext, never numbered by both. */
+	cfg_fd = bpf_map__fd(skel->maps.espx_config);
+	err = guard_set(cfg_fd, 1);
 	if (err)
 		goto out;
-	devcfg_done = 1;
-	/* the kernel stopped encrypting here (devcfg): continue above its numbers */
-	err = handover_take();
+	guarded = 1;
+	err = handover_take();	/* the window before XDP decrypts anything */
 	if (err < 0)
 		goto out;
 
@@ -228,6 +260,14 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		pr_warn("attaching tcx egress to %s: %s\n", ifname, strerror(-err));
 		goto out;
 	}
+	err = devcfg_apply(ifname);
+	if (err)
+		goto out;
+	devcfg_done = 1;
+	/* the kernel stopped encrypting here (devcfg): continue above its numbers */
+	err = handover_take();
+	if (err < 0)
+		goto out;
 	err = seg_create(ifname, bpf_program__fd(skel->progs.espx_seg_rx),
 			 bpf_map__fd(skel->maps.espx_seg));
 	if (err)
@@ -258,9 +298,11 @@ out:
 		close(xfd);
 	if (tfd >= 0)
 		close(tfd);
-	espx__destroy(skel);
 	if (err && devcfg_done)
 		devcfg_restore(ifname);
+	if (guarded)
+		guard_set(cfg_fd, 0);
+	espx__destroy(skel);
 	if (err && fresh)	/* leave nothing half-installed */
 		remove_all_pins();
 	espx_unlock(lock);
@@ -311,7 +353,9 @@ int espx_attached_count(const char *except)
 int espx_detach(const char *ifname)
 {
 	char xpath[300], tpath[300];
-	int lock, a, b;
+	int lock, a, b, cfg_fd, split;
+	unsigned int idx = if_nametoindex(ifname);
+	struct stat st;
 
 	if (espx_pins_bpffs(0)) {
 		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
@@ -322,31 +366,43 @@ int espx_detach(const char *ifname)
 		return -EBUSY;
 	link_path(xpath, sizeof(xpath), ifname, "xdp");
 	link_path(tpath, sizeof(tpath), ifname, "tc");
-	a = drop_link(xpath);
-	b = drop_link(tpath);
-	if (a > 0 || b > 0) {
+	if (stat(xpath, &st) && stat(tpath, &st)) {
+		espx_unlock(lock);
+		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
+		return -ENOENT;
+	}
+	/* Order (docs/architecture.md, "Transitions"): guard (espx sends
+	 * nothing protected from here), the segmenter gone (nothing comes back
+	 * around it), numbers and window to the kernel, the kernel's IPsec on
+	 * here, links gone, the window once more (XDP took packets until the
+	 * link went), guard off. Interrupted anywhere, a second detach redoes
+	 * it all; every step is safe to repeat. */
+	cfg_fd = espx_pinned_fd(NULL, "espx_config");
+	guard_set(cfg_fd, 1);
+	if (idx) {
 		int seg_fd = espx_pinned_fd(NULL, "espx_seg");
-		unsigned int idx = if_nametoindex(ifname);
 
-		if (idx)
-			seg_destroy(idx, seg_fd);
+		seg_destroy(idx, seg_fd);
 		if (seg_fd >= 0)
 			close(seg_fd);
 	}
 	/* espx stopped sending here: the kernel continues above espx's numbers
 	 * (below a jump of espx's, if espx still sends on other devices) */
-	if (a > 0 || b > 0)
-		handover_give(espx_attached_count(ifname) > 0);
-	if (a >= 0 && b >= 0 && devcfg_restore(ifname))
+	split = espx_attached_count(ifname) > 0;
+	handover_give(split);
+	if (devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);
+	a = drop_link(xpath);
+	b = drop_link(tpath);
+	if (!split)	/* the window once more; a split's jump is not repeated */
+		handover_give(0);
+	guard_set(cfg_fd, 0);
+	if (cfg_fd >= 0)
+		close(cfg_fd);
 	espx_unlock(lock);
 	if (a < 0 || b < 0)
 		return a < 0 ? a : b;
-	if (!a && !b) {
-		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
-		return -ENOENT;
-	}
 	printf("detached from %s\n", ifname);
 	return 0;
 }
@@ -397,6 +453,49 @@ static int remove_all_pins(void)
 	return remove_dir_pins(espx_pin_root(), 0);
 }
 
+/* Before the pins go: hand every attached device back to the kernel in
+ * detach's order (guard, segmenters, numbers, the kernel's IPsec, links,
+ * window), so an unload never lets the kernel reuse espx's numbers. */
+static void unload_handback(void)
+{
+	char dir[256], path[512], dev[IF_NAMESIZE + 8], kind[8];
+	int cfg_fd, n = espx_attached_count(NULL), pass;
+	struct dirent *de;
+	DIR *d;
+
+	if (!n)
+		return;
+	cfg_fd = espx_pinned_fd(NULL, "espx_config");
+	guard_set(cfg_fd, 1);
+	espx_pin_path(dir, sizeof(dir), "links", "");
+	for (pass = 0; pass < 2; pass++) {	/* segmenters, then devices and links */
+		if (pass == 1)
+			handover_give(0);
+		d = opendir(dir);
+		while (d && (de = readdir(d))) {
+			if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
+			    strcmp(kind, "xdp") || !strncmp(dev, "espxs", 5))
+				continue;
+			if (pass == 0) {
+				if (if_nametoindex(dev))
+					seg_destroy(if_nametoindex(dev), -1);
+				continue;
+			}
+			devcfg_restore(dev);
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			drop_link(path);
+			link_path(path, sizeof(path), dev, "tc");
+			drop_link(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	handover_give(0);
+	guard_set(cfg_fd, 0);
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+}
+
 int espx_unload(void)
 {
 	int lock, err;
@@ -408,6 +507,7 @@ int espx_unload(void)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
+	unload_handback();
 	err = remove_all_pins();
 	devcfg_forget_all();
 	espx_unlock(lock);

@@ -481,6 +481,9 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 		return TC_ACT_OK;
 	if (ts->v.action != PV_PROTECT)
 		return TX_DROP(ts->v.reason, h->len);
+	/* espx and the kernel are handing over: neither may send it now */
+	if (transition_guard())
+		return TX_DROP(ESPX_DROP_GUARD, h->len);
 	return TX_NEXT;
 }
 

@@ -360,6 +360,16 @@ static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u
 	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
 }
 
+/* Is a transition running (espx_config.guard_until)? */
+static __always_inline int transition_guard(void)
+{
+	struct espx_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&espx_config, &zero);
+	return cfg && cfg->guard_until && bpf_ktime_get_boot_ns() < cfg->guard_until;
+}
+
 /* Does direction dir have any policy at all? */
 static __always_inline int policy_table_used(__u32 dir)
 {
