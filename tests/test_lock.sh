@@ -9,8 +9,9 @@
 #  - a lock held by another process makes a command give up within the
 #    bounded wait (ESPX_LOCK_WAIT) naming the holder, and succeed when it is
 #    released in time; a second daemon is refused at once, naming the first.
-# Runs in a mount and network namespace of its own with private /run, /tmp
-# and bpffs, so that nothing here touches the machine's espx or its lock.
+# Runs in a mount and network namespace of its own with private /run (a
+# world-writable $T in it stands for /tmp) and bpffs, so that nothing here
+# touches the machine's espx or its lock.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_lock
 if [[ ${1:-} != --inner ]]; then
@@ -20,10 +21,12 @@ if [[ ${1:-} != --inner ]]; then
 	exec unshare --mount --net --propagation private bash "$0" --inner
 fi
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; exit $_failed' EXIT INT TERM
-mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 1777 /run/lock &&
-	mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+# /tmp itself stays: the checkout under test may live there (CI clones
+# anywhere); T stands for a world-writable /tmp, inside the private /run
+mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 1777 /run/lock /run/tmp &&
 	mount -t bpf -o mode=0700 bpf /sys/fs/bpf && ip link set lo up ||
-	{ fail lock_setup "private /run, /tmp, bpffs"; exit 1; }
+	{ fail lock_setup "private /run, bpffs"; exit 1; }
+T=/run/tmp
 
 RUN=/run/espx
 AEAD="rfc4106(gcm(aes))"
@@ -51,10 +54,10 @@ else
 	pass nobody_cannot_enter_run_dir
 fi
 
-# --- an unprivileged user holding the old lock path and a file in /tmp ---
+# --- an unprivileged user holding the old lock path and a file in $T (/tmp) ---
 as_nobody flock -o /run/lock/espx.lock sleep 60 &
-as_nobody flock -o /tmp/espx.lock sleep 60 &
-if wait_held /run/lock/espx.lock && wait_held /tmp/espx.lock; then
+as_nobody flock -o $T/espx.lock sleep 60 &
+if wait_held /run/lock/espx.lock && wait_held $T/espx.lock; then
 	pass "nobody_holds_old_lock ($(stat -c %U /run/lock/espx.lock))"
 	t0=$(date +%s%N)
 	ESPX_LOCK_WAIT=5 sa_add 0x101 && ESPX_LOCK_WAIT=5 sa_del 0x101 &&
@@ -69,10 +72,10 @@ fi
 stop_holders
 
 # --- what a planted /run/espx looks like: refused, nothing written through it ---
-mkdir -p /tmp/elsewhere && chmod 0777 /tmp/elsewhere
-reset_run; ln -s /tmp/elsewhere "$RUN"
+mkdir -p $T/elsewhere && chmod 0777 $T/elsewhere
+reset_run; ln -s $T/elsewhere "$RUN"
 check_fails run_dir_symlink_refused 'is a symbolic link' sa_add 0x102
-check run_dir_symlink_not_followed test -z "$(ls -A /tmp/elsewhere)"
+check run_dir_symlink_not_followed test -z "$(ls -A $T/elsewhere)"
 reset_run; mkdir -m 0777 "$RUN"
 check_fails run_dir_group_other_write_refused 'mode 0777.*no one else can write' sa_add 0x102
 check run_dir_open_not_used test -z "$(ls -A "$RUN")"
@@ -80,9 +83,9 @@ reset_run; mkdir -m 0700 "$RUN"; chown nobody "$RUN"
 check_fails run_dir_other_owner_refused 'owned by uid 65534' sa_add 0x102
 reset_run; : >"$RUN"
 check_fails run_dir_file_refused 'is not a directory' sa_add 0x102
-reset_run; mkdir -m 0700 "$RUN"; ln -s /tmp/elsewhere/lock "$RUN/lock"
+reset_run; mkdir -m 0700 "$RUN"; ln -s $T/elsewhere/lock "$RUN/lock"
 check_fails lock_file_symlink_refused 'symbolic link' sa_add 0x102
-check lock_file_symlink_not_followed test ! -e /tmp/elsewhere/lock
+check lock_file_symlink_not_followed test ! -e $T/elsewhere/lock
 reset_run; mkdir -m 0700 "$RUN"; mkfifo -m 0600 "$RUN/lock"
 check_fails lock_file_fifo_refused 'not a regular file' timeout 10 "$ESPX" state add src 10.9.0.1 \
 	dst 10.9.0.2 proto esp spi 0x102 aead "$AEAD" 0x$KEY 128
@@ -125,7 +128,7 @@ check_fails second_daemon_refused 'another espx daemon runs in this network name
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ms < 2000)) && pass "second_daemon_refused_at_once ($ms ms)" || fail second_daemon_refused_at_once "$ms ms"
 stop_holders
-rm -f "$RUN/espx.daemon"; ln -s /tmp/elsewhere/daemon "$RUN/espx.daemon"
+rm -f "$RUN/espx.daemon"; ln -s $T/elsewhere/daemon "$RUN/espx.daemon"
 check_fails daemon_lock_symlink_refused 'symbolic link' timeout 10 "$ESPX" daemon
-check daemon_lock_symlink_not_followed test ! -e /tmp/elsewhere/daemon
+check daemon_lock_symlink_not_followed test ! -e $T/elsewhere/daemon
 exit $_failed
