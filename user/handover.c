@@ -144,6 +144,19 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 			ntohl(key->spi), strerror(-err));
 		return 0;	/* the others still get theirs */
 	}
+	/* Split without ESN: the kernel's share ends at espx's jump (2^28
+	 * numbers at most: minutes at a high rate), and nothing in the
+	 * kernel stops it there. A soft expire asks the IKE daemon to rekey
+	 * now, as it does when a soft limit is reached; with ESN the share is
+	 * 2^40 numbers and needs none. */
+	if (h->split && !(sa->flags & ESPX_SA_F_ESN)) {
+		err = xnl_expire(&h->nl, key, 0);
+		pr_warn("SA spi 0x%08x has no ESN and now two senders (the kernel from %llu, espx from %llu): %s\n",
+			ntohl(key->spi), (unsigned long long)(last + 1),
+			(unsigned long long)(sa->oseq + split_gap(sa) + 1),
+			err ? "asking the IKE daemon to rekey it failed; rekey it now" :
+			"asked the IKE daemon to rekey it now (soft expire)");
+	}
 	h->n++;
 	return 0;
 }

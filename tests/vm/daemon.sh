@@ -236,10 +236,21 @@ ip -n $E link add we2 type veth peer name we2p
 ip -n $E link set we2 up; ip -n $E link set we2p up
 ip netns exec $E "$ESPX" attach we2 >/dev/null 2>&1 || fail attach-second-device ""
 b=$(eoseq 0x201)
-ip netns exec $E "$ESPX" detach we2 >/dev/null 2>&1
+ip -n $E xfrm monitor expire >"$TMP/monitor-split" 2>&1 &
+mon=$!
+sleep 0.5
+ip netns exec $E "$ESPX" detach we2 >"$TMP/split.out" 2>&1
 a=$(eoseq 0x201) k=$(koseq 0x201)
 ((a >= b + (1 << 27) && k >= b && k < a)) && pass "partial-detach-splits-numbers (espx $b -> $a, kernel $k)" ||
 	fail partial-detach-splits-numbers "espx $b -> $a, kernel $k"
+# without ESN the kernel's share ends at espx's jump: the IKE daemon is
+# asked to rekey at once (a soft expire, as for a soft limit)
+wait_for 5 grep -qs "spi 0x00000201" "$TMP/monitor-split"
+kill $mon 2>/dev/null; wait $mon 2>/dev/null
+grep -A10 "spi 0x00000201" "$TMP/monitor-split" | grep -q "hard 0" &&
+	grep -q "no ESN and now two senders" "$TMP/split.out" &&
+	pass "partial-detach-asks-rekey (soft expire for 0x201)" ||
+	fail partial-detach-asks-rekey "monitor: $(head -c 300 "$TMP/monitor-split"); detach said: $(head -c 300 "$TMP/split.out")"
 ping_ok $E $IE 3 $IK && pass "traffic-after-split" || fail traffic-after-split ""
 ip -n $E link del we2
 
