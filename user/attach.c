@@ -408,6 +408,15 @@ int espx_unload(void)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
+	/* links first (espx stops sending), then the numbers go back to the
+	 * kernel's copies of the SAs, then the maps (and the marks) go */
+	if (espx_attached_count(NULL) > 0) {
+		char links[300];
+
+		espx_pin_path(links, sizeof(links), NULL, "links");
+		remove_dir_pins(links, 1);
+		handover_give(0);
+	}
 	err = remove_all_pins();
 	devcfg_forget_all();
 	espx_unlock(lock);
