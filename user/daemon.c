@@ -285,6 +285,9 @@ out:
 	return err;
 }
 
+/* The kernel no longer has the SA (DELSA, a hard expire, not in a dump):
+ * remove espx's copy, and its high-water mark with it, as no install can
+ * bring this SA back (a new SA under the same identity has a new key). */
 static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 {
 	char name[96];
@@ -295,6 +298,8 @@ static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 		pr_info("SA %s removed\n", sa_name(key, name, sizeof(name)));
 		d->publish = 1;
 	}
+	if (d->fds.hwm_map > 0)
+		bpf_map_delete_elem(d->fds.hwm_map, key);
 }
 
 /* --- policies ----------------------------------------------------------- */
