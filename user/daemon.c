@@ -58,6 +58,10 @@ struct msa {
 	__s64 base_bytes, base_packets;	/* the kernel's own share of curlft */
 	__u64 add_time, use_time;	/* the kernel's, seconds since the epoch */
 	__u64 pushed_bytes, pushed_packets;
+	__u64 pushed_oseq, pushed_seq;	/* sequence state last given to the kernel */
+	__u64 k_oseq;			/* the kernel's oseq as espx last left it */
+	__u64 hwm_noted;		/* oseq last written to espx_sa_hwm */
+	int kernel_sends;		/* the kernel numbers on it itself: leave its oseq */
 	int soft_done, hard_done;
 };
 
@@ -76,6 +80,10 @@ struct daemon {
 	const char *dev[MAX_DEVS];
 	int ndev, attached[MAX_DEVS];
 	int active;			/* espx links exist: espx carries traffic */
+	int nattached;			/* espx's attached devices at the last tick */
+	int split;			/* a device was detached while espx kept
+					 * sending elsewhere: the kernel numbers below
+					 * espx's jump, its oseq is left alone */
 	int resync, publish;
 	int running;			/* past start-up: lock waits are short */
 	int lock_failing;		/* the last try for the lock failed */
@@ -277,6 +285,9 @@ out:
 	return err;
 }
 
+/* The kernel no longer has the SA (DELSA, a hard expire, not in a dump):
+ * remove espx's copy, and its high-water mark with it, as no install can
+ * bring this SA back (a new SA under the same identity has a new key). */
 static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 {
 	char name[96];
@@ -287,6 +298,8 @@ static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 		pr_info("SA %s removed\n", sa_name(key, name, sizeof(name)));
 		d->publish = 1;
 	}
+	if (d->fds.hwm_map > 0)
+		bpf_map_delete_elem(d->fds.hwm_map, key);
 }
 
 /* --- policies ----------------------------------------------------------- */
@@ -515,6 +528,30 @@ static void prune(struct daemon *d, int fd, const struct ksa_seen *s, int sa_map
 	free(keys);
 }
 
+/* Forget the high-water marks of SA identities neither the kernel (the
+ * dump just read) nor espx has: no install can bring those back, so
+ * espx_sa_hwm stays bounded. */
+static void prune_hwm(struct daemon *d, const struct ksa_seen *s)
+{
+	struct espx_sa_key *keys = NULL;
+	struct espx_sa *v;
+	size_t n = 0, i;
+
+	if (d->fds.hwm_map <= 0 || sa_keys_sorted(d->fds.hwm_map, &keys, &n))
+		return;
+	v = malloc(sizeof(*v));
+	for (i = 0; v && i < n; i++) {
+		if (key_in(s, &keys[i]) ||
+		    !bpf_map_lookup_elem_flags(d->fds.sa_map, &keys[i], v, BPF_F_LOCK))
+			continue;
+		bpf_map_delete_elem(d->fds.hwm_map, &keys[i]);
+	}
+	if (v)
+		wipe(v, sizeof(*v));
+	free(v);
+	free(keys);
+}
+
 /* Make the maps equal to the kernel's database, keeping what is unchanged. */
 static int resync(struct daemon *d)
 {
@@ -530,6 +567,7 @@ static int resync(struct daemon *d)
 		if (!err) {
 			prune(d, d->fds.sa_map, seen, 1);
 			prune(d, d->ksa_fd, seen, 0);
+			prune_hwm(d, seen);
 		}
 		espx_unlock(lock);
 		if (err == -EINTR)
@@ -562,27 +600,68 @@ static __u64 wall_secs_of(__u64 boot)
 	return (__u64)rt.tv_sec - (boot_ns() - boot) / 1000000000ULL;
 }
 
+/* Should this interval's NEWAE carry espx's output number and window?
+ * Only while espx alone numbers on the SA: after a split detach the kernel
+ * sends below espx's jump, and an oseq that moved without espx means the
+ * kernel sends on it too (another device); raising it then would send the
+ * kernel into numbers espx uses. ae: the kernel's state (GETAE). */
+static int seq_push_ok(struct daemon *d, struct msa *m, const struct xnl_ae *ae)
+{
+	char name[96];
+
+	if (d->split || m->kernel_sends)
+		return 0;
+	if (m->k_oseq && ae->oseq != m->k_oseq) {
+		m->kernel_sends = 1;
+		pr_warn("SA %s: the kernel numbers on it too (its output number moved from %llu to %llu); espx stops raising the kernel's number for it\n",
+			sa_name(&m->key, name, sizeof(name)), (unsigned long long)m->k_oseq,
+			(unsigned long long)ae->oseq);
+		return 0;
+	}
+	return 1;
+}
+
 static void push_one(struct daemon *d, struct msa *m, const struct espx_sa *sa, int force)
 {
 	struct xnl_ae ae = { 0 };
+	int replay = 0;
 	char name[96];
 	int err;
 
-	if (!force && sa->bytes == m->pushed_bytes && sa->packets == m->pushed_packets)
+	if (!force && sa->bytes == m->pushed_bytes && sa->packets == m->pushed_packets &&
+	    sa->oseq == m->pushed_oseq && sa->seq == m->pushed_seq)
 		return;
+	/* the output number and window too, so the kernel's copy is at most
+	 * one interval behind: a fresh install from it (after a delete, a
+	 * failed replace, a crash) and a hand-back start near espx's numbers.
+	 * Never lowering the kernel's (max); the window in the kernel's own
+	 * layout (the GETAE answer says which). */
+	if ((sa->oseq != m->pushed_oseq || sa->seq != m->pushed_seq || force) &&
+	    !xnl_getae(&d->rq, &m->key, &ae) && seq_push_ok(d, m, &ae)) {
+		if (sa->oseq > ae.oseq)
+			ae.oseq = sa->oseq;
+		if (sa->seq > ae.seq)
+			xnl_window_from_espx(&ae, sa->seq, sa->replay);
+		replay = 1;
+	}
 	if (!m->use_time && sa->use_time)
 		m->use_time = wall_secs_of(sa->use_time);
 	ae.bytes = (__u64)(m->base_bytes + (__s64)sa->bytes);
 	ae.packets = (__u64)(m->base_packets + (__s64)sa->packets);
 	ae.add_time = m->add_time;
 	ae.use_time = m->use_time;
-	err = xnl_newae(&d->rq, &m->key, &ae, 0);
+	err = xnl_newae(&d->rq, &m->key, &ae, replay);
 	if (err && err != -ENOENT && err != -ESRCH)
 		pr_warn("SA %s: reporting counters (NEWAE): %s\n",
 			sa_name(&m->key, name, sizeof(name)), strerror(-err));
 	if (!err) {
 		m->pushed_bytes = sa->bytes;
 		m->pushed_packets = sa->packets;
+		if (replay) {
+			m->pushed_oseq = sa->oseq;
+			m->pushed_seq = sa->seq;
+			m->k_oseq = ae.oseq;
+		}
 	}
 }
 
@@ -606,10 +685,16 @@ static void expire_one(struct daemon *d, struct msa *m, const struct espx_sa *sa
 	}
 }
 
-static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int force)
+static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int force,
+		     int hwm_lock)
 {
 	if (bpf_map_lookup_elem_flags(d->fds.sa_map, &m->key, buf, BPF_F_LOCK))
 		return;
+	/* the high-water mark as of now (deletes record the exact one; this
+	 * covers an entry that goes some other way) */
+	if (hwm_lock >= 0 && buf->oseq != m->hwm_noted &&
+	    !espx_hwm_note(d->fds.hwm_map, &m->key, buf->oseq))
+		m->hwm_noted = buf->oseq;
 	push_one(d, m, buf, force);
 	expire_one(d, m, buf);
 }
@@ -632,6 +717,8 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 		m->base_packets = (__s64)ae.packets - (__s64)buf->packets;
 		m->pushed_bytes = buf->bytes;
 		m->pushed_packets = buf->packets;
+		m->k_oseq = 0;	/* the kernel numbered meanwhile: not a second sender */
+		m->pushed_oseq = m->pushed_seq = 0;
 		if (ae.use_time)
 			m->use_time = ae.use_time;
 	}
@@ -640,17 +727,29 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 static void tick(struct daemon *d, int force)
 {
 	struct espx_sa *buf = malloc(sizeof(*buf));
-	int active = espx_attached_count(NULL) > 0;
+	int n = espx_attached_count(NULL), active = n > 0, lock = -1;
 	size_t i;
 
 	if (!buf)
 		return;
 	if (active && !d->active)
 		rebase(d, buf);
+	if (!active)
+		d->split = 0;	/* all handed back: the kernel has it all */
+	else if (n < d->nattached && !d->split) {
+		d->split = 1;
+		pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
+	}
+	d->nattached = n;
 	d->active = active;
+	/* espx_sa_hwm is written under the command lock (read-modify-write,
+	 * as deletes do); busy: next interval */
+	if (active && d->fds.hwm_map > 0)
+		lock = espx_lock_wait(0, 0);
 	/* detached: the kernel carries the traffic and counts it itself */
 	for (i = 0; active && i < d->nsa; i++)
-		tick_one(d, &d->sa[i], buf, force);
+		tick_one(d, &d->sa[i], buf, force, lock);
+	espx_unlock(lock);
 	wipe(buf, sizeof(*buf));
 	free(buf);
 }
@@ -668,7 +767,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (!buf)
 		return 0;
 	/* counters first, so the kernel's curlft is past the limit it hears of */
-	tick_one(d, m, buf, 1);
+	tick_one(d, m, buf, 1, -1);
 	wipe(buf, sizeof(*buf));
 	free(buf);
 	return 0;
@@ -743,8 +842,9 @@ static int open_maps(struct daemon *d)
 	f->crypto_init_prog = espx_pinned_fd("progs", "espx_sa_crypto_init");
 	f->ghash_init_prog = espx_pinned_fd("progs", "espx_sa_ghash_init");
 	d->ksa_fd = espx_pinned_fd(NULL, "espx_kernel_sa");
+	f->hwm_map = espx_pinned_fd(NULL, "espx_sa_hwm");
 	if (f->sa_map < 0 || f->setup_map < 0 || f->crypto_init_prog < 0 ||
-	    f->ghash_init_prog < 0 || d->ksa_fd < 0) {
+	    f->ghash_init_prog < 0 || d->ksa_fd < 0 || f->hwm_map < 0) {
 		pr_warn("daemon: the pinned datapath is incomplete; run 'espx unload' and start again\n");
 		return -ENOENT;
 	}

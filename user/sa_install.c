@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <bpf/bpf.h>
@@ -25,6 +27,60 @@ int espx_aes_driver_parse(const char *s, enum espx_aes_driver *d)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+__u64 espx_hwm_start(__u64 want, __u64 hwm, int have)
+{
+	__u64 floor;
+
+	if (!have)
+		return want;
+	floor = hwm > ~0ULL - ESPX_HWM_MARGIN ? ~0ULL : hwm + ESPX_HWM_MARGIN;
+	return want > floor ? want : floor;
+}
+
+int espx_hwm_note(int hwm_fd, const struct espx_sa_key *key, __u64 oseq)
+{
+	__u64 cur;
+
+	if (hwm_fd <= 0)
+		return 0;
+	/* only the command lock's holder writes it: read-modify-write is safe */
+	if (!bpf_map_lookup_elem(hwm_fd, key, &cur) && cur >= oseq)
+		return 0;
+	if (bpf_map_update_elem(hwm_fd, key, &oseq, BPF_ANY)) {
+		pr_warn("recording an SA's sequence number high-water mark: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Delete key from the SA map, noting its output number first. */
+static int sa_delete(const struct espx_sa_fds *fds, const struct espx_sa_key *key)
+{
+	struct espx_sa *v = malloc(sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	/* read and unlink under the bucket lock: only programs that found the
+	 * entry before can still number on it (ESPX_HWM_MARGIN) */
+	if (bpf_map_lookup_and_delete_elem_flags(fds->sa_map, key, v, BPF_F_LOCK)) {
+		err = -errno;
+		if (err != -ENOENT) {
+			/* a kernel without lookup-and-delete for this map */
+			err = bpf_map_lookup_elem_flags(fds->sa_map, key, v, BPF_F_LOCK) ?
+			      -errno : 0;
+			if (!err && bpf_map_delete_elem(fds->sa_map, key))
+				err = -errno;
+		}
+	}
+	if (!err)
+		espx_hwm_note(fds->hwm_map, key, v->oseq);
+	wipe(v, sizeof(*v));	/* the GHASH table is key material */
+	free(v);
+	return err;
 }
 
 /* Run one of the set-up programs and return the err it left in the request. */
@@ -75,6 +131,19 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 		return -EINVAL;
 	}
 	memcpy(&val, sa, sizeof(val));
+	if (fds->hwm_map > 0) {
+		__u64 hwm;
+		int have = !bpf_map_lookup_elem(fds->hwm_map, key, &hwm);
+
+		val.oseq = espx_hwm_start(sa->oseq, have ? hwm : 0, have);
+		if (val.oseq != sa->oseq)
+			pr_debug("SA spi 0x%08x: output continues above %llu (espx used up to %llu before, + %d)\n",
+				 ntohl(key->spi), (unsigned long long)val.oseq,
+				 (unsigned long long)hwm, ESPX_HWM_MARGIN);
+		if (!(val.flags & ESPX_SA_F_ESN) && val.oseq >= 0xffffffffULL)
+			pr_warn("SA spi 0x%08x: espx already used this SA's 32-bit sequence numbers up to %llu; it will not send on it (rekey, or use ESN)\n",
+				ntohl(key->spi), (unsigned long long)hwm);
+	}
 	val.ctx = 0;
 	val.flags &= ~ESPX_SA_F_READY;
 	val.key_len = (uint8_t)key_len;
@@ -126,13 +195,12 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 	}
 	return 0;
 fail:
-	bpf_map_delete_elem(fds->sa_map, key);
+	/* a replace may already have dropped the old entry: keep its numbers */
+	sa_delete(fds, key);
 	return err;
 }
 
 int espx_sa_remove(const struct espx_sa_fds *fds, const struct espx_sa_key *key)
 {
-	if (bpf_map_delete_elem(fds->sa_map, key))
-		return -errno;
-	return 0;
+	return sa_delete(fds, key);
 }

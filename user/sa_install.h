@@ -32,7 +32,27 @@ struct espx_sa_fds {
 	int setup_map;
 	int crypto_init_prog;
 	int ghash_init_prog;
+	/* espx_sa_hwm (maps.h): > 0 to keep sequence numbers across a delete
+	 * and a later install of the same SA identity; 0 or -1: none (the
+	 * test harness's private maps) */
+	int hwm_map;
 };
+
+/* Numbers an SA may still take after its oseq was read for the high-water
+ * mark: the delete reads oseq and unlinks the entry under the bucket lock
+ * (lookup-and-delete), but a tc program that looked the entry up just
+ * before can still take one number on it (one per packet, one packet per
+ * program run, at most one run per CPU). 1024 covers that on any machine
+ * espx runs on, and the lookup-then-delete fallback's few microseconds. */
+#define ESPX_HWM_MARGIN	1024
+
+/* Where an install of an SA identity whose high-water mark is hwm (have:
+ * one is recorded) starts numbering: want, or above the mark if want is
+ * not already (saturating at 2^64-1). Pure, unit-tested. */
+__u64 espx_hwm_start(__u64 want, __u64 hwm, int have);
+/* Raise the recorded mark of key to at least oseq (never lowers it).
+ * 0 or -errno; a missing map (fd <= 0) is 0. */
+int espx_hwm_note(int hwm_fd, const struct espx_sa_key *key, __u64 oseq);
 
 /* Install `sa` (its ctx and htab are ignored) under `key` with AES key
  * aes_key (16, 24 or 32 bytes; the RFC 4106 salt is already in sa->salt).
@@ -42,7 +62,9 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 		    const struct espx_sa *sa, const uint8_t *aes_key, size_t key_len,
 		    enum espx_aes_driver driver, int replace);
 
-/* Remove an SA; the kernel releases its crypto context. -ENOENT if absent. */
+/* Remove an SA; the kernel releases its crypto context. Its output number
+ * goes into espx_sa_hwm first (read and unlinked in one step where the
+ * kernel can). -ENOENT if absent. */
 int espx_sa_remove(const struct espx_sa_fds *fds, const struct espx_sa_key *key);
 
 #endif

@@ -137,9 +137,12 @@ int sa_keys_sorted(int sa_fd, struct espx_sa_key **keys, size_t *n)
 static int open_fds(struct espx_sa_fds *fds, int for_install)
 {
 	fds->sa_map = fds->setup_map = fds->crypto_init_prog = fds->ghash_init_prog = -1;
+	fds->hwm_map = -1;
 	fds->sa_map = espx_pinned_fd(NULL, "espx_sa");
 	if (fds->sa_map < 0)
 		return fds->sa_map;
+	/* absent in pins of an older espx: numbers then start where asked */
+	fds->hwm_map = espx_pinned_fd(NULL, "espx_sa_hwm");
 	if (!for_install)
 		return 0;
 	if ((fds->setup_map = espx_pinned_fd(NULL, "espx_sa_setup")) < 0)
@@ -154,7 +157,7 @@ static int open_fds(struct espx_sa_fds *fds, int for_install)
 static void close_fds(struct espx_sa_fds *fds)
 {
 	int *fd[] = { &fds->sa_map, &fds->setup_map, &fds->crypto_init_prog,
-		      &fds->ghash_init_prog };
+		      &fds->ghash_init_prog, &fds->hwm_map };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(fd); i++)

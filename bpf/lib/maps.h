@@ -51,6 +51,25 @@ struct {
 	ESPX_PINNED
 } espx_kernel_sa SEC(".maps");
 
+/* Per SA identity, the highest output sequence number espx may have used
+ * (user space only; the datapath never touches it). It outlives the SA's
+ * entry in espx_sa: every delete records the SA's oseq here first, and
+ * every install starts above it, so an SA removed and installed again (a
+ * `state del`, a failed replace, a resync) never repeats a number under
+ * its key. A plain hash, not LRU: an entry must not vanish while its SA
+ * might come back. Bound: an entry per SA identity espx or the kernel
+ * holds; the daemon drops those neither holds at each resync, so 4x
+ * ESPX_MAX_SA leaves room for identities deleted between resyncs. The
+ * pins go with `espx unload` (which hands the numbers back first). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4 * ESPX_MAX_SA);
+	__type(key, struct espx_sa_key);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_sa_hwm SEC(".maps");
+
 /* Drops and pass-throughs by reason and direction (per CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

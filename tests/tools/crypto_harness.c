@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 	}
 	fds.sa_map = bpf_map__fd(skel->maps.espx_sa);
 	fds.setup_map = bpf_map__fd(skel->maps.espx_sa_setup);
+	fds.hwm_map = -1;	/* fresh private maps: nothing to carry over */
 	fds.crypto_init_prog = bpf_program__fd(skel->progs.espx_sa_crypto_init);
 	fds.ghash_init_prog = bpf_program__fd(skel->progs.espx_sa_ghash_init);
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -7,6 +7,8 @@
 #   sync       SAs and policies mirrored; a CBC SA left to the kernel and listed as such
 #   traffic    ping + TCP sha256 both ways; only ESP on the wire; espx counted the packets
 #   curlft     E's `ip -s xfrm state` shows espx's packet counts (NEWAE) within 2 intervals
+#   hwm        the kernel's oseq follows espx's each interval; `espx state del` + SIGHUP
+#              reinstalls the SA 1024 above espx's last number, traffic continues
 #   rekey      new SA pair added, old deleted while traffic flows: new SPIs carry it
 #   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
 #   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
@@ -138,6 +140,32 @@ cnt_eq() { [[ $(kpk 0x200) == "$(epk 0x200)" && $(kpk 0x100) == "$(epk 0x100)" ]
 wait_for 2 cnt_eq && pass "curlft-pushed (kernel $(kpk 0x200)/$(kpk 0x100) = espx)" ||
 	fail curlft-pushed "kernel 0x200 $(kpk 0x200) vs espx $(epk 0x200); 0x100 $(kpk 0x100) vs $(epk 0x100)"
 
+eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
+koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
+
+# --- high-water mark: espx's numbers reach the kernel each interval, and an SA
+#     deleted from espx alone (the kernel keeps it) comes back above them ---
+ping_ok $E $IE 5 $IK
+o1=$(eoseq 0x200)
+sleep 0.5
+k1=$(koseq 0x200)
+((o1 > 10 && k1 >= o1)) && pass "oseq-pushed-to-kernel (espx $o1, kernel $k1)" ||
+	fail oseq-pushed-to-kernel "espx $o1, kernel $k1"
+o1=$(eoseq 0x200)
+ip netns exec $E "$ESPX" state del dst $WK proto esp spi 0x200 >/dev/null 2>&1
+kill -HUP "$DPID"
+wait_for 5 spis_has 0x200
+o2=$(eoseq 0x200)
+# the kernel would restart at its own (pushed) number; the mark puts espx 1024 above
+((o2 >= o1 + 1024)) && pass "reinstall-above-high-water-mark (espx had $o1, now $o2)" ||
+	fail reinstall-above-high-water-mark "before $o1, reinstalled at $o2"
+ping_ok $E $IE 5 $IK && (($(eoseq 0x200) > o2)) && pass "traffic-after-reinstall" ||
+	fail traffic-after-reinstall "espx oseq $o2 -> $(eoseq 0x200)"
+sleep 0.5
+o3=$(eoseq 0x200) k3=$(koseq 0x200)
+((k3 >= o3)) && pass "kernel-oseq-follows-after-reinstall (kernel $k3, espx $o3)" ||
+	fail kernel-oseq-follows-after-reinstall "kernel $k3, espx $o3"
+
 # --- rekey: new pair, old pair deleted, traffic on ---
 for ns in $K $E; do sa $ns $WK $WE 0x101 1; sa $ns $WE $WK 0x201 2; done
 sleep 0.3
@@ -207,8 +235,6 @@ ip netns exec $E "$ESPX" detach we >/dev/null 2>&1 && pass "detach" || fail deta
 v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/disable_xfrm)
 [[ $v == 0 ]] && pass "detach-restores-disable_xfrm" || fail detach-restores-disable_xfrm "$v"
 ping_ok $E $IE 5 $IK && pass "kernel-carries-after-detach" || fail kernel-carries-after-detach ""
-eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
-koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
 k=$(koseq 0x201)
 # an SA without ESN whose kernel number is within the margin of 2^32: espx
 # must not send on it (it takes the last number) and says it needs a rekey
