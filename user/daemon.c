@@ -32,6 +32,7 @@
 #include <bpf/libbpf.h>
 #include "attach.h"
 #include "daemon.h"
+#include "handover.h"
 #include "espx_event.h"
 #include "log.h"
 #include "pins.h"
@@ -85,6 +86,8 @@ struct daemon {
 					 * sending elsewhere: the kernel numbers below
 					 * espx's jump, its oseq is left alone */
 	int resync, publish;
+	int nmixed;			/* IPv4 policies blocked at the last publish
+					 * because the kernel sends IPv6 on their SA */
 	int running;			/* past start-up: lock waits are short */
 	int lock_failing;		/* the last try for the lock failed */
 	__u64 lock_retry;		/* CLOCK_MONOTONIC ms of the next try; 0: now */
@@ -377,7 +380,7 @@ static int v6_shares_sa(const struct daemon *d, const struct espx_tmpl *t)
 static int publish(struct daemon *d)
 {
 	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
-	int err, lock, any_v6 = 0;
+	int err, lock, any_v6 = 0, nmixed = 0;
 	size_t i;
 
 	if (!v)
@@ -398,10 +401,18 @@ static int publish(struct daemon *d)
 				pr_warn("policy index %u: its SA (reqid %u) also carries IPv6, which the kernel encrypts itself; espx blocks this IPv4 traffic rather than send on the SA beside the kernel (use separate CHILD_SAs per family)\n",
 					v[i].index, v[i].tmpl.reqid);
 			v[i].action = ESPX_POL_BLOCK;
+			nmixed++;
 		}
 	}
 	lock = daemon_lock(d);
-	err = lock < 0 ? -EBUSY : policy_publish(v, d->npol);
+	/* IPv4 traffic unblocked on an SA the kernel was sending IPv6 on
+	 * meanwhile: espx continues above the kernel's numbers (a margin
+	 * above, as at attach), before the first IPv4 packet can go */
+	if (lock >= 0 && nmixed < d->nmixed && d->active && handover_take() < 0)
+		pr_warn("taking sequence numbers over from the kernel after IPv6 left the SA failed; IPv4 stays blocked\n");
+	else if (lock >= 0)
+		d->nmixed = nmixed;
+	err = lock < 0 ? -EBUSY : nmixed < d->nmixed ? -EAGAIN : policy_publish(v, d->npol);
 	espx_unlock(lock);
 	free(v);
 	if (!err || err == -ENOSPC)

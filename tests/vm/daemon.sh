@@ -402,6 +402,7 @@ spis_eq "" && [[ $n == 0 ]] &&
 
 # --- one SA for IPv4 and IPv6 outbound: the kernel sends IPv6 itself, so espx
 #     must not send IPv4 on the same SA (two senders, one nonce space) ---
+sa $E $WE $WK 0x777 77
 ip -n $E xfrm policy add src 192.168.2.0/24 dst 192.168.9.0/24 dir out \
 	tmpl src $WE dst $WK proto esp reqid 77 mode tunnel
 ip -n $E xfrm policy add src fd02::/64 dst fd09::/64 dir out \
@@ -410,7 +411,19 @@ mixed() { ej policy list | $PY -c 'import json,sys; print([p["action"] for p in 
 mixed_blocked() { [[ $(mixed) == "['block']" ]]; }
 wait_for 3 mixed_blocked && grep -q "also carries IPv6" "$TMP/daemon.log" &&
 	pass "mixed-family-sa-v4-blocked" || fail mixed-family-sa-v4-blocked "actions $(mixed)"
+# IPv6 leaves the SA: IPv4 is unblocked, and espx continues a margin above
+# whatever the kernel sent on the SA meanwhile (taken over as at attach)
+# (the kernel's number is read before: afterwards the daemon's per-interval
+# push raises the kernel's copy to espx's)
+k=$(koseq 0x777)
+ip -n $E xfrm policy del src fd02::/64 dst fd09::/64 dir out
+mixed_open() { [[ $(mixed) == "['allow']" ]]; }
+wait_for 5 mixed_open
+a=$(eoseq 0x777)
+mixed_open && ((a >= k + 1024)) && pass "mixed-family-unblock-continues-above-kernel (kernel $k, espx $a)" ||
+	fail mixed-family-unblock-continues-above-kernel "actions $(mixed), kernel $k, espx $a"
 ip -n $E xfrm policy flush
+ip -n $E xfrm state del src $WE dst $WK proto esp spi 0x777
 
 # --- more outbound policies than espx holds: fail closed ---
 for ((i = 0; i < 300; i++)); do
