@@ -20,6 +20,7 @@
 #include "attach.h"
 #include "devcfg.h"
 #include "handover.h"
+#include "heartbeat.h"
 #include "segment.h"
 #include "json.h"
 #include "kcheck.h"
@@ -550,8 +551,32 @@ static int pinned_link(const char *ifname, const char *kind, unsigned int *ifind
 	return id;
 }
 
+/* The daemon's heartbeat, decided (heartbeat.h); HB_NONE when unreadable. */
+static enum hb_state daemon_state(struct espx_daemon_hb *hb, __u64 *age_ms, int *alive)
+{
+	struct timespec ts;
+	int fd = hb_open();
+
+	memset(hb, 0, sizeof(*hb));
+	*alive = 0;
+	if (fd >= 0) {
+		if (hb_read(fd, hb))
+			memset(hb, 0, sizeof(*hb));
+		close(fd);
+	}
+	if (hb->beat_ns)
+		*alive = hb_alive(hb);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return hb_decide(hb, (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec, *alive, age_ms);
+}
+
 int espx_status(int json)
 {
+	struct espx_daemon_hb hb;
+	enum hb_state hs = HB_NONE;
+	__u64 age_ms = 0;
+	int alive = 0;
+	char line[512];
 	char links[300];
 	struct dirent *de;
 	struct jw w;
@@ -562,6 +587,9 @@ int espx_status(int json)
 		sas = count_sas();
 		espx_pin_path(links, sizeof(links), NULL, "links");
 		d = opendir(links);
+		hs = daemon_state(&hb, &age_ms, &alive);
+	} else {
+		memset(&hb, 0, sizeof(hb));
 	}
 	jw_init(&w, stdout);
 	if (json) {
@@ -569,11 +597,21 @@ int espx_status(int json)
 		jw_bool(&w, "loaded", sas >= 0);
 		jw_str(&w, "pin_dir", espx_pin_root());
 		jw_int(&w, "sa_count", sas < 0 ? 0 : sas);
+		jw_obj_open(&w, "daemon");
+		jw_str(&w, "state", hb_state_name(hs));
+		jw_int(&w, "pid", hs == HB_NONE ? 0 : hb.pid);
+		jw_bool(&w, "pid_alive", hs != HB_NONE && alive);
+		jw_u64(&w, "heartbeat_age_ms", age_ms);
+		jw_int(&w, "interval_ms", hs == HB_NONE ? 0 : hb.interval_ms);
+		jw_u64(&w, "stale_after_ms", hs == HB_NONE ? 0 : hb_stale_after_ms(hb.interval_ms));
+		jw_obj_close(&w);
 		jw_arr_open(&w, "devices");
 	} else if (sas < 0) {
 		printf("espx is not loaded (no maps in %s)\n", espx_pin_root());
 	} else {
 		printf("maps in %s, %ld SA(s)\n", espx_pin_root(), sas);
+		hb_describe(line, sizeof(line), hs, &hb, age_ms, alive);
+		printf("%s\n", line);
 	}
 	while (d && (de = readdir(d))) {
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);

@@ -10,6 +10,10 @@
  *  expiries:  soft/hard byte and packet limits (the datapath's events, and
  *             its SA flags as a fallback) -> XFRM_MSG_EXPIRE; on hard, the
  *             kernel deletes the SA and DELSA removes it here.
+ *  heartbeat: at start and every interval, a timestamp and its pid in the
+ *             pinned espx_daemon map (heartbeat.h), cleared on a clean
+ *             stop: `espx status` tells running, stale (killed or stuck:
+ *             kernel changes are not mirrored meanwhile) and none apart.
  *  stop:      SIGTERM/SIGINT: detach the devices it attached, each detach
  *             handing sequence numbers back to the kernel (handover.h). */
 #include <arpa/inet.h>
@@ -33,6 +37,7 @@
 #include "attach.h"
 #include "daemon.h"
 #include "handover.h"
+#include "heartbeat.h"
 #include "espx_event.h"
 #include "log.h"
 #include "pins.h"
@@ -70,6 +75,8 @@ struct daemon {
 	struct xnl ev, rq;
 	struct espx_sa_fds fds;
 	int ksa_fd;			/* espx_kernel_sa */
+	int hb_fd;			/* espx_daemon: the heartbeat; -1 none */
+	struct espx_daemon_hb hb;
 	struct ring_buffer *rb;
 	struct msa *sa;
 	size_t nsa, cap;
@@ -862,6 +869,38 @@ static int open_maps(struct daemon *d)
 	return 0;
 }
 
+/* Tell `espx status` this daemon is alive (clear: it stopped cleanly). A
+ * failed write is said once; the daemon's work does not depend on it. */
+static void heartbeat(struct daemon *d, int clear)
+{
+	static int warned;
+	int err;
+
+	if (d->hb_fd < 0)
+		return;
+	d->hb.beat_ns = clear ? 0 : boot_ns();
+	err = hb_write(d->hb_fd, &d->hb);
+	if (err && !warned) {
+		warned = 1;
+		pr_warn("daemon: writing the heartbeat for 'espx status': %s\n", strerror(-err));
+	}
+}
+
+static void heartbeat_open(struct daemon *d)
+{
+	d->hb_fd = hb_open();
+	if (d->hb_fd < 0) {
+		pr_warn("daemon: no espx_daemon map (%s): 'espx status' will not see this daemon\n",
+			strerror(-d->hb_fd));
+		return;
+	}
+	d->hb.pid = (__u32)getpid();
+	d->hb.proc_start = hb_proc_start(getpid());
+	d->hb.interval_ms = (__u32)d->interval_ms;
+	d->hb.start_ns = boot_ns();
+	heartbeat(d, 0);
+}
+
 static int dev_attached(const char *ifname)
 {
 	char name[64], path[512];
@@ -908,6 +947,7 @@ int daemon_cmd(int argc, char **argv)
 
 	if (!d || !(d->tmp = calloc(1, sizeof(*d->tmp))))
 		return 1;
+	d->hb_fd = -1;
 	err = parse_args(d, argc, argv);
 	if (err) {
 		free(d->tmp);
@@ -928,6 +968,7 @@ int daemon_cmd(int argc, char **argv)
 	}
 	if (espx_load() || open_maps(d))
 		goto out;
+	heartbeat_open(d);	/* before the first sync, which may take a while */
 	d->rb = ring_buffer__new(espx_pinned_fd(NULL, "espx_events"), on_event, d, NULL);
 	if (!d->rb) {
 		pr_warn("daemon: opening the event ring buffer: %s\n", strerror(errno));
@@ -1003,6 +1044,7 @@ int daemon_cmd(int argc, char **argv)
 
 			if (read(tfd, &n, sizeof(n)) < 0)
 				n = 0;
+			heartbeat(d, 0);
 			tick(d, 0);
 		}
 		if (pfd[3].revents) {
@@ -1030,6 +1072,10 @@ out:
 		close(sfd);
 	if (tfd >= 0)
 		close(tfd);
+	/* stopped, not killed: no daemon, and the devices were handed back */
+	heartbeat(d, 1);
+	if (d->hb_fd >= 0)
+		close(d->hb_fd);
 	ring_buffer__free(d->rb);
 	xnl_close(&d->ev);
 	xnl_close(&d->rq);

@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"                              load the datapath (if needed) and attach it to DEV:\n"
 		"                              XDP on receive, tcx egress on transmit\n"
 		"  detach DEV                  take espx off DEV (SAs stay in the maps)\n"
-		"  status                      devices espx is attached to, SA count\n"
+		"  status                      devices espx is attached to, SA count, daemon heartbeat\n"
 		"  unload                      detach from all devices, remove all pinned state\n"
 		"  state { add | del | list | flush } ...\n"
 		"                              SAs, in 'ip xfrm state' syntax (espx state help)\n"

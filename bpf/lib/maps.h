@@ -10,6 +10,7 @@
 #include "espx_drop.h"
 #include "espx_event.h"
 #include "espx_policy.h"
+#include "espx_daemon.h"
 
 /* Maps are pinned by name (under ESPX_PIN_DIR by espx, or the --pin-path of
  * xdp-loader) so every program and every espx command shares them. Test
@@ -157,6 +158,17 @@ struct {
 	__type(value, __u32);
 	ESPX_PINNED
 } espx_seg SEC(".maps");
+
+/* The daemon's heartbeat (include/espx_daemon.h): written and read by user
+ * space only, pinned here so that it lives and dies with this namespace's
+ * datapath state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct espx_daemon_hb);
+	ESPX_PINNED
+} espx_daemon SEC(".maps");
 
 static __always_inline struct espx_sa *sa_lookup(const struct espx_sa_key *key)
 {

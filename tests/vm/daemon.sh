@@ -13,11 +13,13 @@
 #   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
 #   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
 #              no sequence number twice on the wire for one SPI
-#   restart    kill -9: traffic continues; restart: counters and numbers continue, and
+#   restart    kill -9: traffic continues and `espx status` says stale at once;
+#              restart: status running, counters and numbers continue, and
 #              an older protect policy still wins over a newer equal-priority bypass
 #   lock       /run/espx/lock held by another process: the daemon waits without
 #              spinning and applies the change once it is free
-#   stop       SIGTERM: sysctls restored, kernel ESP carries on, no number reused
+#   stop       SIGTERM: sysctls restored, kernel ESP carries on, no number reused;
+#              status says no daemon (none)
 # Usage: tests/vm/daemon.sh   (PASS/FAIL lines; exit 1 if anything failed)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -312,12 +314,22 @@ b=$(epk 0x201)
 ip netns exec $E ping -c 60 -i 0.05 -W 2 -I $IE $IK >"$TMP/ping-restart" 2>&1 &
 PP=$!
 sleep 0.5
+dstate() { ej status | $PY -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d["state"], d["pid"], d["pid_alive"])'; }
+[[ $(dstate) == "running $DPID True" ]] && pass "status-running-before-kill ($(dstate))" ||
+	fail status-running-before-kill "$(dstate)"
+old=$DPID
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
+# the gap is visible: stale at once (the pid is gone), and says what it means
+st=$(ip netns exec $E "$ESPX" status 2>&1)
+[[ $(dstate) == "stale $old False" ]] && grep -q "^daemon: stale: no daemon has run for .*not mirrored; restart it" <<<"$st" &&
+	pass "status-stale-after-kill-9" || fail status-stale-after-kill-9 "$(dstate): $st"
 # while no daemon runs: one SA goes, another comes
 ip -n $E xfrm state del src $WE dst 10.0.0.7 proto esp spi 0x555
 sa $E $WE 10.0.0.7 0x556 9
 sleep 0.5
 start_daemon && pass "restart (ready)" || fail restart "$(tail -n 3 "$TMP/daemon.log")"
+[[ $(dstate) == "running $DPID True" ]] && pass "status-running-after-restart" ||
+	fail status-running-after-restart "$(dstate)"
 wait $PP
 loss=$(grep -o '[0-9.]*% packet loss' "$TMP/ping-restart")
 [[ $loss == "0% packet loss" ]] && pass "no-loss-across-kill-9-and-restart (60 pings)" ||
@@ -362,6 +374,7 @@ ip -n $E xfrm state del src $WE dst 10.0.0.8 proto esp spi 0x557
 # --- stop: SIGTERM hands back, restores, kernel continues ---
 kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
 ((rc == 0)) && pass "sigterm-exit-0" || fail sigterm-exit-0 "rc $rc: $(tail -n 3 "$TMP/daemon.log")"
+[[ $(dstate) == "none 0 False" ]] && pass "status-none-after-sigterm" || fail status-none-after-sigterm "$(dstate)"
 v=$(ip netns exec $E cat /proc/sys/net/ipv4/conf/we/disable_policy)
 [[ $v == 0 ]] && pass "sigterm-restores-disable_policy" || fail sigterm-restores-disable_policy "$v"
 ping_ok $E $IE 5 $IK && pass "kernel-carries-after-stop" || fail kernel-carries-after-stop ""
