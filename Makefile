@@ -82,7 +82,7 @@ $(BUILD)/espx: $(BUILD)/user/espx.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(wildcard tests/unit/*.h) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
 

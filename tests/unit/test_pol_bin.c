@@ -15,24 +15,7 @@
 
 #include "pol_bin.h"
 
-static int failed;
-
-static void __attribute__((format(printf, 3, 4)))
-check(int ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failed = 1;
-}
+#include "check.h"
 
 static __u32 rnd(void)
 {

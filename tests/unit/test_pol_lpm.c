@@ -15,24 +15,7 @@
 
 #include "pol_lpm.h"
 
-static int failed;
-
-static void __attribute__((format(printf, 3, 4)))
-check(int ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failed = 1;
-}
+#include "check.h"
 
 /* "ADDR/LEN" (or "any": family 0, /0) into a selector's dst or src. */
 static void set_prefix(struct espx_sel *s, const char *p, int dst)

@@ -13,24 +13,7 @@
 
 #include "xfrm_parse.h"
 
-static int failed;
-
-static void __attribute__((format(printf, 3, 4)))
-check(int ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS %s\n", name);
-		return;
-	}
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	failed = 1;
-}
+#include "check.h"
 
 #define K128 "0x0123456789012345678901234567890123456789"
 #define K192 "0x000102030405060708090a0b0c0d0e0f1011121314151617deadbeef"
