@@ -126,6 +126,10 @@ class Pair:
         self.b = Gw(tag, 1)
         self.gws.append(self.b)
         a, b = self.a, self.b
+        # no DAD on the wire's link-local addresses either: until it ends
+        # the first IPv6 packet waits (seconds) and a capture misses it
+        for g in self.gws:
+            g.ns.run("sysctl -qw net.ipv6.conf.default.accept_dad=0")
         veth(a.ns, a.dev, b.ns, b.dev)
         for g in self.gws:
             run = g.ns.run

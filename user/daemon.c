@@ -66,6 +66,7 @@ struct msa {
 	__u64 pushed_bytes, pushed_packets;
 	__u64 pushed_oseq, pushed_seq;	/* sequence state last given to the kernel */
 	__u64 k_oseq;			/* the kernel's oseq as espx last left it */
+	int k_seen;			/* k_oseq holds a look at the kernel's */
 	__u64 hwm_noted;		/* oseq last written to espx_sa_hwm */
 	int kernel_sends;		/* the kernel numbers on it itself: leave its oseq */
 	int soft_done, hard_done;
@@ -629,7 +630,15 @@ static int seq_push_ok(struct daemon *d, struct msa *m, const struct xnl_ae *ae)
 
 	if (d->split || m->kernel_sends)
 		return 0;
-	if (m->k_oseq && ae->oseq != m->k_oseq) {
+	/* first look (after start or attach): only note where the kernel is;
+	 * a number is pushed once it has been seen standing still, so a
+	 * kernel that still sends is never set back to a number it passed */
+	if (!m->k_seen) {
+		m->k_oseq = ae->oseq;
+		m->k_seen = 1;
+		return 0;
+	}
+	if (ae->oseq != m->k_oseq) {
 		m->kernel_sends = 1;
 		pr_warn("SA %s: the kernel numbers on it too (its output number moved from %llu to %llu); espx stops raising the kernel's number for it\n",
 			sa_name(&m->key, name, sizeof(name)), (unsigned long long)m->k_oseq,
@@ -639,7 +648,10 @@ static int seq_push_ok(struct daemon *d, struct msa *m, const struct xnl_ae *ae)
 	return 1;
 }
 
-static void push_one(struct daemon *d, struct msa *m, const struct espx_sa *sa, int force)
+/* seq: the command lock is held (no attach, detach or unload runs), so
+ * the output number and window may go to the kernel too */
+static void push_one(struct daemon *d, struct msa *m, const struct espx_sa *sa, int force,
+		     int seq)
 {
 	struct xnl_ae ae = { 0 };
 	int replay = 0;
@@ -654,7 +666,7 @@ static void push_one(struct daemon *d, struct msa *m, const struct espx_sa *sa, 
 	 * failed replace, a crash) and a hand-back start near espx's numbers.
 	 * Never lowering the kernel's (max); the window in the kernel's own
 	 * layout (the GETAE answer says which). */
-	if ((sa->oseq != m->pushed_oseq || sa->seq != m->pushed_seq || force) &&
+	if (seq && (sa->oseq != m->pushed_oseq || sa->seq != m->pushed_seq || force) &&
 	    !xnl_getae(&d->rq, &m->key, &ae) && seq_push_ok(d, m, &ae)) {
 		if (sa->oseq > ae.oseq)
 			ae.oseq = sa->oseq;
@@ -710,10 +722,10 @@ static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int f
 		return;
 	/* the high-water mark as of now (deletes record the exact one; this
 	 * covers an entry that goes some other way) */
-	if (hwm_lock >= 0 && buf->oseq != m->hwm_noted &&
+	if (hwm_lock >= 0 && d->fds.hwm_map > 0 && buf->oseq != m->hwm_noted &&
 	    !espx_hwm_note(d->fds.hwm_map, &m->key, buf->oseq))
 		m->hwm_noted = buf->oseq;
-	push_one(d, m, buf, force);
+	push_one(d, m, buf, force, hwm_lock >= 0);
 	expire_one(d, m, buf);
 }
 
@@ -735,7 +747,7 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 		m->base_packets = (__s64)ae.packets - (__s64)buf->packets;
 		m->pushed_bytes = buf->bytes;
 		m->pushed_packets = buf->packets;
-		m->k_oseq = 0;	/* the kernel numbered meanwhile: not a second sender */
+		m->k_seen = 0;	/* the kernel numbered meanwhile: not a second sender */
 		m->pushed_oseq = m->pushed_seq = 0;
 		if (ae.use_time)
 			m->use_time = ae.use_time;
@@ -760,10 +772,17 @@ static void tick(struct daemon *d, int force)
 	}
 	d->nattached = n;
 	d->active = active;
-	/* espx_sa_hwm is written under the command lock (read-modify-write,
-	 * as deletes do); busy: next interval */
-	if (active && d->fds.hwm_map > 0)
+	/* espx_sa_hwm and the kernel's output numbers are written under the
+	 * command lock (read-modify-write; no transition may run meanwhile:
+	 * a hand-back racing a push could set the kernel back); busy: next
+	 * interval, counters only */
+	if (active) {
 		lock = espx_lock_wait(0, 0);
+		if (lock >= 0 && espx_attached_count(NULL) == 0) {
+			espx_unlock(lock);	/* detached meanwhile */
+			lock = -1;
+		}
+	}
 	/* detached: the kernel carries the traffic and counts it itself */
 	for (i = 0; active && i < d->nsa; i++)
 		tick_one(d, &d->sa[i], buf, force, lock);
