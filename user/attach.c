@@ -374,10 +374,12 @@ int espx_detach(const char *ifname)
 	}
 	/* Order (docs/architecture.md, "Transitions"): guard (espx sends
 	 * nothing protected from here), the segmenter gone (nothing comes back
-	 * around it), numbers and window to the kernel, the kernel's IPsec on
-	 * here, links gone, the window once more (XDP took packets until the
-	 * link went), guard off. Interrupted anywhere, a second detach redoes
-	 * it all; every step is safe to repeat. */
+	 * around it), XDP gone (espx's window stops moving), numbers and
+	 * window to the kernel, the kernel's IPsec on here, TC gone, guard
+	 * off. The hand-back is the last NEWAE while the kernel cannot send
+	 * here: NEWAE sets its number, and one sent while it sends would set
+	 * it back. Interrupted anywhere, a second detach redoes what is left;
+	 * every step is safe to repeat. */
 	cfg_fd = espx_pinned_fd(NULL, "espx_config");
 	guard_set(cfg_fd, 1);
 	if (idx) {
@@ -387,6 +389,7 @@ int espx_detach(const char *ifname)
 		if (seg_fd >= 0)
 			close(seg_fd);
 	}
+	a = drop_link(xpath);
 	/* espx stopped sending here: the kernel continues above espx's numbers
 	 * (below a jump of espx's, if espx still sends on other devices) */
 	split = espx_attached_count(ifname) > 0;
@@ -394,10 +397,7 @@ int espx_detach(const char *ifname)
 	if (devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);
-	a = drop_link(xpath);
 	b = drop_link(tpath);
-	if (!split)	/* the window once more; a split's jump is not repeated */
-		handover_give(0);
 	guard_set(cfg_fd, 0);
 	if (cfg_fd >= 0)
 		close(cfg_fd);
@@ -469,29 +469,27 @@ static void unload_handback(void)
 	cfg_fd = espx_pinned_fd(NULL, "espx_config");
 	guard_set(cfg_fd, 1);
 	espx_pin_path(dir, sizeof(dir), "links", "");
-	for (pass = 0; pass < 2; pass++) {	/* segmenters, then devices and links */
+	/* pass 0: segmenters and XDP links; the hand-back; pass 1: the
+	 * kernel's IPsec back and the TC links (the hand-back is the last
+	 * NEWAE while the kernel cannot send: see espx_detach) */
+	for (pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			handover_give(0);
 		d = opendir(dir);
 		while (d && (de = readdir(d))) {
 			if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
-			    strcmp(kind, "xdp") || !strncmp(dev, "espxs", 5))
+			    strcmp(kind, pass == 0 ? "xdp" : "tc") || !strncmp(dev, "espxs", 5))
 				continue;
-			if (pass == 0) {
-				if (if_nametoindex(dev))
-					seg_destroy(if_nametoindex(dev), -1);
-				continue;
-			}
-			devcfg_restore(dev);
+			if (pass == 0 && if_nametoindex(dev))
+				seg_destroy(if_nametoindex(dev), -1);
+			if (pass == 1)
+				devcfg_restore(dev);
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			drop_link(path);
-			link_path(path, sizeof(path), dev, "tc");
 			drop_link(path);
 		}
 		if (d)
 			closedir(d);
 	}
-	handover_give(0);
 	guard_set(cfg_fd, 0);
 	if (cfg_fd >= 0)
 		close(cfg_fd);
