@@ -136,8 +136,11 @@ static int link_prog_id(int link_fd, unsigned int *ifindex)
 static int remove_all_pins(void);
 
 /* Load the object with its maps pinned (reusing pinned ones) and pin the
- * SA set-up programs. NULL and *err on failure. */
-static struct espx *load_datapath(int *err)
+ * SA set-up programs; with !links the packet programs are left out (not
+ * verified): commands that only fill maps need the maps and the set-up
+ * programs, and verifying the datapath costs each of them most of its time.
+ * NULL and *err on failure. */
+static struct espx *load_datapath(int links, int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct espx *skel;
@@ -151,6 +154,11 @@ static struct espx *load_datapath(int *err)
 		*err = -errno;
 		pr_warn("opening the BPF object: %s\n", strerror(-*err));
 		return NULL;
+	}
+	if (!links) {
+		bpf_program__set_autoload(skel->progs.espx_xdp_rx, false);
+		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
+		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
 	}
 	*err = espx__load(skel);
 	if (*err) {
@@ -183,7 +191,7 @@ int espx_load(void)
 		return -EBUSY;
 	espx_pins_bpffs(0);
 	fresh = stat(espx_pin_root(), &st) != 0;
-	skel = load_datapath(&err);
+	skel = load_datapath(0, &err);
 	espx__destroy(skel);
 	if (err && fresh)
 		remove_all_pins();
@@ -221,7 +229,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		goto out;
 	}
 	fresh = stat(espx_pin_root(), &st) != 0;
-	skel = load_datapath(&err);
+	skel = load_datapath(1, &err);
 	if (!skel)
 		goto out;
 	/* Order (docs/architecture.md, "Transitions"): guard, numbers and
