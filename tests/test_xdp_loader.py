@@ -11,11 +11,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from espx_test import BUILD, finish, result, skip  # noqa: E402
+from espx_test import BUILD, finish, plan, result, skip  # noqa: E402
 import test_datapath as T  # noqa: E402
 
 
 def main():
+    plan(4)
     sc = T.Scenario("xdp-loader")
     a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
     try:
