@@ -25,13 +25,14 @@
 # Needs root, a kernel with ESP (esp4, xfrm_user) and BPF crypto (build/espx check),
 # iperf3 and gnuplot. Traffic stays between the two namespaces it creates.
 # Exit status: 0 done, 1 a run failed, 2 usage or something missing on this machine.
+# Env: ESPX_AB_NS=NAME: the namespaces are NAMEL and NAMER (default ab: abL, abR).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ESPX=${ESPX_BUILD:-$ROOT/build}/espx
 PY=/usr/bin/python3
 ROUNDS=5 SECS=10 OUT=$ROOT/build/ab BITS=128 ONLY=AB
 
-usage() { sed -n '18,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '18,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "bench-ab: $*" >&2; exit 2; }
 say() { echo "bench-ab: $*" >&2; }
 
@@ -56,7 +57,9 @@ SIDES=()
 [[ $ONLY == *A* ]] && SIDES+=(A)
 [[ $ONLY == *B* ]] && SIDES+=(B)
 
-L=abL R=abR DL=ab0 DR=ab1		# namespaces and their veth ends
+# namespaces and their veth ends (tests name theirs, so that a run they killed or a
+# foreign abL cannot stand in their way)
+L=${ESPX_AB_NS:-ab}L R=${ESPX_AB_NS:-ab}R DL=ab0 DR=ab1
 OL=10.0.0.1 OR=10.0.0.2			# outer (tunnel end) addresses on the veth
 IL=192.168.1.1 IR=192.168.2.1		# inner addresses (on lo), traffic goes IL -> IR
 NL=192.168.1.0/24 NR=192.168.2.0/24
@@ -66,7 +69,7 @@ AEAD="rfc4106(gcm(aes))"
 TESTS=(tcp udp64 udp512 udp1400)
 SRV=""
 CHK=abchk$$				# scratch namespace of the ESP check
-OWN=0					# 1 once abL/abR are ours to remove
+OWN=0					# 1 once $L/$R are ours to remove
 
 teardown() {
 	if [[ -n $SRV ]]; then kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=""; fi
@@ -149,7 +152,7 @@ config_A() {
 # shellcheck disable=SC2086,SC2317
 config_B() {
 	local e=(ip netns exec)
-	# pins a killed earlier run may have left in /sys/fs/bpf/espx-abL, -abR
+	# pins a killed earlier run may have left in /sys/fs/bpf/espx-$L, -$R
 	"${e[@]}" $L "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $R "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $L "$ESPX" attach $DL && "${e[@]}" $R "$ESPX" attach $DR &&
@@ -232,7 +235,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # --- report: table, JSON, chart ---------------------------------------------------------
-AB_START=$START AB_ROUNDS=$ROUNDS AB_SECS=$SECS AB_BITS=$BITS AB_SIDES="${SIDES[*]}" \
+AB_L=$L AB_R=$R AB_START=$START AB_ROUNDS=$ROUNDS AB_SECS=$SECS AB_BITS=$BITS AB_SIDES="${SIDES[*]}" \
 	AB_HZ=$(getconf CLK_TCK) AB_AESDRV="$("$ESPX" -j check 2>/dev/null | grep -o 'driver ecb([^)]*)' | head -n1 | cut -d" " -f2)" \
 	"$PY" - "$OUT" <<'PYEOF'
 
@@ -290,8 +293,8 @@ with open(os.path.join(out, "runs.tsv")) as f:
 problems = []
 for r in runs:
     why = [w for w, bad in (("no packets on the veth", r["wire_packets"] <= 0),
-                            ("nothing counted on abL's outbound SA", r["esp_out_packets"] <= 0),
-                            ("nothing counted on abR's inbound SA", r["esp_in_packets"] <= 0),
+                            (f"nothing counted on {env['AB_L']}'s outbound SA", r["esp_out_packets"] <= 0),
+                            (f"nothing counted on {env['AB_R']}'s inbound SA", r["esp_in_packets"] <= 0),
                             ("no UDP datagram delivered", r["test"] != "tcp" and not r["udp_delivered"]),
                             ("zero throughput", r["value"] <= 0)) if bad]
     if why:
@@ -332,11 +335,12 @@ doc = {"tool": "scripts/bench-ab.sh", "date": env["AB_START"], "kernel": platfor
        "A": "kernel XFRM (ip xfrm state/policy)", "B": "espx (espx state/policy, XDP + tcx)",
        "sa": {"aead": "rfc4106(gcm(aes))", "key_bits": int(env["AB_BITS"]), "icv_bits": 128,
               "mode": "tunnel", "family": "IPv4", "espx_aes_driver": env.get("AB_AESDRV", "")},
-       "topology": "two network namespaces, one veth pair; iperf3 client in abL, server in abR",
+       "topology": f"two network namespaces, one veth pair; iperf3 client in {env['AB_L']}, "
+                   f"server in {env['AB_R']}",
        "cpu_time": "busy time of all CPUs (/proc/stat user+nice+system+irq+softirq+steal) "
                    "over the run, divided by the packets that crossed the veth both ways",
        "rate": "TCP: receiver Mbit/s (iperf3); UDP: datagrams delivered to the receiving "
-               "socket (Udp InDatagrams in abR) per second",
+               f"socket (Udp InDatagrams in {env['AB_R']}) per second",
        "notes": notes, "figures": figures, "runs": runs}
 for r in runs:
     r["value"] = round(r["value"], 3)

@@ -11,7 +11,11 @@
 # CMD's output goes to stdout as it runs. Logs: build/vm/console.log (kernel console),
 # build/vm/output.log (CMD's output).
 # Exit status: CMD's, else 124 = timeout (default 300 s), 125 = guest crashed / no status,
-# 126 = the VM could not be set up (no qemu, no kernel: the reason is on stderr).
+# 126 = the VM could not be set up; the last line on stderr says why, and starts with
+#   "vmtest: unavailable:" only where this machine cannot run the VM at all (not root,
+#     qemu or the kernel package cannot be had from apt: a test may skip),
+#   "vmtest: setup failed:" where the project's own setup failed (a script of scripts/vm/,
+#     the initramfs, the lock: a test must fail).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMO=300 MEM=2G CPUS=$(nproc)
@@ -19,18 +23,26 @@ TMO=300 MEM=2G CPUS=$(nproc)
 while getopts t:m:c: o; do
 	case $o in
 	t) TMO=$OPTARG ;; m) MEM=$OPTARG ;; c) CPUS=$OPTARG ;;
-	*) sed -n '3,17p' "$0" >&2; exit 2 ;;
+	*) sed -n '3,18p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [[ ${1:-} == -- ]] && shift
-(($#)) || { sed -n '3,17p' "$0" >&2; exit 2; }
-setup_fail() { echo "vmtest: $*" >&2; exit 126; }
+(($#)) || { sed -n '3,18p' "$0" >&2; exit 2; }
+unavailable() { echo "vmtest: unavailable: $*" >&2; exit 126; }
+setup_fail() { echo "vmtest: setup failed: $*" >&2; exit 126; }
 
-[[ $(id -u) == 0 ]] || setup_fail "needs root (the 9p root is exported with the host's permissions)"
-"$ROOT/scripts/vm/deps.sh" >&2 || setup_fail "host packages missing (scripts/vm/deps.sh)"
-command -v qemu-system-x86_64 >/dev/null || setup_fail "no qemu-system-x86_64"
-KDIR=$("$ROOT/scripts/vm/fetch-kernel.sh") || setup_fail "no 6.12 kernel (scripts/vm/fetch-kernel.sh failed)"
+[[ $(id -u) == 0 ]] || unavailable "needs root (the 9p root is exported with the host's permissions)"
+# deps.sh and fetch-kernel.sh exit 3 when apt cannot provide a package; anything else is theirs
+"$ROOT/scripts/vm/deps.sh" >&2
+rc=$?
+((rc == 3)) && unavailable "host packages cannot be installed (scripts/vm/deps.sh)"
+((rc == 0)) || setup_fail "scripts/vm/deps.sh exited $rc"
+command -v qemu-system-x86_64 >/dev/null || unavailable "no qemu-system-x86_64"
+KDIR=$("$ROOT/scripts/vm/fetch-kernel.sh")
+rc=$?
+((rc == 3)) && unavailable "no 6.12 kernel package to be had (scripts/vm/fetch-kernel.sh)"
+((rc == 0)) || setup_fail "scripts/vm/fetch-kernel.sh exited $rc"
 V=$(basename "$(ls -d "$KDIR"/lib/modules/*/ | head -n1)")
 KERNEL=$KDIR/boot/vmlinuz-$V
 # the initramfs is rebuilt when scripts/vm/init changes
@@ -38,11 +50,14 @@ sum=$(cat "$ROOT/scripts/vm/init" "$ROOT/scripts/vm/build-initramfs.sh" | md5sum
 INITRD=$KDIR/espx-initramfs-$sum.cpio.gz
 if [[ ! -f $INITRD ]]; then
 	rm -f "$KDIR"/espx-initramfs-*.cpio.gz
-	"$ROOT/scripts/vm/build-initramfs.sh" "$KDIR" "$INITRD" || setup_fail "initramfs build failed"
+	"$ROOT/scripts/vm/build-initramfs.sh" "$KDIR" "$INITRD" ||
+		setup_fail "initramfs build failed (scripts/vm/build-initramfs.sh exited $?)"
 fi
 
 # One VM at a time per host: TCG guests on a small machine starve each other into timeouts.
-exec 9>/run/lock/espx-vmtest.lock && flock 9 || setup_fail "cannot take /run/lock/espx-vmtest.lock"
+# (ESPX_VM_LOCK: another lock file, for tests of this script that boot no VM)
+LOCKF=${ESPX_VM_LOCK:-/run/lock/espx-vmtest.lock}
+exec 9>"$LOCKF" && flock 9 || setup_fail "cannot take $LOCKF"
 LOGDIR=$ROOT/build/vm
 mkdir -p "$LOGDIR" || setup_fail "cannot create $LOGDIR"
 XCH=$(mktemp -d /tmp/espx-vm.XXXXXX)	# shared read-write with the guest (tag vmout)

@@ -3,6 +3,7 @@
 """espx's XDP object loaded by xdp-loader (libxdp) instead of `espx attach`:
 its maps are pinned in espx's directory for the namespace, `espx state` and
 `espx policy` fill them, and ESP sent by scapy is decrypted and delivered."""
+import json
 import os
 import subprocess
 import sys
@@ -10,11 +11,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from espx_test import BUILD, finish, result, skip  # noqa: E402
+from espx_test import BUILD, finish, plan, result, skip  # noqa: E402
 import test_datapath as T  # noqa: E402
 
 
 def main():
+    plan(4)
     sc = T.Scenario("xdp-loader")
     a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
     try:
@@ -36,7 +38,14 @@ def main():
         b.ns.espx(f"policy add src {sc.nets[0]} dst {sc.nets[1]} dir in tmpl src {sc.wire[0]} "
                   f"dst {sc.wire[1]} proto esp reqid {T.SPI_AB} mode tunnel")
         js = b.ns.espx("-j state list").stdout
-        result(f"{T.SPI_AB}" in js or f"{T.SPI_AB:#x}" in js, "espx-fills-xdp-loader-maps", js[-200:])
+        # the SA itself by its key (SPI, addresses), not a number anywhere in the text:
+        # the reqid is the same number as the SPI
+        try:
+            sas = [(x.get("spi"), x.get("src"), x.get("dst")) for x in json.loads(js)]
+        except (ValueError, AttributeError) as e:
+            sas = f"not a JSON list of SAs ({e}): {js[-200:]}"
+        want = (T.SPI_AB, sc.wire[0], sc.wire[1])
+        result(sas == [want], "espx-fills-xdp-loader-maps", f"want [(spi, src, dst)] {[want]}, got {sas}")
         sink = T.py_in(b, T.UDP_SINK, b.inner_ip, "5555", "2")
         time.sleep(0.4)
         sa = T.scapy_sa(sc, T.SPI_AB, key, sc.wire[0], sc.wire[1])

@@ -3,6 +3,8 @@
 # Install what scripts/vmtest.sh needs on the host, idempotently:
 # qemu (TCG is enough), busybox-static (initramfs), cpio tools, xz/zstd (modules).
 # Usage: scripts/vm/deps.sh [--check]   (--check: only report, exit 1 if missing)
+# Exit 3: the packages cannot be had here (not root, apt cannot install them): the one
+# failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
 set -euo pipefail
 # gnuplot-nox: the A/B chart; strongswan: the IKE daemon the daemon tests run against
 PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod gnuplot-nox strongswan-charon strongswan-swanctl)
@@ -19,10 +21,14 @@ if [[ ${1:-} == --check ]]; then
 fi
 if [[ $(id -u) != 0 ]]; then
 	echo "vm: installing ${PKGS[*]} needs root (apt-get)" >&2
-	exit 1
+	exit 3
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null 2>&1 ||
-	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null; }
-have_all || { echo "vm: host package install incomplete" >&2; exit 1; }
+if ! apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null 2>&1; then
+	if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null; }; then
+		echo "vm: apt-get cannot install ${PKGS[*]}" >&2
+		exit 3
+	fi
+fi
+have_all || { echo "vm: host package install incomplete" >&2; exit 3; }
 echo "vm: host packages installed"

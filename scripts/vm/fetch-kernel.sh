@@ -6,6 +6,8 @@
 # Prints the unpacked directory (it holds boot/vmlinuz-V and lib/modules/V).
 # Env: ESPX_VM_CACHE (default /var/cache/espx/vm), ESPX_VM_KPKG (a linux-image-6.12.*-amd64
 # package name, default: what the linux-image-6.12-amd64 meta package depends on).
+# Exit 3: no such package to be had (apt knows none, the download fails, nothing cached):
+# the one failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
 set -euo pipefail
 CACHE=${ESPX_VM_CACHE:-/var/cache/espx/vm}
 PKG=${ESPX_VM_KPKG:-}
@@ -17,7 +19,7 @@ if [[ -z $PKG ]]; then
 		last=$(ls -d "$CACHE"/6.12.*-amd64 2>/dev/null | sort -V | tail -n1)
 		[[ -n $last && -f $last/.complete ]] && { echo "$last"; exit 0; }
 		echo "fetch-kernel: cannot resolve linux-image-6.12-amd64 (apt-get update?)" >&2
-		exit 1
+		exit 3
 	fi
 fi
 V=${PKG#linux-image-}
@@ -34,7 +36,7 @@ if [[ ! -f $DIR/.complete ]]; then
 			exit 0
 		fi
 		echo "fetch-kernel: apt-get download $PKG failed" >&2
-		exit 1
+		exit 3
 	fi
 	rm -rf "$DIR"
 	mkdir -p "$tmp/x"

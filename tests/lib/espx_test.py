@@ -23,6 +23,12 @@ def skip(name, why):
     print(f"SKIP {name}: {why}", flush=True)
 
 
+def plan(n):
+    """Declare how many PASS/FAIL/SKIP lines this test prints: tests/run.sh
+    FAILs a test that reports another number (one that stopped early)."""
+    print(f"PLAN {n}", flush=True)
+
+
 def finish():
     sys.exit(1 if _failed else 0)
 

@@ -12,6 +12,9 @@ _netns=()
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; _failed=1; }
 skip() { echo "SKIP $1: $2"; }
+# plan N: this test prints N PASS/FAIL/SKIP lines; tests/run.sh FAILs it if it reports
+# another number (it stopped early)
+plan() { echo "PLAN $1"; }
 
 # check NAME CMD...: PASS if CMD succeeds
 check() {

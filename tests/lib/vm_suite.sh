@@ -2,9 +2,11 @@
 # Shared by the tests/test_vm_*.sh wrappers: boot the 6.12 VM (scripts/vmtest.sh, kernel
 # with ESP) and run one script of tests/vm/ in it; its PASS/FAIL lines are the test's.
 # vm_suite NAME TIMEOUT CMD...   (exits with the result)
-# SKIP when ESPX_VM=0, when not root, or when no VM can be set up here (vmtest.sh 126).
+# SKIP when ESPX_VM=0, when not root, or when this machine cannot run a VM at all (vmtest.sh
+# 126 with "vmtest: unavailable:": no qemu or kernel package to be had). Any other 126 (the
+# project's VM setup failed, or the guest command could not be executed) is a FAIL.
 vm_suite() {
-	local n=$1 tmo=$2 err rc
+	local n=$1 tmo=$2 err rc last
 	shift 2
 	if [[ ${ESPX_VM:-1} == 0 ]]; then echo "SKIP $n: ESPX_VM=0"; exit 0; fi
 	if [[ $(id -u) != 0 ]]; then echo "SKIP $n: needs root"; exit 0; fi
@@ -14,7 +16,16 @@ vm_suite() {
 	rc=$?
 	case $rc in
 	0 | 1) cat "$err" >&2 ;;
-	126) echo "SKIP $n: VM cannot run here: $(tail -n 1 "$err")"; rc=0 ;;
+	126)
+		last=$(tail -n 1 "$err")
+		if [[ $last == "vmtest: unavailable: "* ]]; then
+			echo "SKIP $n: VM cannot run here: ${last#vmtest: unavailable: }"; rc=0
+		elif grep -q '^vmtest: kernel .*, exit 126 ' "$err"; then
+			echo "FAIL $n: the guest could not execute '$*' (exit 126: a script without its run bit?)"
+			cat "$err"; rc=1
+		else
+			echo "FAIL $n: VM setup failed: ${last#vmtest: setup failed: }"; cat "$err"; rc=1
+		fi ;;
 	124) echo "FAIL $n: VM timed out (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
 	125) echo "FAIL $n: VM crashed or ended without a status (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
 	*) echo "FAIL $n: guest exited $rc"; cat "$err"; rc=1 ;;

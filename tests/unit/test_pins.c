@@ -74,13 +74,8 @@ static void buffers(void)
 
 	/* "xdp" needs 4 bytes */
 	ret = espx_link_pin_parse("eth0:xdp", dev, sizeof(dev), k, 3);
-	/* Known bug: parse truncates the kind ("xd") and returns 0; harmless
-	 * for attach.c (kind[8]). SKIP until fixed, then this passes. */
-	if (ret == -EINVAL)
-		printf("PASS pins_parse_small_kind\n");
-	else
-		printf("SKIP pins_parse_small_kind: known bug: kind cut to '%s', returned %d\n",
-		       k, ret);
+	/* once a bug: the kind was cut to "xd" and parse returned 0 */
+	check(ret == -EINVAL, "kind did not fit but parse succeeded", "pins_parse_small_kind");
 	ret = espx_link_pin_parse("eth0:xdp", dev, sizeof(dev), k, 4);
 	check(!ret && !strcmp(k, "xdp"), "exact-size kind buffer refused",
 	      "pins_parse_exact_kind");
