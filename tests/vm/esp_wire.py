@@ -3,10 +3,12 @@
 """Wire and XFRM-statistics checks for tests/vm/transitions.sh (no scapy: its
 import costs seconds under TCG).
 
-  esp_wire.py wire SRC PCAP...   ESP sent by SRC (IPv4) in the captures: no
-      (SPI, sequence number) twice and no (SPI, IV) twice; and no plaintext IPv4
-      packet with an address in 192.168.0.0/16 (the protected LANs). Prints
-      "esp N espx N kernel N dup-seq N dup-iv N plain N" and up to 5 examples.
+  esp_wire.py wire SRC PCAP... [--phases FILE]   ESP sent by SRC (IPv4) in the
+      captures: no (SPI, sequence number) twice and no (SPI, IV) twice; and no
+      plaintext IPv4 packet with an address in 192.168.0.0/16 (the protected
+      LANs). Prints "esp N espx N kernel N dup-seq N dup-iv N plain N odd N" and
+      up to 5 examples of each, named by the phase they came after (FILE: lines
+      "EPOCH-SECONDS NAME").
 
   esp_wire.py stats              `ip -s xfrm state` on stdin: one line per SA,
       "SPI replay-window N replay N failed N"; exit 1 if an SA has no stats line.
@@ -28,7 +30,7 @@ LAN = ipaddress.ip_network("192.168.0.0/16")
 
 
 def packets(path):
-    """(linktype, frame) of each record of a classic pcap file."""
+    """(time, linktype, frame) of each record of a classic pcap file."""
     with open(path, "rb") as f:
         hdr = f.read(24)
         if len(hdr) < 24:
@@ -40,16 +42,17 @@ def packets(path):
             end = ">"
         else:
             raise SystemExit(f"{path}: not a pcap file (magic {magic:#x})")
+        nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
         link = struct.unpack(end + "I", hdr[20:24])[0]
         while True:
             rec = f.read(16)
             if len(rec) < 16:
                 return
-            incl = struct.unpack(end + "IIII", rec)[2]
+            sec, frac, incl, _ = struct.unpack(end + "IIII", rec)
             data = f.read(incl)
             if len(data) < incl:
                 return
-            yield link, data
+            yield sec + frac / (1e9 if nano else 1e6), link, data
 
 
 def ipv4(link, frame):
@@ -95,51 +98,59 @@ def kernel_full(st, lo, iv):
     return full, None
 
 
-def wire(src, paths):
+def phase_of(phases, t):
+    name = "start"
+    for pt, pn in phases:
+        if pt <= t:
+            name = pn
+    return name
+
+
+def wire(src, paths, phases):
     src = ipaddress.ip_address(src)
     state, seen, ivs = {}, set(), set()
     n = nespx = nkern = 0
     dseq, div, plain, odd = [], [], [], []
-    for path in paths:
-        for link, fr in packets(path):
-            o = ipv4(link, fr)
-            if o is None or len(fr) < o + 20:
+    pkts = sorted((p for path in paths for p in packets(path)), key=lambda p: p[0])
+    for ts, link, fr in pkts:
+        o = ipv4(link, fr)
+        if o is None or len(fr) < o + 20:
+            continue
+        ihl = (fr[o] & 15) * 4
+        proto = fr[o + 9]
+        s = ipaddress.ip_address(fr[o + 12:o + 16])
+        d = ipaddress.ip_address(fr[o + 16:o + 20])
+        if proto != 50:
+            if s in LAN or d in LAN:
+                plain.append(f"{s} > {d} proto {proto}, after {phase_of(phases, ts)}")
+            continue
+        if s != src:
+            continue
+        e = o + ihl
+        if len(fr) < e + 16:
+            odd.append(f"short ESP packet ({len(fr) - e} bytes)")
+            continue
+        spi, lo = struct.unpack("!II", fr[e:e + 8])
+        iv = struct.unpack("!Q", fr[e + 8:e + 16])[0]
+        n += 1
+        st = state.setdefault(spi, Spi())
+        if iv & 0xFFFFFFFF == lo:
+            full = iv
+            nespx += 1
+        else:
+            full, why = kernel_full(st, lo, iv)
+            if full is None:
+                odd.append(f"spi {spi:#x}: {why}")
                 continue
-            ihl = (fr[o] & 15) * 4
-            proto = fr[o + 9]
-            s = ipaddress.ip_address(fr[o + 12:o + 16])
-            d = ipaddress.ip_address(fr[o + 16:o + 20])
-            if proto != 50:
-                if s in LAN or d in LAN:
-                    plain.append(f"{s} > {d} proto {proto}")
-                continue
-            if s != src:
-                continue
-            e = o + ihl
-            if len(fr) < e + 16:
-                odd.append(f"short ESP packet ({len(fr) - e} bytes)")
-                continue
-            spi, lo = struct.unpack("!II", fr[e:e + 8])
-            iv = struct.unpack("!Q", fr[e + 8:e + 16])[0]
-            n += 1
-            st = state.setdefault(spi, Spi())
-            if iv & 0xFFFFFFFF == lo:
-                full = iv
-                nespx += 1
-            else:
-                full, why = kernel_full(st, lo, iv)
-                if full is None:
-                    odd.append(f"spi {spi:#x}: {why}")
-                    continue
-                st.klast = full
-                nkern += 1
-            st.last = full
-            if (spi, full) in seen:
-                dseq.append(f"spi {spi:#x} seq {full:#x}")
-            seen.add((spi, full))
-            if (spi, iv) in ivs:
-                div.append(f"spi {spi:#x} iv {iv:#018x}")
-            ivs.add((spi, iv))
+            st.klast = full
+            nkern += 1
+        st.last = full
+        if (spi, full) in seen:
+            dseq.append(f"spi {spi:#x} seq {full:#x}, after {phase_of(phases, ts)}")
+        seen.add((spi, full))
+        if (spi, iv) in ivs:
+            div.append(f"spi {spi:#x} iv {iv:#018x}, after {phase_of(phases, ts)}")
+        ivs.add((spi, iv))
     print(f"esp {n} espx {nespx} kernel {nkern} dup-seq {len(dseq)} dup-iv {len(div)} "
           f"plain {len(plain)} odd {len(odd)}")
     for what, lst in (("dup-seq", dseq), ("dup-iv", div), ("plain", plain), ("odd", odd)):
@@ -177,7 +188,14 @@ def stats():
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "wire":
-        wire(sys.argv[2], sys.argv[3:])
+        args, ph = sys.argv[3:], []
+        if "--phases" in args:
+            i = args.index("--phases")
+            with open(args[i + 1]) as f:
+                ph = [(float(a), b) for a, b in (ln.split(None, 1) for ln in f if ln.strip())]
+            ph = [(t, n.strip()) for t, n in ph]
+            args = args[:i] + args[i + 2:]
+        wire(sys.argv[2], args, sorted(ph))
     elif sys.argv[1:] == ["stats"]:
         sys.exit(stats())
     else:

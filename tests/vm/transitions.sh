@@ -12,7 +12,8 @@
 #   kill9          daemon kill -9 (the datapath runs on), `espx state del` meanwhile,
 #                  restart: resync reinstalls
 #   unload         `espx unload` under the running daemon, the kernel carries, the
-#                  daemon stopped; `espx attach we` and the daemon again
+#                  daemon stopped; `espx attach we` refused (espx has no policies: the
+#                  flow would leave in plaintext), the daemon started again
 #   rekey          new SAs (no ESN) and policy templates, old SAs deleted, as IKE does
 #   split          a second device attached and detached (partial detach: espx jumps
 #                  ahead, the kernel keeps the numbers below); daemon kill -9 and restart:
@@ -112,8 +113,10 @@ attached() { ej status | $PY -c 'import json,sys; print(" ".join(sorted(d["dev"]
 now() { date +%s.%N; }
 replies_since() { awk -v t="$1" -F'[][]' '/bytes from/ && $2 > t {n++} END {print n + 0}' "$TMP/flow"; }
 delivered() { (($(replies_since "$1") >= MIN)); }
-# flow_ok PHASE T: at least MIN replies after time T (the transition's end)
+# flow_ok PHASE T: at least MIN replies after time T (the transition's end); T and
+# PHASE go to the phase list, which names the phase of what the wire check reports
 flow_ok() {
+	echo "$2 $1" >>"$TMP/phases"
 	if wait_for 30 delivered "$2"; then pass "$1-flow ($(replies_since "$2") replies since)"
 	else fail "$1-flow" "$(replies_since "$2") replies in 30 s after the transition"; fi
 }
@@ -138,12 +141,12 @@ ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
 ip -n $K link set wk up; ip -n $E link set we up
 ip -n $K addr add $IK/32 dev lo; ip -n $E addr add $IE/32 dev lo
 ip -n $K route add $NE via $WE src $IK; ip -n $E route add $NK via $WK src $IE
-# a second device in E for the partial detach; what E's kernel sends through it
-# (bound to it: oif we2) leaves there, outer header included (table 99), and goes
-# nowhere (a neighbour that does not exist)
+# a second device in E for the partial detach; what E's kernel sends with mark 99
+# leaves through it, outer header included (XFRM's outer route lookup takes the
+# packet's mark, not its device), and goes nowhere (a neighbour that does not exist)
 ip -n $E link add we2 type veth peer name we2p
 ip -n $E link set we2 up; ip -n $E link set we2p up
-ip -n $E rule add oif we2 table 99 pref 100
+ip -n $E rule add fwmark 99 table 99 pref 100
 ip -n $E route add $NK dev we2 src $IE table 99
 ip -n $E route add $WK/32 dev we2 table 99
 ip -n $E neigh add $WK lladdr 02:00:00:00:00:01 dev we2 nud permanent
@@ -220,10 +223,14 @@ t=$(now)
 flow_ok unload-kernel "$t"
 e_stats_ok unload
 stop_daemon || fail unload-daemon-stops "$(tail -n 3 "$TMP/daemon.log")"
-ip netns exec $E "$ESPX" attach we >"$TMP/attach.out" 2>&1
-arc=$?
-start_daemon && pass "unload-restart (attach rc $arc: $(head -n 1 "$TMP/attach.out"))" ||
-	fail unload-restart "$(tail -n 5 "$TMP/daemon.log")"
+# espx has no policies now: an attach would turn the kernel's IPsec off on we with
+# nothing in its place (the flow in plaintext until a daemon syncs); refused
+ip netns exec $E "$ESPX" attach we >"$TMP/attach.out" 2>&1 && arc=0 || arc=$?
+((arc != 0)) && grep -q "outbound IPsec policies and espx none" "$TMP/attach.out" && [[ -z $(attached) ]] &&
+	pass "unload-attach-without-policies-refused" ||
+	fail unload-attach-without-policies-refused "rc $arc: $(head -c 300 "$TMP/attach.out"); attached: $(attached)"
+# the daemon mirrors first, then attaches
+start_daemon && pass "unload-restart" || fail unload-restart "$(tail -n 5 "$TMP/daemon.log")"
 t=$(now) b=$(epk 0x200)
 flow_ok unload-restart "$t"
 (($(epk 0x200) > b)) && pass "unload-restart-espx-carries" || fail unload-restart-espx-carries "espx 0x200 $b -> $(epk 0x200)"
@@ -264,7 +271,7 @@ k=$(koseq 0x201) a=$(eoseq 0x201)
 ((k < a - (1 << 26))) && pass "split-survives-restart (kernel $k below espx's $a after $ticks pushes)" ||
 	fail split-survives-restart "kernel $k, espx $a: the kernel's number was raised into espx's"
 # the kernel sends through the detached device (its numbers; the capture of we2)
-ip netns exec $E ping -c 5 -i 0.05 -W 1 -I we2 $IK >/dev/null 2>&1
+ip netns exec $E ping -c 5 -i 0.05 -W 1 -m 99 -I $IE $IK >/dev/null 2>&1
 n2=$(tcpdump -r "$TMP/we2.pcap" -nn "esp and src host $WE" 2>/dev/null | wc -l)
 ((n2 >= 5)) && pass "split-kernel-sends-on-we2 ($n2 ESP)" || fail split-kernel-sends-on-we2 "$n2 ESP packets on we2"
 t=$(now)
@@ -293,7 +300,7 @@ stop "$CAP2" INT; CAP2=
 peer_snap
 
 # --- the capture: nothing twice, nothing in plaintext ---
-w=$($WIRE wire $WE "$TMP/we.pcap" "$TMP/we2.pcap" 2>&1)
+w=$($WIRE wire $WE "$TMP/we.pcap" "$TMP/we2.pcap" --phases "$TMP/phases" 2>&1)
 read -r _ n _ ne _ nk _ dseq _ div _ np _ nodd <<<"$(head -n 1 <<<"$w")"
 ((n > 1000 && ne > 0 && nk > 0 && nodd == 0)) && pass "wire-parsed ($n ESP from E: $ne espx, $nk kernel)" ||
 	fail wire-parsed "$(tr '\n' ';' <<<"$w")"
