@@ -17,8 +17,8 @@
 #   rekey          new SAs (no ESN) and policy templates, old SAs deleted, as IKE does
 #   split          a second device attached and detached (partial detach: espx jumps
 #                  ahead, the kernel keeps the numbers below); daemon kill -9 and restart:
-#                  the split is remembered (the kernel's number stays below the jump) and
-#                  the kernel sending through the detached device repeats nothing
+#                  the split is remembered (the kernel's number stays below the jump), and
+#                  E's kernel sending through the detached device stays below it
 #   reattach       the second device attached again
 #   final          the second device detached (partial), daemon SIGTERM: the kernel
 #                  carries alone
@@ -32,7 +32,7 @@
 # Usage: tests/vm/transitions.sh   (PASS/FAIL lines, vm-transitions-*; exit 1 on failure)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ESPX=$PWD/build/espx
+ESPX=${ESPX_VM_ESPX:-$PWD/build/espx}	# another build: to see the test fail on it
 PY=/usr/bin/python3
 WIRE="$PY $PWD/tests/vm/esp_wire.py"
 AEAD="rfc4106(gcm(aes))"
@@ -45,14 +45,14 @@ _failed=0
 pass() { echo "PASS vm-transitions-$1"; }
 fail() { echo "FAIL vm-transitions-$1: $2"; _failed=1; }
 TMP=$(mktemp -d /tmp/espx-transitions.XXXXXX)
-DPID= CAP= CAP2= FLOW=
+DPID= CAP= FLOW=
 
 modprobe -a esp4 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail setup "no $ESPX (run make first)"; exit 1; }
 
 stop() { [[ -n $1 ]] && { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
 cleanup() {
-	stop "$FLOW" INT; stop "$CAP" INT; stop "$CAP2" INT; stop "$DPID"
+	stop "$FLOW" INT; stop "$CAP" INT; stop "$DPID"
 	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
 	ip netns del $K 2>/dev/null
 	ip netns del $E 2>/dev/null
@@ -141,15 +141,13 @@ ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
 ip -n $K link set wk up; ip -n $E link set we up
 ip -n $K addr add $IK/32 dev lo; ip -n $E addr add $IE/32 dev lo
 ip -n $K route add $NE via $WE src $IK; ip -n $E route add $NK via $WK src $IE
-# a second device in E for the partial detach; what E's kernel sends with mark 99
-# leaves through it, outer header included (XFRM's outer route lookup takes the
-# packet's mark, not its device), and goes nowhere (a neighbour that does not exist)
+# a second device in E for the partial detach; what E sends with mark 99 is routed
+# through it, so E's kernel encrypts it once espx has left we2 (the outer header
+# still goes out on we: XFRM looks the outer route up without the mark)
 ip -n $E link add we2 type veth peer name we2p
 ip -n $E link set we2 up; ip -n $E link set we2p up
 ip -n $E rule add fwmark 99 table 99 pref 100
 ip -n $E route add $NK dev we2 src $IE table 99
-ip -n $E route add $WK/32 dev we2 table 99
-ip -n $E neigh add $WK lladdr 02:00:00:00:00:01 dev we2 nud permanent
 ESN="flag esn replay-seq 0xfffff000 replay-oseq 0xfffff000"
 for ns in $K $E; do
 	# shellcheck disable=SC2086
@@ -159,10 +157,7 @@ pols $K k 1 2 && pols $E e 2 1 || { fail setup "ip xfrm policy add"; exit 1; }
 # E's output, the whole run (K's side would also show what espx decrypted)
 ip netns exec $E tcpdump -i we -Q out -s 96 -U -nn -w "$TMP/we.pcap" ip 2>"$TMP/tcpdump.err" &
 CAP=$!
-ip netns exec $E tcpdump -i we2 -Q out -s 96 -U -nn -w "$TMP/we2.pcap" ip 2>"$TMP/tcpdump2.err" &
-CAP2=$!
-wait_for 10 grep -qs listening "$TMP/tcpdump.err" && wait_for 10 grep -qs listening "$TMP/tcpdump2.err" ||
-	{ fail setup "tcpdump did not start: $(cat "$TMP"/tcpdump*.err)"; exit 1; }
+wait_for 10 grep -qs listening "$TMP/tcpdump.err" || { fail setup "tcpdump did not start: $(cat "$TMP/tcpdump.err")"; exit 1; }
 
 start_daemon && pass "daemon-starts" || { fail daemon-starts "$(tail -n 5 "$TMP/daemon.log")"; exit 1; }
 [[ $(spis) == "0x100 0x200" ]] || { fail setup "espx has '$(spis)', want '0x100 0x200'"; exit 1; }
@@ -270,10 +265,20 @@ wait_for 20 pushed || fail split-restart-ticks "the daemon pushed counters $tick
 k=$(koseq 0x201) a=$(eoseq 0x201)
 ((k < a - (1 << 26))) && pass "split-survives-restart (kernel $k below espx's $a after $ticks pushes)" ||
 	fail split-survives-restart "kernel $k, espx $a: the kernel's number was raised into espx's"
-# the kernel sends through the detached device (its numbers; the capture of we2)
+# E's kernel sends through the detached device: its numbers, beside espx's on the
+# capture. K's window follows espx's higher numbers and would count the kernel's as
+# too old (the split keeps nonces apart, not delivery): K drops ESP before XFRM
+# for those moments (after its capture point; the flow loses a few replies)
+k0=$(koseq 0x201)
+tc -n $K qdisc add dev wk clsact &&
+	tc -n $K filter add dev wk ingress protocol ip u32 match ip protocol 50 0xff action drop ||
+	fail split-probe-setup "tc on K's wk"
 ip netns exec $E ping -c 5 -i 0.05 -W 1 -m 99 -I $IE $IK >/dev/null 2>&1
-n2=$(tcpdump -r "$TMP/we2.pcap" -nn "esp and src host $WE" 2>/dev/null | wc -l)
-((n2 >= 5)) && pass "split-kernel-sends-on-we2 ($n2 ESP)" || fail split-kernel-sends-on-we2 "$n2 ESP packets on we2"
+sleep 0.2
+tc -n $K qdisc del dev wk clsact
+k=$(koseq 0x201) a=$(eoseq 0x201)
+((k >= k0 + 5 && k < a - (1 << 26))) && pass "split-kernel-sends-below-jump (kernel $k0 -> $k, espx $a)" ||
+	fail split-kernel-sends-below-jump "kernel $k0 -> $k, espx $a"
 t=$(now)
 flow_ok split-restart "$t"
 
@@ -296,11 +301,10 @@ e_stats_ok final
 stop "$FLOW" INT; FLOW=
 sleep 0.5
 stop "$CAP" INT; CAP=
-stop "$CAP2" INT; CAP2=
 peer_snap
 
 # --- the capture: nothing twice, nothing in plaintext ---
-w=$($WIRE wire $WE "$TMP/we.pcap" "$TMP/we2.pcap" --phases "$TMP/phases" 2>&1)
+w=$($WIRE wire $WE "$TMP/we.pcap" --phases "$TMP/phases" 2>&1)
 read -r _ n _ ne _ nk _ dseq _ div _ np _ nodd <<<"$(head -n 1 <<<"$w")"
 ((n > 1000 && ne > 0 && nk > 0 && nodd == 0)) && pass "wire-parsed ($n ESP from E: $ne espx, $nk kernel)" ||
 	fail wire-parsed "$(tr '\n' ';' <<<"$w")"
