@@ -758,12 +758,18 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 	}
 }
 
-/* Did a detach split some SA's numbers (espx_sa_split has an entry)? */
-static int split_recorded(struct daemon *d)
+/* A detach split the numbers: seen now (n devices, fewer than at the last
+ * tick), or recorded in espx_sa_split by a detach before this daemon ran
+ * or since the last look (a restart must not forget it). */
+static void split_check(struct daemon *d, int n)
 {
 	struct espx_sa_key k;
 
-	return d->split_fd >= 0 && !bpf_map_get_next_key(d->split_fd, NULL, &k);
+	if (d->split || (n >= d->nattached &&
+			 (d->split_fd < 0 || bpf_map_get_next_key(d->split_fd, NULL, &k))))
+		return;
+	d->split = 1;
+	pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
 }
 
 static void tick(struct daemon *d, int force)
@@ -778,12 +784,8 @@ static void tick(struct daemon *d, int force)
 		rebase(d, buf);
 	if (!active)
 		d->split = 0;	/* all handed back: the kernel has it all */
-	else if (!d->split && (n < d->nattached || split_recorded(d))) {
-		/* seen now, or recorded by a detach before this daemon ran
-		 * (a restart must not forget it) */
-		d->split = 1;
-		pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
-	}
+	else
+		split_check(d, n);
 	d->nattached = n;
 	d->active = active;
 	/* espx_sa_hwm and the kernel's output numbers are written under the
@@ -796,6 +798,10 @@ static void tick(struct daemon *d, int force)
 			espx_unlock(lock);	/* detached meanwhile */
 			lock = -1;
 		}
+		/* a partial detach may have run between the look above and
+		 * the lock: pushed now, espx's number would go to the kernel */
+		if (lock >= 0)
+			split_check(d, d->nattached);
 	}
 	/* detached: the kernel carries the traffic and counts it itself */
 	for (i = 0; active && i < d->nsa; i++)
