@@ -26,6 +26,7 @@
 #include "kcheck.h"
 #include "log.h"
 #include "pins.h"
+#include "xfrm_nl.h"
 
 /* How long a transition may hold protected traffic back: long enough for
  * thousands of SAs' netlink hand-over under load, short enough that a
@@ -50,6 +51,39 @@ static int guard_set(int cfg_fd, int on)
 		return -errno;
 	}
 	return 0;
+}
+
+static int count_out_policy(const struct nlmsghdr *nlh, void *data)
+{
+	struct xnl_pol p;
+
+	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY && !xnl_pol_decode(nlh, &p) && !p.skip &&
+	    p.pol.dir == ESPX_POL_OUT)
+		(*(int *)data)++;
+	return 0;
+}
+
+/* Outbound policies the kernel has while espx has none: attaching would
+ * turn the kernel's IPsec off on the device (disable_xfrm) with nothing in
+ * its place, and what they protect would leave in plaintext (an attach
+ * after `espx unload`, or before the daemon's first sync). Their number,
+ * 0 when espx has outbound policies or the kernel has no XFRM. */
+static int kernel_out_uncovered(int cfg_fd)
+{
+	struct espx_config cfg;
+	struct xnl nl;
+	__u32 zero = 0, h;
+	int n = 0;
+
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return 0;
+	h = cfg.active & 1;
+	if (cfg.count[h][ESPX_POL_OUT] || cfg.nhost[h][ESPX_POL_OUT] || xnl_open(&nl, 0, 0))
+		return 0;
+	if (xnl_dump(&nl, XFRM_MSG_GETPOLICY, count_out_policy, &n))
+		n = 0;
+	xnl_close(&nl);
+	return n;
 }
 
 /* Create dir with mode 0700, or tighten an existing one to 0700. */
@@ -238,6 +272,13 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	 * between, protected traffic is encrypted by the kernel or dropped by
 	 * the guard, never sent plaintext, never numbered by both. */
 	cfg_fd = bpf_map__fd(skel->maps.espx_config);
+	err = kernel_out_uncovered(cfg_fd);
+	if (err > 0) {
+		pr_warn("the kernel has %d outbound IPsec policies and espx none: attaching would turn the kernel's IPsec off on %s with nothing in its place, and what they protect would leave in plaintext; run 'espx daemon dev %s' (it mirrors them before it attaches) or add them with 'espx policy add'\n",
+			err, ifname, ifname);
+		err = -EPERM;
+		goto out;
+	}
 	err = guard_set(cfg_fd, 1);
 	if (err)
 		goto out;

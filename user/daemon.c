@@ -76,6 +76,7 @@ struct daemon {
 	struct xnl ev, rq;
 	struct espx_sa_fds fds;
 	int ksa_fd;			/* espx_kernel_sa */
+	int split_fd;			/* espx_sa_split (handover.c); -1 if absent */
 	int hb_fd;			/* espx_daemon: the heartbeat; -1 none */
 	struct espx_daemon_hb hb;
 	struct ring_buffer *rb;
@@ -311,6 +312,8 @@ static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 	}
 	if (d->fds.hwm_map > 0)
 		bpf_map_delete_elem(d->fds.hwm_map, key);
+	if (d->split_fd >= 0)
+		bpf_map_delete_elem(d->split_fd, key);
 }
 
 /* --- policies ----------------------------------------------------------- */
@@ -547,23 +550,23 @@ static void prune(struct daemon *d, int fd, const struct ksa_seen *s, int sa_map
 	free(keys);
 }
 
-/* Forget the high-water marks of SA identities neither the kernel (the
- * dump just read) nor espx has: no install can bring those back, so
- * espx_sa_hwm stays bounded. */
-static void prune_hwm(struct daemon *d, const struct ksa_seen *s)
+/* Forget the high-water marks (and recorded splits) of SA identities
+ * neither the kernel (the dump just read) nor espx has: no install can
+ * bring those back, so espx_sa_hwm and espx_sa_split stay bounded. */
+static void prune_hwm(struct daemon *d, int fd, const struct ksa_seen *s)
 {
 	struct espx_sa_key *keys = NULL;
 	struct espx_sa *v;
 	size_t n = 0, i;
 
-	if (d->fds.hwm_map <= 0 || sa_keys_sorted(d->fds.hwm_map, &keys, &n))
+	if (fd <= 0 || sa_keys_sorted(fd, &keys, &n))
 		return;
 	v = malloc(sizeof(*v));
 	for (i = 0; v && i < n; i++) {
 		if (key_in(s, &keys[i]) ||
 		    !bpf_map_lookup_elem_flags(d->fds.sa_map, &keys[i], v, BPF_F_LOCK))
 			continue;
-		bpf_map_delete_elem(d->fds.hwm_map, &keys[i]);
+		bpf_map_delete_elem(fd, &keys[i]);
 	}
 	if (v)
 		wipe(v, sizeof(*v));
@@ -586,7 +589,8 @@ static int resync(struct daemon *d)
 		if (!err) {
 			prune(d, d->fds.sa_map, seen, 1);
 			prune(d, d->ksa_fd, seen, 0);
-			prune_hwm(d, seen);
+			prune_hwm(d, d->fds.hwm_map, seen);
+			prune_hwm(d, d->split_fd, seen);
 		}
 		espx_unlock(lock);
 		if (err == -EINTR)
@@ -754,6 +758,20 @@ static void rebase(struct daemon *d, struct espx_sa *buf)
 	}
 }
 
+/* A detach split the numbers: seen now (n devices, fewer than at the last
+ * tick), or recorded in espx_sa_split by a detach before this daemon ran
+ * or since the last look (a restart must not forget it). */
+static void split_check(struct daemon *d, int n)
+{
+	struct espx_sa_key k;
+
+	if (d->split || (n >= d->nattached &&
+			 (d->split_fd < 0 || bpf_map_get_next_key(d->split_fd, NULL, &k))))
+		return;
+	d->split = 1;
+	pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
+}
+
 static void tick(struct daemon *d, int force)
 {
 	struct espx_sa *buf = malloc(sizeof(*buf));
@@ -766,10 +784,8 @@ static void tick(struct daemon *d, int force)
 		rebase(d, buf);
 	if (!active)
 		d->split = 0;	/* all handed back: the kernel has it all */
-	else if (n < d->nattached && !d->split) {
-		d->split = 1;
-		pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
-	}
+	else
+		split_check(d, n);
 	d->nattached = n;
 	d->active = active;
 	/* espx_sa_hwm and the kernel's output numbers are written under the
@@ -782,6 +798,10 @@ static void tick(struct daemon *d, int force)
 			espx_unlock(lock);	/* detached meanwhile */
 			lock = -1;
 		}
+		/* a partial detach may have run between the look above and
+		 * the lock: pushed now, espx's number would go to the kernel */
+		if (lock >= 0)
+			split_check(d, d->nattached);
 	}
 	/* detached: the kernel carries the traffic and counts it itself */
 	for (i = 0; active && i < d->nsa; i++)
@@ -880,8 +900,9 @@ static int open_maps(struct daemon *d)
 	f->ghash_init_prog = espx_pinned_fd("progs", "espx_sa_ghash_init");
 	d->ksa_fd = espx_pinned_fd(NULL, "espx_kernel_sa");
 	f->hwm_map = espx_pinned_fd(NULL, "espx_sa_hwm");
+	d->split_fd = espx_pinned_fd(NULL, "espx_sa_split");
 	if (f->sa_map < 0 || f->setup_map < 0 || f->crypto_init_prog < 0 ||
-	    f->ghash_init_prog < 0 || d->ksa_fd < 0 || f->hwm_map < 0) {
+	    f->ghash_init_prog < 0 || d->ksa_fd < 0 || f->hwm_map < 0 || d->split_fd < 0) {
 		pr_warn("daemon: the pinned datapath is incomplete; run 'espx unload' and start again\n");
 		return -ENOENT;
 	}
@@ -967,6 +988,7 @@ int daemon_cmd(int argc, char **argv)
 	if (!d || !(d->tmp = calloc(1, sizeof(*d->tmp))))
 		return 1;
 	d->hb_fd = -1;
+	d->split_fd = -1;
 	err = parse_args(d, argc, argv);
 	if (err) {
 		free(d->tmp);

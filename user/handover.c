@@ -15,6 +15,7 @@ struct ho {
 	struct xnl nl;
 	int prog;		/* espx_sa_sync */
 	int split;		/* espx keeps sending elsewhere */
+	int split_fd;		/* espx_sa_split; -1 if absent */
 	int n;
 };
 
@@ -123,7 +124,7 @@ static int jump(struct ho *h, const struct espx_sa_key *key, __u64 want, __u64 *
 static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
 {
 	struct ho *h = ctx;
-	__u64 last = sa->oseq;
+	__u64 last = sa->oseq, at;
 	struct xnl_ae ae;
 	int err;
 
@@ -134,6 +135,14 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 			ntohl(key->spi));
 		return 0;
 	}
+	/* The split outlives this command: a daemon started later must leave
+	 * the kernel's number below the jump (its per-interval push would
+	 * raise it into espx's), so it is recorded before the kernel can
+	 * send; once the kernel has everything (no device left) it goes. */
+	at = sa->oseq + split_gap(sa);
+	if (h->split && (h->split_fd < 0 || bpf_map_update_elem(h->split_fd, key, &at, BPF_ANY)))
+		pr_warn("SA spi 0x%08x: recording the split of its numbers: %s; a restarted daemon could raise the kernel's number into espx's: keep the daemon running until the last detach\n",
+			ntohl(key->spi), h->split_fd < 0 ? "no espx_sa_split map (pins of an older espx)" : strerror(errno));
 	if (last > ae.oseq)
 		ae.oseq = last;
 	if (sa->seq > ae.seq)
@@ -144,6 +153,8 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 			ntohl(key->spi), strerror(-err));
 		return 0;	/* the others still get theirs */
 	}
+	if (!h->split && h->split_fd >= 0)
+		bpf_map_delete_elem(h->split_fd, key);
 	/* Split without ESN: the kernel's share ends at espx's jump (2^28
 	 * numbers at most: minutes at a high rate), and nothing in the
 	 * kernel stops it there. A soft expire asks the IKE daemon to rekey
@@ -163,7 +174,7 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 
 static int run(sa_fn fn, int need_prog, int split)
 {
-	struct ho h = { .prog = -1, .split = split };
+	struct ho h = { .prog = -1, .split = split, .split_fd = -1 };
 	int sa_fd, err;
 
 	sa_fd = espx_pinned_fd(NULL, "espx_sa");
@@ -181,7 +192,15 @@ static int run(sa_fn fn, int need_prog, int split)
 			return h.prog;
 		}
 	}
+	if (fn == give_one) {	/* absent in pins of an older espx: said per SA */
+		char path[400];
+
+		espx_pin_path(path, sizeof(path), NULL, "espx_sa_split");
+		h.split_fd = bpf_obj_get(path);
+	}
 	err = sa_foreach(sa_fd, fn, &h);
+	if (h.split_fd >= 0)
+		close(h.split_fd);
 	if (h.prog >= 0)
 		close(h.prog);
 	xnl_close(&h.nl);

@@ -71,6 +71,21 @@ struct {
 	ESPX_PINNED
 } espx_sa_hwm SEC(".maps");
 
+/* Per SA identity, where espx jumped when a device was detached while espx
+ * kept sending on others (handover_give(1)): the kernel numbers below the
+ * value, espx above it. User space only. It outlives the daemon, so a
+ * restarted daemon never raises the kernel's number into espx's (the push
+ * of each interval); the last detach (the kernel gets everything) and the
+ * SA's removal delete the entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ESPX_MAX_SA);
+	__type(key, struct espx_sa_key);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	ESPX_PINNED
+} espx_sa_split SEC(".maps");
+
 /* Drops and pass-throughs by reason and direction (per CPU). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
