@@ -12,6 +12,11 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
+# what udev makes on a booted system; bash's process substitution needs /dev/fd
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/lock /run/netns && chmod 1777 /run/lock
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/tmp
