@@ -94,3 +94,18 @@ check unload_detaches bash -c "! ip -n $B -d link show br0 | grep -q 'prog/xdp'"
 check_fails unload_twice_says_so "espx is not loaded" in_b "$ESPX" unload
 in_a "$ESPX" unload >/dev/null
 check unload_a test ! -e "$PIN_A"
+
+# The kernel's outbound policies and none in espx: attach would switch the kernel's
+# IPsec off on the device with nothing in its place (plaintext), so it is refused.
+# A bypass (allow, no template) protects nothing and does not count.
+in_b ip xfrm policy add src 10.98.1.0/24 dst 10.98.2.0/24 dir out action allow
+check attach_with_kernel_bypass_only in_b "$ESPX" attach vb
+in_b "$ESPX" detach vb >/dev/null
+in_b ip xfrm policy add src 10.98.3.0/24 dst 10.98.4.0/24 dir out \
+	tmpl src 10.99.0.2 dst 10.99.0.1 proto esp reqid 7 mode tunnel
+check_fails attach_refused_kernel_protects "1 outbound IPsec policies that protect.*espx daemon dev vb" \
+	in_b "$ESPX" attach vb
+check refused_attach_leaves_xdp_off bash -c "! ip -n $B -d link show vb | grep -q 'prog/xdp'"
+check refused_attach_keeps_kernel_ipsec test "$(ip netns exec "$B" sysctl -n net.ipv4.conf.vb.disable_xfrm)" = 0
+in_b ip xfrm policy flush
+in_b "$ESPX" unload >/dev/null 2>&1

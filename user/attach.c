@@ -57,8 +57,10 @@ static int count_out_policy(const struct nlmsghdr *nlh, void *data)
 {
 	struct xnl_pol p;
 
+	/* a bypass (allow without template) protects nothing */
 	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY && !xnl_pol_decode(nlh, &p) && !p.skip &&
-	    p.pol.dir == ESPX_POL_OUT)
+	    p.pol.dir == ESPX_POL_OUT &&
+	    (p.pol.action == ESPX_POL_BLOCK || (p.pol.flags & ESPX_POL_F_TMPL)))
 		(*(int *)data)++;
 	return 0;
 }
@@ -274,7 +276,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	cfg_fd = bpf_map__fd(skel->maps.espx_config);
 	err = kernel_out_uncovered(cfg_fd);
 	if (err > 0) {
-		pr_warn("the kernel has %d outbound IPsec policies and espx none: attaching would turn the kernel's IPsec off on %s with nothing in its place, and what they protect would leave in plaintext; run 'espx daemon dev %s' (it mirrors them before it attaches) or add them with 'espx policy add'\n",
+		pr_warn("the kernel has %d outbound IPsec policies that protect or block, and espx none: attaching would turn the kernel's IPsec off on %s with nothing in its place, and what they protect would leave in plaintext; run 'espx daemon dev %s' (it mirrors them before it attaches) or add them with 'espx policy add'\n",
 			err, ifname, ifname);
 		err = -EPERM;
 		goto out;
