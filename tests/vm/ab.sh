@@ -18,11 +18,12 @@ trap 'rm -rf "$OUT"' EXIT
 no_ns() { ! ip netns list | grep -qE '^(abL|abR|abchk[0-9]+)( |$)'; }
 
 t0=$SECONDS
-# its progress goes out as it comes ("# " lines), so a run that hangs shows where
-build/espx bench ab -r "$ROUNDS" -s "$SECS" -o "$OUT" \
-	2> >(tee "$OUT/stderr" | sed -u 's/^/# /') | tee "$OUT/stdout"
+# its progress (stderr) goes out as it comes ("# " lines), so a run that hangs
+# shows where; the table (stdout) comes at the end
+build/espx bench ab -r "$ROUNDS" -s "$SECS" -o "$OUT" 2>&1 >"$OUT/stdout" |
+	tee "$OUT/stderr" | sed -u 's/^/# /'
 rc=${PIPESTATUS[0]}
-wait $!	# the stderr tee, so $OUT/stderr is whole
+cat "$OUT/stdout"
 echo "# bench-ab: ${ROUNDS} rounds x ${SECS} s took $((SECONDS - t0)) s"
 if ((rc == 0)); then pass vm-ab-run
 else fail vm-ab-run "espx bench ab exited $rc: $(tail -n 3 "$OUT/stderr" | tr '\n' ' ')"; fi
