@@ -309,7 +309,7 @@ t1=$(date +%s.%N)
 drops1=$(json_get "$(run espx -j stats)" 'j["drops"]["out"].get("policy-without-sa", {}).get("packets", 0)')
 wait "$mon_pid"
 cat "$MON" >>"$ALL_OUT"
-check acquire_flood_dropped test $((drops1 - drops0)) -ge 200
+check acquire_flood_dropped test $((drops1 - drops0)) -ge 100
 check acquire_events "$PY" -c '
 import json, math, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
