@@ -303,8 +303,9 @@ eidx=$(wait_mirrored $NEXP)
 d0=$(nosa_drops)
 ip netns exec $L ping -q -c 3 -i 0.2 -W 1 -I $IL 192.168.5.1 >/dev/null 2>&1
 d1=$(nosa_drops)
-if [[ -n $eidx ]] && ((d1 - d0 == 3)); then pass "strongswan-trap-polexpire-mirrored (index $eidx, protects)"
-else fail strongswan-trap-polexpire-mirrored "espx index '$eidx', $((d1 - d0)) of 3 pings dropped as policy-without-sa"; fi
+# (ping sends again after ENOBUFS: more drops than pings)
+if [[ -n $eidx ]] && ((d1 - d0 >= 3)); then pass "strongswan-trap-polexpire-mirrored (index $eidx, $((d1 - d0)) dropped)"
+else fail strongswan-trap-polexpire-mirrored "espx index '$eidx', $((d1 - d0)) drops as policy-without-sa for 3 pings"; fi
 gone=""
 for _ in $(seq 120); do
 	[[ -z $(mirrored $NEXP) ]] && { gone=1; break; }
