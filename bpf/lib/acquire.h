@@ -14,7 +14,6 @@
 #include "maps.h"
 #include "selector.h"
 
-
 /* Is it time to report (policy p, flow f) again? Claims the slot: of
  * concurrent callers exactly one gets 1. k: room for the key (policy.h's
  * per-CPU scratch; the transmit path has no stack to spare). */
