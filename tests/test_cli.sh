@@ -292,6 +292,46 @@ print([(e["event"], e["dir"], e["spi"], e["dst"]) for e in ev])' "$MON")" = \
 fi
 rm -f "$MON"
 
+# ---- ACQUIRE reports: outbound traffic on a policy without SA is dropped and
+# reported (espx monitor), at most once a second per policy and destination ----
+espx policy add src 10.77.0.1 dst 10.77.9.0/24 dir out \
+	tmpl src 10.77.0.1 dst 10.77.0.2 proto esp reqid 9 mode tunnel >/dev/null
+in_a ip route add 10.77.9.0/24 via 10.77.0.2
+acq_idx=$(json_get "$(pol_json)" "[p['index'] for p in j if p['dst'] == '10.77.9.0/24'][0]")
+MON=$(mktemp /tmp/espx-mon.XXXXXX)
+espx -j monitor --timeout 5 >"$MON" 2>&1 &
+mon_pid=$!
+sleep 0.5
+drops0=$(json_get "$(run espx -j stats)" 'j["drops"]["out"].get("policy-without-sa", {}).get("packets", 0)')
+t0=$(date +%s.%N)
+in_a ping -q -c 250 -i 0.01 -w 3 10.77.9.9 >/dev/null 2>&1
+t1=$(date +%s.%N)
+drops1=$(json_get "$(run espx -j stats)" 'j["drops"]["out"].get("policy-without-sa", {}).get("packets", 0)')
+wait "$mon_pid"
+cat "$MON" >>"$ALL_OUT"
+check acquire_flood_dropped test $((drops1 - drops0)) -ge 100
+check acquire_events "$PY" -c '
+import json, math, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+acq = [e for e in ev if e["event"] == "acquire"]
+secs = math.ceil(float(sys.argv[3]) - float(sys.argv[2]))
+want = dict(dir="out", index=int(sys.argv[4]), policy_dir="out", family="inet", src="10.77.0.1",
+            dst="10.77.9.9", proto="icmp", sport=8, dport=0,
+            tmpl=dict(src="10.77.0.1", dst="10.77.0.2", reqid=9, spi=0, mode="tunnel"))
+ok = 1 <= len(acq) <= secs + 1 and all({k: e[k] for k in want} == want for e in acq)
+print(len(acq), "events in", secs, "s:", acq[:1], file=sys.stderr)
+sys.exit(0 if ok else 1)' "$MON" "$t0" "$t1" "$acq_idx"
+# text: one line per report
+sleep 1.1	# past the interval of the last report
+espx monitor --count 1 --timeout 5 >"$MON" 2>&1 &
+mon_pid=$!
+sleep 0.5
+in_a ping -q -c 3 -i 0.2 -w 2 10.77.9.9 >/dev/null 2>&1
+wait "$mon_pid"
+cat "$MON" >>"$ALL_OUT"
+check acquire_text_line grep -qxE "acquire: policy index $acq_idx dir out: 10\.77\.0\.1 -> 10\.77\.9\.9 proto icmp sport 8 dport 0; tmpl src 10\.77\.0\.1 dst 10\.77\.0\.2 reqid 9 mode tunnel" "$MON"
+rm -f "$MON"
+
 # daemon: bad options are refused by name before anything is touched
 check_rc daemon_no_such_device 2 "no device named 'nosuch0'" espx daemon dev nosuch0
 check_rc daemon_interval_range 2 "interval '5'" espx daemon --interval 5

@@ -9,7 +9,13 @@
  *  counters:  every interval, NEWAE with each SA's bytes/packets/use time.
  *  expiries:  soft/hard byte and packet limits (the datapath's events, and
  *             its SA flags as a fallback) -> XFRM_MSG_EXPIRE; on hard, the
- *             kernel deletes the SA and DELSA removes it here.
+ *             kernel deletes the SA and DELSA removes it here. A policy's
+ *             hard POLEXPIRE (its time limit: the kernel deletes it and
+ *             sends no DELPOLICY) removes it here.
+ *  acquire:   the datapath's ACQUIRE reports (outbound traffic on a policy
+ *             without SA, which disable_xfrm hides from the kernel) ->
+ *             XFRM_MSG_ACQUIRE, which the kernel passes to the IKE daemon
+ *             as its own: on-demand (trap) tunnels come up.
  *  heartbeat: at start and every interval, a timestamp and its pid in the
  *             pinned espx_daemon map (heartbeat.h), cleared on a clean
  *             stop: `espx status` tells running, stale (killed or stuck:
@@ -486,11 +492,27 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 				sa_remove(d, &key);
 		}
 		break;
+	case XFRM_MSG_POLEXPIRE: {
+		int hard;
+
+		/* xfrm_policy_timer(): a hard expiry has deleted the policy,
+		 * and only this message says so */
+		if (xnl_polexpire_decode(nlh, &index, &dir, &sel, &hard))
+			break;
+		if (hard) {
+			pr_info("policy index %u dir %s: hard expire, the kernel deleted it\n",
+				index, xp_dir_name(dir));
+			pol_remove(d, &sel, index, dir);
+		} else {
+			pr_info("policy index %u dir %s: soft expire\n", index, xp_dir_name(dir));
+		}
+		break;
+	}
 	case XFRM_MSG_FLUSHSA:
 	case XFRM_MSG_FLUSHPOLICY:
 		d->resync = 1;
 		break;
-	default:	/* ACQUIRE, ... */
+	default:	/* ACQUIRE (the IKE daemon's), ... */
 		break;
 	}
 	return 0;
@@ -811,6 +833,32 @@ static void tick(struct daemon *d, int force)
 	free(buf);
 }
 
+/* The datapath dropped outbound traffic on a policy without SA: ask for
+ * one, as the kernel's output path would (the datapath reports a
+ * (policy, destination) at most once a second). Only for policies the
+ * kernel has: the IKE daemon knows no other. */
+static void acquire_one(struct daemon *d, const struct espx_acquire_event *ev)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	const struct xnl_pol *p = pol_find(d, ev->index);
+	int err;
+
+	xp_addr_str(ev->saddr, ev->family, src, sizeof(src));
+	xp_addr_str(ev->daddr, ev->family, dst, sizeof(dst));
+	if (!p || p->pol.dir != ESPX_POL_OUT) {
+		pr_debug("acquire %s -> %s: policy index %u is not the kernel's (any more); not asked\n",
+			 src, dst, ev->index);
+		return;
+	}
+	err = xnl_acquire(&d->rq, ev);
+	if (err)
+		pr_warn("acquire %s -> %s (policy index %u, reqid %u): the kernel refused XFRM_MSG_ACQUIRE: %s\n",
+			src, dst, ev->index, ev->tmpl.reqid, strerror(-err));
+	else
+		pr_info("acquire %s -> %s: policy index %u, reqid %u: asked the IKE daemon for an SA\n",
+			src, dst, ev->index, ev->tmpl.reqid);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct espx_event *e = data;
@@ -818,7 +866,13 @@ static int on_event(void *ctx, void *data, size_t len)
 	struct espx_sa *buf;
 	struct msa *m;
 
-	if (len < sizeof(*e) || !(m = msa_find(d, &e->sa)))
+	/* every event starts with its type (espx_event.h) */
+	if (len >= sizeof(struct espx_acquire_event) && e->type == ESPX_EV_ACQUIRE) {
+		acquire_one(d, data);
+		return 0;
+	}
+	if (len < sizeof(*e) || (e->type != ESPX_EV_SOFT && e->type != ESPX_EV_HARD) ||
+	    !(m = msa_find(d, &e->sa)))
 		return 0;
 	buf = malloc(sizeof(*buf));
 	if (!buf)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* `espx monitor`: print lifetime events as they come. */
+/* `espx monitor`: print datapath events as they come: lifetime limits and
+ * ACQUIREs (include/espx_event.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -34,8 +35,7 @@ struct mon {
 
 static void event_print(const struct espx_event *ev, int json)
 {
-	const char *type = ev->type == ESPX_EV_HARD ? "hard" :
-			   ev->type == ESPX_EV_SOFT ? "soft" : "unknown";
+	const char *type = ev->type == ESPX_EV_HARD ? "hard" : "soft";
 	char a[INET6_ADDRSTRLEN];
 	struct jw w;
 
@@ -60,15 +60,80 @@ static void event_print(const struct espx_event *ev, int json)
 	jw_end(&w);
 }
 
+static void acquire_print(const struct espx_acquire_event *ev, int json)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], p[16];
+	char tsrc[INET6_ADDRSTRLEN], tdst[INET6_ADDRSTRLEN];
+	const struct espx_tmpl *t = &ev->tmpl;
+	struct jw w;
+
+	xp_addr_str(ev->saddr, ev->family, src, sizeof(src));
+	xp_addr_str(ev->daddr, ev->family, dst, sizeof(dst));
+	xp_addr_str(t->saddr, t->family ? t->family : ev->family, tsrc, sizeof(tsrc));
+	xp_addr_str(t->daddr, t->family ? t->family : ev->family, tdst, sizeof(tdst));
+	if (!json) {
+		printf("acquire: policy index %u dir %s: %s -> %s proto %s sport %u dport %u; tmpl src %s dst %s reqid %u mode %s\n",
+		       ev->index, xp_dir_name(ev->pol_dir), src, dst,
+		       xp_proto_name(ev->proto, p, sizeof(p)), ntohs(ev->sport), ntohs(ev->dport),
+		       tsrc, tdst, t->reqid, xp_mode_name(t->mode));
+		return;
+	}
+	jw_init(&w, stdout);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "event", "acquire");
+	jw_str(&w, "dir", "out");
+	jw_u64(&w, "index", ev->index);
+	jw_str(&w, "policy_dir", xp_dir_name(ev->pol_dir));
+	jw_str(&w, "family", ev->family == AF_INET6 ? "inet6" : "inet");
+	jw_str(&w, "src", src);
+	jw_str(&w, "dst", dst);
+	jw_str(&w, "proto", xp_proto_name(ev->proto, p, sizeof(p)));
+	jw_u64(&w, "sport", ntohs(ev->sport));
+	jw_u64(&w, "dport", ntohs(ev->dport));
+	jw_obj_open(&w, "tmpl");
+	jw_str(&w, "src", tsrc);
+	jw_str(&w, "dst", tdst);
+	jw_u64(&w, "reqid", t->reqid);
+	jw_u64(&w, "spi", ntohl(t->spi));
+	jw_str(&w, "mode", xp_mode_name(t->mode));
+	jw_obj_close(&w);
+	jw_u64(&w, "time_ns", ev->time);
+	jw_obj_close(&w);
+	jw_end(&w);
+}
+
+/* Every event starts with type and dir (espx_event.h); the rest by type.
+ * 1 if printed. */
+static int print_one(const void *data, size_t len, const struct mon *m)
+{
+	const struct espx_acquire_event *aq = data;
+	const struct espx_event *ev = data;
+
+	if (len < sizeof(__u32))
+		return 0;
+	/* the ring keeps what nobody read: old news unless --backlog */
+	switch (*(const __u32 *)data) {
+	case ESPX_EV_ACQUIRE:
+		if (len < sizeof(*aq) || aq->time < m->since)
+			return 0;
+		acquire_print(aq, m->json);
+		return 1;
+	case ESPX_EV_SOFT:
+	case ESPX_EV_HARD:
+		if (len < sizeof(*ev) || ev->time < m->since)
+			return 0;
+		event_print(ev, m->json);
+		return 1;
+	}
+	return 0;	/* a type this espx does not know */
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
-	const struct espx_event *ev = data;
 	struct mon *m = ctx;
 
-	/* the ring keeps what nobody read: old news unless --backlog */
-	if (len < sizeof(*ev) || ev->time < m->since)
+	if (!print_one(data, len, m))
 		return 0;
-	event_print(ev, m->json);
 	/* one line per event, even into a pipe */
 	fflush(stdout);
 	m->seen++;

@@ -721,3 +721,125 @@ int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard)
 	ue->hard = (__u8)!!hard;
 	return xnl_request(x, nlh, NULL, NULL);
 }
+
+static void addr_put(xfrm_address_t *a, const __u32 src[4], unsigned int family)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET6)
+		memcpy(a->a6, src, 16);
+	else
+		a->a4 = src[0];
+}
+
+static void sel_put(struct xfrm_selector *x, const struct espx_sel *s)
+{
+	memset(x, 0, sizeof(*x));
+	x->family = s->family;
+	addr_put(&x->daddr, s->daddr, s->family);
+	addr_put(&x->saddr, s->saddr, s->family);
+	x->dport = s->dport;
+	x->dport_mask = s->dport_mask;
+	x->sport = s->sport;
+	x->sport_mask = s->sport_mask;
+	x->prefixlen_d = s->prefixlen_d;
+	x->prefixlen_s = s->prefixlen_s;
+	x->proto = s->proto;
+}
+
+static void lft_inf(struct xfrm_lifetime_cfg *l)
+{
+	l->soft_byte_limit = l->hard_byte_limit = XFRM_INF;
+	l->soft_packet_limit = l->hard_packet_limit = XFRM_INF;
+}
+
+int xnl_acquire_build(struct nlmsghdr *nlh, const struct espx_acquire_event *ev)
+{
+	const struct espx_tmpl *t = &ev->tmpl;
+	struct xfrm_user_acquire *ua;
+	struct xfrm_user_tmpl ut;
+	struct espx_sel pkt;
+	unsigned int pfam, tfam;
+	int host = ev->family == AF_INET6 ? 128 : 32;
+
+	if (ev->type != ESPX_EV_ACQUIRE ||
+	    (ev->family != AF_INET && ev->family != AF_INET6))
+		return -EINVAL;
+	/* the kernel's policies always name a family; a static one may not */
+	pfam = ev->sel.family ? ev->sel.family : ev->family;
+	tfam = t->family ? t->family : ev->family;
+	if (t->mode != ESPX_MODE_TRANSPORT && t->mode != ESPX_MODE_TUNNEL)
+		return -EINVAL;
+	/* verify_newpolicy_info(): the index encodes the direction */
+	if (ev->index && (ev->index & 7) != XFRM_POLICY_OUT)
+		return -EINVAL;
+
+	/* the packet, as xfrm_init_tempsel() makes the larval SA's selector */
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.family = ev->family;
+	memcpy(pkt.saddr, ev->saddr, 16);
+	memcpy(pkt.daddr, ev->daddr, 16);
+	pkt.prefixlen_s = pkt.prefixlen_d = (__u8)host;
+	pkt.proto = ev->proto;
+	pkt.sport = ev->sport;
+	pkt.dport = ev->dport;
+	pkt.sport_mask = pkt.dport_mask = 0xffff;
+
+	/* the template; in transport mode its addresses are the packet's */
+	memset(&ut, 0, sizeof(ut));
+	ut.family = (__u16)tfam;
+	ut.id.proto = IPPROTO_ESP;
+	ut.id.spi = t->spi;
+	ut.reqid = t->reqid;
+	ut.mode = t->mode;
+	ut.optional = t->optional;
+	ut.aalgos = ut.ealgos = ut.calgos = ~0U;
+	if (t->mode == ESPX_MODE_TRANSPORT) {
+		ut.family = ev->family;
+		addr_put(&ut.id.daddr, ev->daddr, ev->family);
+		addr_put(&ut.saddr, ev->saddr, ev->family);
+	} else {
+		addr_put(&ut.id.daddr, t->daddr, tfam);
+		addr_put(&ut.saddr, t->saddr, tfam);
+	}
+
+	nlh->nlmsg_type = XFRM_MSG_ACQUIRE;
+	ua = mnl_nlmsg_put_extra_header(nlh, sizeof(*ua));
+	ua->id = ut.id;
+	ua->saddr = ut.saddr;
+	sel_put(&ua->sel, &pkt);
+	sel_put(&ua->policy.sel, &ev->sel);
+	ua->policy.sel.family = (__u16)pfam;
+	lft_inf(&ua->policy.lft);
+	ua->policy.priority = ev->priority;
+	ua->policy.index = ev->index;
+	ua->policy.dir = XFRM_POLICY_OUT;
+	ua->policy.action = XFRM_POLICY_ALLOW;
+	ua->policy.share = XFRM_SHARE_ANY;
+	ua->aalgos = ua->ealgos = ua->calgos = ~0U;
+	mnl_attr_put(nlh, XFRMA_TMPL, sizeof(ut), &ut);
+	return 0;
+}
+
+int xnl_acquire(struct xnl *x, const struct espx_acquire_event *ev)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	int err = xnl_acquire_build(nlh, ev);
+
+	return err ? err : xnl_request(x, nlh, NULL, NULL);
+}
+
+int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,
+			 struct espx_sel *sel, int *hard)
+{
+	const struct xfrm_user_polexpire *pe = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != XFRM_MSG_POLEXPIRE ||
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*pe)))
+		return -EINVAL;
+	*index = pe->pol.index;
+	*dir = pe->pol.dir;
+	sel_copy(sel, &pe->pol.sel);
+	*hard = !!pe->hard;
+	return 0;
+}

@@ -8,7 +8,9 @@
  *    datapath's struct espx_sa plus key, or a reason espx leaves it to the
  *    kernel; a policy message becomes a struct espx_policy or a reason.
  *  - sending: NEWAE (lifetime counters, replay state) and EXPIRE, the
- *    duties a packet-offload driver has towards the kernel.
+ *    duties a packet-offload driver has towards the kernel; ACQUIRE, which
+ *    the kernel's own output path would raise but cannot under
+ *    disable_xfrm.
  * The decoders are pure functions over a message, unit tested without a
  * kernel (tests/unit/test_xfrm_nl.c). */
 #ifndef ESPX_XFRM_NL_H
@@ -20,6 +22,7 @@
 #include <linux/xfrm.h>
 #include "espx_sa.h"
 #include "espx_policy.h"
+#include "espx_event.h"
 
 #ifndef XFRM_SA_XFLAG_OSEQ_MAY_WRAP
 #define XFRM_SA_XFLAG_OSEQ_MAY_WRAP	2	/* older linux/xfrm.h lack it */
@@ -127,6 +130,22 @@ int xnl_newae(struct xnl *x, const struct espx_sa_key *key, const struct xnl_ae 
 /* XFRM_MSG_EXPIRE: tell the kernel a byte/packet limit was reached; with
  * hard the kernel deletes the SA. */
 int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard);
+
+/* XFRM_MSG_ACQUIRE for a datapath report (struct espx_acquire_event), as
+ * xfrm_state_find() would raise it: sel is the packet's (host prefixes,
+ * full port masks), policy is the one it matched (index, selector, dir
+ * out), and the one XFRMA_TMPL is the policy's template with the
+ * addresses resolved as xfrm_tmpl_resolve_one() does (transport mode: the
+ * packet's). The kernel (xfrm_add_acquire) hands it to the key managers
+ * (km_query): the IKE daemon hears it on XFRMNLGRP_ACQUIRE. Builds into
+ * nlh (from mnl_nlmsg_put_header); 0 or -EINVAL if ev is not usable. */
+int xnl_acquire_build(struct nlmsghdr *nlh, const struct espx_acquire_event *ev);
+int xnl_acquire(struct xnl *x, const struct espx_acquire_event *ev);
+
+/* XFRM_MSG_POLEXPIRE (struct xfrm_user_polexpire): which policy, and hard
+ * (the kernel has deleted it, without a DELPOLICY) or soft. 0 or -EINVAL. */
+int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,
+			 struct espx_sel *sel, int *hard);
 
 /* Replay windows between the kernel's layout (bit (s-1) % W for number s,
  * or for the 32-bit legacy state bit top - s) and espx's (bit s % 4096). */

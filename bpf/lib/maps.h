@@ -156,12 +156,23 @@ struct {
 	ESPX_PINNED
 } espx_config SEC(".maps");
 
-/* Soft and hard lifetime events for user space. */
+/* Events for user space: lifetimes, ACQUIREs (espx_event.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, ESPX_EVENTS_SIZE);
 	ESPX_PINNED
 } espx_events SEC(".maps");
+
+/* When each (policy, destination) last reported an ACQUIRE (acquire.h):
+ * the rate limit. LRU: an entry is only a timestamp, and one pushed out
+ * costs at most an early report. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ESPX_ACQ_MAX);
+	__type(key, struct espx_acq_key);
+	__type(value, __u64);
+	ESPX_PINNED
+} espx_acq SEC(".maps");
 
 /* GSO segmenter (user/segment.h): attached device's ifindex -> the veth
  * that segments its protected GSO packets, and that veth's peer -> the

@@ -27,6 +27,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "selector.h"
+#include "acquire.h"
 
 enum pol_action {
 	PV_PASS = 0,
@@ -56,6 +57,7 @@ struct pol_scratch {
 	struct espx_pol_bin_key bk;
 	struct espx_pol_bits cand;
 	struct espx_ike_key ik;
+	struct espx_acq_key ak;
 };
 
 struct {
@@ -451,6 +453,9 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	/* both matched: the one XFRM would have tried first */
 	p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;
 	pol_judge(p, mode, sa, v);
+	/* the kernel would ask the IKE daemon for the SA (acquire.h) */
+	if (p && v->action == PV_DROP && v->reason == ESPX_DROP_NO_SA_OUT)
+		acq_report(&s->ak, p, f);
 	return 0;
 }
 

@@ -9,7 +9,11 @@
  * key material; policies with one ESP template decode, socket and sub
  * policies are skipped. The replay window conversions must map the
  * kernel's bit layouts (legacy 32-bit: bit i = top - i; bitmap/ESN: bit
- * (s - 1) % W) to espx's (bit s % 4096) and back exactly. */
+ * (s - 1) % W) to espx's (bit s % 4096) and back exactly. The ACQUIRE
+ * the daemon raises for a datapath report must be what xfrm_add_acquire()
+ * accepts and what the kernel's own would say (the packet's host selector,
+ * the policy's index and selector, the template's reqid, proto ESP, the
+ * addresses resolved in transport mode); a POLEXPIRE must decode. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -335,6 +339,150 @@ static void test_windows(void)
 	check(!memcmp(back.bmp, ae.bmp, sizeof(ae.bmp)), "window-esn-roundtrip", "bitmap differs");
 }
 
+static struct espx_acquire_event acq_event(int mode)
+{
+	struct espx_acquire_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ESPX_EV_ACQUIRE;
+	ev.dir = 1;
+	ev.family = AF_INET;
+	ev.saddr[0] = htonl(0xc0a80105);	/* 192.168.1.5 */
+	ev.daddr[0] = htonl(0xc0a80209);	/* 192.168.2.9 */
+	ev.proto = IPPROTO_TCP;
+	ev.sport = htons(40000);
+	ev.dport = htons(443);
+	ev.pol_dir = ESPX_POL_OUT;
+	ev.index = 0x49;			/* 8 * 9 + out */
+	ev.priority = 375423;
+	ev.sel.family = AF_INET;
+	ev.sel.saddr[0] = htonl(0xc0a80100);
+	ev.sel.daddr[0] = htonl(0xc0a80200);
+	ev.sel.prefixlen_s = ev.sel.prefixlen_d = 24;
+	ev.tmpl.family = AF_INET;
+	ev.tmpl.mode = (__u8)mode;
+	ev.tmpl.reqid = 7;
+	if (mode == ESPX_MODE_TUNNEL) {
+		ev.tmpl.saddr[0] = htonl(0x0a000001);
+		ev.tmpl.daddr[0] = htonl(0x0a000002);
+	}
+	return ev;
+}
+
+static const struct xfrm_user_tmpl *acq_tmpl(const struct nlmsghdr *nlh, int *n)
+{
+	const struct nlattr *a;
+
+	*n = 0;
+	mnl_attr_for_each(a, nlh, sizeof(struct xfrm_user_acquire))
+		if (mnl_attr_get_type(a) == XFRMA_TMPL) {
+			*n = (int)(mnl_attr_get_payload_len(a) / sizeof(struct xfrm_user_tmpl));
+			return mnl_attr_get_payload(a);
+		}
+	return NULL;
+}
+
+static void test_acquire(void)
+{
+	struct espx_acquire_event ev = acq_event(ESPX_MODE_TUNNEL);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	const struct xfrm_user_acquire *ua = mnl_nlmsg_get_payload(nlh);
+	const struct xfrm_user_tmpl *t;
+	int n, ok;
+
+	check(!xnl_acquire_build(nlh, &ev) && nlh->nlmsg_type == XFRM_MSG_ACQUIRE &&
+	      nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(*ua)), "acquire-built", "no message");
+	/* the packet as xfrm_init_tempsel() puts it: hosts, full port masks */
+	ok = ua->sel.family == AF_INET && ua->sel.saddr.a4 == htonl(0xc0a80105) &&
+	     ua->sel.daddr.a4 == htonl(0xc0a80209) && ua->sel.prefixlen_s == 32 &&
+	     ua->sel.prefixlen_d == 32 && ua->sel.proto == IPPROTO_TCP &&
+	     ua->sel.sport == htons(40000) && ua->sel.dport == htons(443) &&
+	     ua->sel.sport_mask == 0xffff && ua->sel.dport_mask == 0xffff;
+	check(ok, "acquire-packet-selector", "sel fields wrong");
+	/* the policy: what verify_newpolicy_info() checks, and its identity */
+	ok = ua->policy.index == 0x49 && ua->policy.dir == XFRM_POLICY_OUT &&
+	     (ua->policy.index & 7) == ua->policy.dir && ua->policy.priority == 375423 &&
+	     ua->policy.sel.family == AF_INET && ua->policy.sel.prefixlen_d == 24 &&
+	     ua->policy.sel.daddr.a4 == htonl(0xc0a80200) &&
+	     ua->policy.action == XFRM_POLICY_ALLOW && ua->policy.share == XFRM_SHARE_ANY &&
+	     ua->policy.lft.hard_byte_limit == XFRM_INF;
+	check(ok, "acquire-policy", "policy fields wrong");
+	/* what strongSwan's process_acquire reads: id.proto and the reqid */
+	t = acq_tmpl(nlh, &n);
+	ok = t && n == 1 && t->reqid == 7 && t->id.proto == IPPROTO_ESP && ua->id.proto == IPPROTO_ESP &&
+	     t->mode == XFRM_MODE_TUNNEL && t->family == AF_INET &&
+	     t->id.daddr.a4 == htonl(0x0a000002) && t->saddr.a4 == htonl(0x0a000001) &&
+	     ua->id.daddr.a4 == htonl(0x0a000002) && ua->saddr.a4 == htonl(0x0a000001) &&
+	     !t->optional && t->ealgos == ~0U;
+	check(ok, "acquire-tunnel-template", t ? "template fields wrong" : "no XFRMA_TMPL");
+
+	/* transport mode: the SA's addresses are the packet's */
+	ev = acq_event(ESPX_MODE_TRANSPORT);
+	nlh = mnl_nlmsg_put_header(buf);
+	ua = mnl_nlmsg_get_payload(nlh);
+	t = !xnl_acquire_build(nlh, &ev) ? acq_tmpl(nlh, &n) : NULL;
+	ok = t && t->mode == XFRM_MODE_TRANSPORT && t->id.daddr.a4 == htonl(0xc0a80209) &&
+	     t->saddr.a4 == htonl(0xc0a80105) && ua->id.daddr.a4 == htonl(0xc0a80209) &&
+	     ua->saddr.a4 == htonl(0xc0a80105);
+	check(ok, "acquire-transport-resolved", "addresses not the packet's");
+
+	/* IPv6, and a static policy without family: the kernel wants one */
+	ev = acq_event(ESPX_MODE_TUNNEL);
+	ev.family = AF_INET6;
+	memset(ev.saddr, 0, 16);
+	memset(ev.daddr, 0, 16);
+	ev.saddr[0] = htonl(0x20010db8);
+	ev.saddr[3] = htonl(1);
+	ev.daddr[0] = htonl(0x20010db8);
+	ev.daddr[3] = htonl(2);
+	ev.sel.family = 0;
+	ev.sel.prefixlen_s = ev.sel.prefixlen_d = 0;
+	nlh = mnl_nlmsg_put_header(buf);
+	ua = mnl_nlmsg_get_payload(nlh);
+	ok = !xnl_acquire_build(nlh, &ev) && ua->sel.family == AF_INET6 &&
+	     ua->sel.prefixlen_d == 128 && ua->sel.daddr.a6[3] == htonl(2) &&
+	     ua->policy.sel.family == AF_INET6;
+	check(ok, "acquire-ipv6-family-filled", "v6 selector wrong");
+
+	ev = acq_event(ESPX_MODE_TUNNEL);
+	ev.index = 0x48;	/* an "in" index: the kernel would say EINVAL */
+	nlh = mnl_nlmsg_put_header(buf);
+	check(xnl_acquire_build(nlh, &ev) == -EINVAL, "acquire-index-dir-mismatch-refused",
+	      "built anyway");
+	ev = acq_event(ESPX_MODE_TUNNEL);
+	ev.type = ESPX_EV_SOFT;
+	nlh = mnl_nlmsg_put_header(buf);
+	check(xnl_acquire_build(nlh, &ev) == -EINVAL, "acquire-other-event-refused", "built anyway");
+}
+
+static void test_polexpire(void)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct xfrm_user_polexpire *pe;
+	struct espx_sel sel;
+	uint32_t index = 0;
+	uint8_t dir = 9;
+	int hard = -1;
+
+	nlh->nlmsg_type = XFRM_MSG_POLEXPIRE;
+	pe = mnl_nlmsg_put_extra_header(nlh, sizeof(*pe));
+	pe->pol.index = 0x52;
+	pe->pol.dir = XFRM_POLICY_FWD;
+	pe->pol.sel.family = AF_INET;
+	pe->pol.sel.daddr.a4 = htonl(0x0a000002);
+	pe->pol.sel.prefixlen_d = 32;
+	pe->hard = 1;
+	check(!xnl_polexpire_decode(nlh, &index, &dir, &sel, &hard) && index == 0x52 &&
+	      dir == XFRM_POLICY_FWD && hard == 1 && sel.daddr[0] == htonl(0x0a000002) &&
+	      sel.prefixlen_d == 32, "polexpire-hard-decoded", "fields wrong");
+	pe->hard = 0;
+	check(!xnl_polexpire_decode(nlh, &index, &dir, &sel, &hard) && hard == 0,
+	      "polexpire-soft-decoded", "hard set");
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(pe->pol));
+	check(xnl_polexpire_decode(nlh, &index, &dir, &sel, &hard) == -EINVAL,
+	      "polexpire-short-refused", "decoded a truncated message");
+}
+
 int main(void)
 {
 	test_gcm_sa();
@@ -342,5 +490,7 @@ int main(void)
 	test_flags();
 	test_policy();
 	test_windows();
+	test_acquire();
+	test_polexpire();
 	return failed;
 }
