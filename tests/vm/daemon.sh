@@ -108,10 +108,13 @@ pol_is() {
 a = sys.argv[1:]
 sys.exit(not any([p["src"], p["dst"], p["dir"], p["action"], str(p["priority"])] == a for p in json.load(sys.stdin)))' "$@"
 }
-# edrop DIR REASON: espx's drop counter (packets)
-edrop() { ej stats | $PY -c 'import json,sys; print(json.load(sys.stdin)["drops"][sys.argv[1]][sys.argv[2]]["packets"])' "$1" "$2"; }
-# kstat NAME: a counter of K's /proc/net/xfrm_stat
-kstat() { ip netns exec $K awk -v n="$1" '$1 == n {print $2}' /proc/net/xfrm_stat; }
+# edrop DIR REASON...: espx's drop counters (packets), one line
+edrop() {
+	ej stats | $PY -c 'import json,sys; d=json.load(sys.stdin)["drops"][sys.argv[1]]
+print(" ".join("%s=%d" % (r, d[r]["packets"]) for r in sys.argv[2:]))' "$@"
+}
+# kstat: K's replay and integrity failures (/proc/net/xfrm_stat), one line
+kstat() { ip netns exec $K awk '$1 ~ /^XfrmInState(Seq|Proto)Error$/ {printf "%s=%s ", $1, $2}' /proc/net/xfrm_stat; }
 start_daemon() {	# start_daemon [OPTIONS]
 	: >"$TMP/daemon.log"
 	ip netns exec $E "$ESPX" daemon --interval $IVL "$@" dev we >>"$TMP/daemon.log" 2>&1 &
@@ -195,8 +198,7 @@ k3=$(koseq 0x200)
 #     newest SA), each inbound SA before its outbound peer; then each side
 #     stops sending on the old pair before the old inbound SAs go. The flow
 #     continues; nothing fails its replay or integrity check on either side ---
-ks0=$(kstat XfrmInStateSeqError) kp0=$(kstat XfrmInStateProtoError)
-er0=$(edrop in replay) el0=$(edrop in replay-left-of-window) ei0=$(edrop in icv-mismatch)
+k0=$(kstat) e0=$(edrop in replay replay-left-of-window icv-mismatch)
 # the flows run until the rekey is done and the new pair has carried some
 # of them (TCG makes each step slow), then SIGINT: ping prints its counts
 ip netns exec $E ping -i 0.02 -w 120 -I $IE $IK >"$TMP/ping-rekey-e" 2>&1 &
@@ -233,11 +235,10 @@ read -r tx_k rx_k <<<"$(lost "$TMP/ping-rekey-k")"
 ((during && tx_e > 50 && tx_k > 50 && tx_e - rx_e <= 5 && tx_k - rx_k <= 5)) &&
 	pass "rekey-under-traffic (E->K $rx_e/$tx_e, K->E $rx_k/$tx_k replies; 0x201 $(epk 0x201), 0x101 $(epk 0x101) packets)" ||
 	fail rekey-under-traffic "flows running to the end: $during; replies E->K ${rx_e:-?}/${tx_e:-?}, K->E ${rx_k:-?}/${tx_k:-?}; 0x201 $(epk 0x201), 0x101 $(epk 0x101) packets"
-ks1=$(kstat XfrmInStateSeqError) kp1=$(kstat XfrmInStateProtoError)
-er1=$(edrop in replay) el1=$(edrop in replay-left-of-window) ei1=$(edrop in icv-mismatch)
-[[ $ks1 == "$ks0" && $kp1 == "$kp0" && $er1 == "$er0" && $el1 == "$el0" && $ei1 == "$ei0" ]] &&
+k1=$(kstat) e1=$(edrop in replay replay-left-of-window icv-mismatch)
+[[ -n $k0 && -n $e0 && $k1 == "$k0" && $e1 == "$e0" ]] &&
 	pass "rekey-no-replay-or-integrity-failure" ||
-	fail rekey-no-replay-or-integrity-failure "K: XfrmInStateSeqError $ks0 -> $ks1, XfrmInStateProtoError $kp0 -> $kp1; espx: replay $er0 -> $er1, left-of-window $el0 -> $el1, icv-mismatch $ei0 -> $ei1"
+	fail rekey-no-replay-or-integrity-failure "K: $k0-> $k1; espx: $e0 -> $e1"
 ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && pass "rekey-traffic-after" || fail rekey-traffic-after ""
 
 # --- SIGHUP: a full resync, with the kernel's database as the truth: an SA
@@ -308,9 +309,9 @@ ip -n $E xfrm policy add src $IE/32 dst $IK/32 dir out priority 1 action block
 wait_for 5 pol_is $IE/32 $IK/32 out block 1 && wait_for 5 pol_is $NE $NK out allow 100
 # blocked by the host policy, not lost some other way: espx counted each
 # request as policy-block
-b=$(edrop out policy-block)
+b=$(edrop out policy-block) b=${b#*=}
 ping_ok $E $IE 2 $IK; r=$?
-a=$(edrop out policy-block)
+a=$(edrop out policy-block) a=${a#*=}
 ((r != 0 && a >= b + 2)) && pass "host-policy-outranks-subnet (blocked, policy-block $b -> $a)" ||
 	fail host-policy-outranks-subnet "ping rc $r, policy-block $b -> $a: want no reply and 2 blocked"
 ip -n $E xfrm policy update src $IE/32 dst $IK/32 dir out priority 200 action block
