@@ -238,58 +238,76 @@ check state_flush_empty test "$(json_get "$(sa_json)" 'len(j)')" = 0
 check state_flush_unresolves test "$(resolved out)" = 0
 
 # ---- lifetime events end to end (needs the datapath to account packets) ----
+# Each set-up step is a check: if one fails, the checks after it fail too,
+# and say so, rather than being skipped.
 netns_add B clib
-veth_pair "$A" va "$B" vb 10.77.0.1/24 10.77.0.2/24
+check lifetime_veth veth_pair "$A" va "$B" vb 10.77.0.1/24 10.77.0.2/24
 in_b() { ip netns exec "$B" "$@"; }
-espx policy flush >/dev/null
+check lifetime_policy_flush espx policy flush
 for ns in "$A" "$B"; do
-	ip netns exec "$ns" "$ESPX" state add src 10.77.0.1 dst 10.77.0.2 proto esp spi 0x301 \
-		reqid 3 aead "$AEAD" 0x$KEY128$SALT128 128 limit packet-soft 2 limit packet-hard 4
-	ip netns exec "$ns" "$ESPX" state add src 10.77.0.2 dst 10.77.0.1 proto esp spi 0x302 \
-		reqid 3 aead "$AEAD" 0x$KEY256$SALT256 128
+	s=${ns##*-}
+	check "lifetime_state_add_0x301_$s" ip netns exec "$ns" "$ESPX" state add src 10.77.0.1 \
+		dst 10.77.0.2 proto esp spi 0x301 reqid 3 aead "$AEAD" 0x$KEY128$SALT128 128 \
+		limit packet-soft 2 limit packet-hard 4
+	check "lifetime_state_add_0x302_$s" ip netns exec "$ns" "$ESPX" state add src 10.77.0.2 \
+		dst 10.77.0.1 proto esp spi 0x302 reqid 3 aead "$AEAD" 0x$KEY256$SALT256 128
 done
-espx policy add src 10.77.0.1 dst 10.77.0.2 dir out tmpl proto esp reqid 3
-espx policy add src 10.77.0.2 dst 10.77.0.1 dir in tmpl proto esp reqid 3
-in_b "$ESPX" policy add src 10.77.0.2 dst 10.77.0.1 dir out tmpl proto esp reqid 3
-in_b "$ESPX" policy add src 10.77.0.1 dst 10.77.0.2 dir in tmpl proto esp reqid 3
-espx attach va >/dev/null && in_b "$ESPX" attach vb >/dev/null
+check lifetime_policy_out_a espx policy add src 10.77.0.1 dst 10.77.0.2 dir out tmpl proto esp reqid 3
+check lifetime_policy_in_a espx policy add src 10.77.0.2 dst 10.77.0.1 dir in tmpl proto esp reqid 3
+check lifetime_policy_out_b in_b "$ESPX" policy add src 10.77.0.2 dst 10.77.0.1 dir out tmpl proto esp reqid 3
+check lifetime_policy_in_b in_b "$ESPX" policy add src 10.77.0.1 dst 10.77.0.2 dir in tmpl proto esp reqid 3
+check lifetime_attach_a espx attach va
+check lifetime_attach_b in_b "$ESPX" attach vb
 MON=$(mktemp /tmp/espx-mon.XXXXXX)
+# --backlog: events are kept in the ring until read, so it does not matter
+# whether the monitor is reading yet when the ping starts
 espx -j monitor --count 2 --timeout 15 --backlog >"$MON" 2>&1 &
 mon_pid=$!
-in_a ping -c 6 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1
+# hard limit 4: the first 4 requests leave, the last 2 are dropped
+replies=$(in_a ping -c 6 -i 0.2 -W 1 10.77.0.2 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+check lifetime_ping_stops_at_hard_limit test "${replies:-none}" = 4
 wait "$mon_pid"
 mon_rc=$?
 pkts=$(json_get "$(sa_json)" "[s['lifetime']['packets'] for s in j if s['spi'] == 0x301][0]")
-if [[ $pkts == 0 ]]; then
-	skip monitor_events "the datapath counted no packets on the SA (not encrypting yet?)"
-else
-	cat "$MON" >>"$ALL_OUT"
-	check monitor_exit test "$mon_rc" = 0
-	check monitor_events test "$("$PY" -c '
+check lifetime_sa_counted_packets test "${pkts:-none}" = 4
+cat "$MON" >>"$ALL_OUT"
+check monitor_exit test "$mon_rc" = 0
+check monitor_events test "$("$PY" -c '
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 print([(e["event"], e["dir"], e["spi"], e["dst"]) for e in ev])' "$MON")" = \
-		"[('soft', 'out', 769, '10.77.0.2'), ('hard', 'out', 769, '10.77.0.2')]"
-	check stats_expired_flags test "$(json_get "$(run espx -j stats)" "[(s['soft_expired'], s['hard_expired']) for s in j['sas'] if s['spi'] == 0x301][0]")" = "(True, True)"
-	check stats_hard_limit_drops test "$(json_get "$(run espx -j stats)" 'j["drops"]["out"]["hard-limit"]["packets"] > 0')" = True
-	# a text monitor: old events are not repeated, new ones print one line each
-	espx state del dst 10.77.0.2 proto esp spi 0x301 >/dev/null
-	in_b "$ESPX" state del dst 10.77.0.2 proto esp spi 0x301 >/dev/null
-	for ns in "$A" "$B"; do
-		ip netns exec "$ns" "$ESPX" state add src 10.77.0.1 dst 10.77.0.2 proto esp \
-			spi 0x303 reqid 3 aead "$AEAD" 0x$KEY128$SALT128 128 limit packet-soft 1
-	done
-	check policy_follows_rekey test "$(resolved out)" = 771
-	espx monitor --count 1 --timeout 15 >"$MON" 2>&1 &
-	mon_pid=$!
-	sleep 0.5
-	in_a ping -c 3 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1
-	wait "$mon_pid"
-	cat "$MON" >>"$ALL_OUT"
-	check monitor_text_line grep -qxE \
-		'spi 0x00000303 dst 10\.77\.0\.2: soft limit reached \([0-9]+ packets, [0-9]+ bytes\)' "$MON"
-	check monitor_text_one_line test "$(wc -l <"$MON")" = 1
-fi
+	"[('soft', 'out', 769, '10.77.0.2'), ('hard', 'out', 769, '10.77.0.2')]"
+check stats_expired_flags test "$(json_get "$(run espx -j stats)" "[(s['soft_expired'], s['hard_expired']) for s in j['sas'] if s['spi'] == 0x301][0]")" = "(True, True)"
+check stats_hard_limit_drops test "$(json_get "$(run espx -j stats)" 'j["drops"]["out"]["hard-limit"]["packets"] > 0')" = True
+# rekey: the policy follows the new SA
+check lifetime_state_del_0x301_a espx state del dst 10.77.0.2 proto esp spi 0x301
+check lifetime_state_del_0x301_b in_b "$ESPX" state del dst 10.77.0.2 proto esp spi 0x301
+for ns in "$A" "$B"; do
+	check "lifetime_state_add_0x303_${ns##*-}" ip netns exec "$ns" "$ESPX" state add \
+		src 10.77.0.1 dst 10.77.0.2 proto esp spi 0x303 reqid 3 aead "$AEAD" \
+		0x$KEY128$SALT128 128 limit packet-soft 1
+done
+check policy_follows_rekey test "$(resolved out)" = 771
+# a text monitor: events already read are not shown again (--backlog shows
+# all that nobody read; the two above were read), a new one is one line
+espx monitor --count 1 --timeout 15 --backlog >"$MON" 2>&1 &
+mon_pid=$!
+check lifetime_ping_after_rekey in_a ping -c 3 -i 0.2 -W 1 -q 10.77.0.2
+wait "$mon_pid"
+cat "$MON" >>"$ALL_OUT"
+check monitor_text_line grep -qxE \
+	'spi 0x00000303 dst 10\.77\.0\.2: soft limit reached \([0-9]+ packets, [0-9]+ bytes\)' "$MON"
+check monitor_text_one_line test "$(wc -l <"$MON")" = 1
+# without --backlog: an event from before the monitor started is not shown
+# (soft limit 1: the second packet crosses it)
+for ns in "$A" "$B"; do
+	check "lifetime_state_add_0x304_${ns##*-}" ip netns exec "$ns" "$ESPX" state add \
+		src 10.77.0.1 dst 10.77.0.2 proto esp spi 0x304 reqid 3 aead "$AEAD" \
+		0x$KEY128$SALT128 128 limit packet-soft 1
+done
+check lifetime_ping_0x304 in_a ping -c 2 -i 0.2 -W 1 -q 10.77.0.2
+check lifetime_0x304_soft_expired test "$(json_get "$(run espx -j stats)" "[s['soft_expired'] for s in j['sas'] if s['spi'] == 0x304][0]")" = True
+check_rc monitor_skips_older_events 0 '^$' espx monitor --timeout 1
 rm -f "$MON"
 
 # ---- ACQUIRE reports: outbound traffic on a policy without SA is dropped and

@@ -9,7 +9,10 @@ implementations: scapy decrypts what espx sends byte for byte, and espx
 delivers what scapy (and Python's `cryptography`) build. The first scenario
 also sends bad packets, which must be dropped and counted by reason while
 good traffic keeps flowing, and deletes the SA under traffic: no plaintext
-of the protected selector may leave (fail closed)."""
+of the protected selector may leave (fail closed). The IPv4 and IPv6 tunnel
+scenarios also send datagrams too big once encapsulated: counted
+mtu-exceeded, answered with ICMP "fragmentation needed" / "packet too big"
+(IPv4 without DF: dropped, no answer), and the size named then fits."""
 import hashlib
 import json
 import os
@@ -23,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from espx_test import Netns, finish, result, sh, skip, veth  # noqa: E402
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
-from scapy.all import IP, UDP, Ether, IPv6, Raw, rdpcap  # noqa: E402
+from scapy.all import IP, UDP, Ether, IPv6, NoPayload, Raw, rdpcap  # noqa: E402
 from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
 
 AEAD = "'rfc4106(gcm(aes))'"
@@ -227,6 +230,29 @@ def scapy_sa(sc, spi, key, src, dst, esn_hi=0):
                                crypt_key=bytes.fromhex(key), **kw)
 
 
+def l3_headers(frame):
+    """Every IPv4 and IPv6 header scapy found in a frame, outermost first."""
+    hs, layer = [], frame
+    while not isinstance(layer, NoPayload):
+        if isinstance(layer, (IP, IPv6)):
+            hs.append(layer)
+        layer = layer.payload
+    return hs
+
+
+def is_esp(sc, frame):
+    """The frame is ESP as the scenario's SAs send it: an outer header of the
+    wire's family between the wire addresses, carrying ESP (NAT-T: UDP from
+    or to port 4500)."""
+    hs = l3_headers(frame)
+    if not hs or not isinstance(hs[0], sc.IP) or {hs[0].src, hs[0].dst} != set(sc.wire):
+        return False
+    proto = hs[0].proto if sc.fam == 4 else hs[0].nh
+    if sc.encap:
+        return proto == 17 and UDP in hs[0] and NATT in (hs[0][UDP].sport, hs[0][UDP].dport)
+    return proto == 50
+
+
 def esp_of(pkt, sc):
     """The outer IP packet with ESP directly after the IP header (NAT-T's
     UDP header removed: scapy 2.5 mishandles it, and it is not covered by
@@ -303,14 +329,14 @@ def traffic(sc, a, b, keys):
     want = [str(len(data)), hashlib.sha256(data).hexdigest()]
     result(out == want, f"{n}-tcp-1MB-sha256", f"got {out}, sender: {src.stderr[-200:]}")
 
-    pkts = [p for c in caps for p in c.packets() if sc.IP in p]
-    proto = (lambda p: p[IP].proto) if sc.fam == 4 else (lambda p: p[IPv6].nh)
-    want_proto = 17 if sc.encap else 50
-    # plaintext = anything between the two protected networks that is not
-    # ESP (link-local neighbour discovery is not covered by the policies)
-    prot = {sc.inner[0], sc.inner[1]}
-    plain = [p for p in pkts if {p[sc.IP].src, p[sc.IP].dst} == prot and proto(p) != want_proto]
-    pkts = [p for p in pkts if proto(p) == want_proto]
+    frames = [p for c in caps for p in c.packets()]
+    # plaintext = any frame with an IPv4 or IPv6 header between the two
+    # protected addresses, in whichever family and at whatever depth, that
+    # is not the SA's ESP (link-local neighbour discovery is not covered by
+    # the policies): in v6-in-v4 a leaked inner packet has no IPv4 header
+    plain = [p for p in frames if not is_esp(sc, p) and
+             any({h.src, h.dst} == set(sc.inner) for h in l3_headers(p))]
+    pkts = [p for p in frames if is_esp(sc, p)]
     result(len(pkts) >= 2 * count and not plain, f"{n}-wire-only-esp",
            f"{len(pkts)} ESP packets, plaintext: {[p.summary() for p in plain][:3]}")
 
@@ -344,6 +370,11 @@ def traffic(sc, a, b, keys):
         result(any(x < 0x80000000 for x in seqs[SPI_AB]), f"{n}-crossed-2^32",
                f"{[hex(x) for x in seqs[SPI_AB][-3:]]}")
 
+    if n in ("v4-tunnel", "v6-tunnel"):
+        # here: the capture is over, and scapy (next) will move B's replay
+        # window far ahead of A's numbers
+        path_mtu(sc, a, b)
+
     # scapy -> espx
     mac_b = b.mac()
     sa = scapy_sa(sc, SPI_AB, keys[0], sc.wire[0], sc.wire[1], 1 if sc.esn else 0)
@@ -355,6 +386,102 @@ def traffic(sc, a, b, keys):
     raw_send(a, frames)
     got = [bytes.fromhex(x) for x in sink.communicate(timeout=10)[0].split()]
     result(got == [f"scapy-{i}".encode() for i in range(3)], f"{n}-scapy-to-espx", f"got {got}")
+
+
+# one UDP datagram of SIZE bytes from SRC to DST:PORT, DF set (or not),
+# then what came back on the socket's error queue within 2 s, as JSON
+MTU_PROBE = """
+import json, select, socket, struct, sys
+src, dst, port, size, df = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "df"
+v6 = ':' in dst
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+lvl, mtu_discover, recverr, mtu_opt = (41, 23, 25, 24) if v6 else (0, 10, 11, 14)
+s.setsockopt(lvl, mtu_discover, 2 if df else 0)	# IP(V6)_PMTUDISC_DO / _DONT
+s.setsockopt(lvl, recverr, 1)
+s.bind((src, 0))
+s.connect((dst, port))
+out = {}
+try:
+    s.send(b'm' * size)
+except OSError as e:	# a drop in TC can come back as ENOBUFS
+    out["send_errno"] = e.errno
+p = select.poll()
+p.register(s, select.POLLERR)
+if p.poll(2000):
+    _, anc, _, _ = s.recvmsg(1, 512, socket.MSG_ERRQUEUE)
+    for level, typ, data in anc:
+        if (level, typ) == (lvl, recverr):
+            errno_, origin, etype, code, _, info, _ = struct.unpack_from("=IBBBBII", data)
+            # the offender (the ICMP message's source) follows, as a sockaddr
+            off = socket.inet_ntop(socket.AF_INET6, data[24:40]) if v6 else \
+                socket.inet_ntop(socket.AF_INET, data[20:24])
+            out.update({"errno": errno_, "origin": origin, "type": etype, "code": code,
+                        "info": info, "from": off})
+out["path_mtu"] = s.getsockopt(lvl, mtu_opt)
+print(json.dumps(out), flush=True)
+"""
+
+UDP_SINK_READY = UDP_SINK.replace("s.settimeout(", "print('ready', flush=True)\ns.settimeout(")
+
+
+def path_mtu(sc, a, b):
+    """A datagram that fits the device but not once encapsulated: dropped
+    and counted (mtu-exceeded); with DF (always for IPv6) the sender gets
+    ICMP "fragmentation needed" / "packet too big" from the inner
+    destination, naming the largest inner packet that fits, and a datagram
+    of that size then goes through. A destination of its own, so that the
+    path MTU the other checks learn is not this one."""
+    n, i6 = sc.name, sc.inner_fam == 6
+    dst = "fd02::9" if i6 else "192.168.2.9"
+    b.ns.run(f"ip addr add {dst}/{128 if i6 else 32} dev lo{' nodad' if i6 else ''}")
+    l3l4 = (40 if i6 else 20) + 8
+    # esp_tx.h: outer header, SPI and sequence number, IV, ICV, pad length
+    # and next header, the most padding (3), and the 2 bytes that keep a late
+    # checksum write off the ciphertext
+    want = 1500 - ((40 if sc.fam == 6 else 20) + 8 + 8 + 16 + 2 + 3 + 2)
+
+    def sa_packets():
+        return [x for x in a.stats()["sas"] if x["spi"] == SPI_AB][0]["packets"]
+
+    def probe(size, df):
+        r = subprocess.run(["ip", "netns", "exec", a.ns.name, "/usr/bin/python3", "-c", MTU_PROBE,
+                            a.inner_ip, dst, "5557", str(size), "df" if df else "nodf"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode:
+            raise RuntimeError(f"MTU probe: {r.stderr[-300:]}")
+        return json.loads(r.stdout)
+
+    sink = py_in(b, UDP_SINK_READY, dst, "5557", "5")
+    if sink.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"UDP sink on {dst} did not start")
+    if not i6:
+        # without DF: dropped, nothing said to the sender
+        m0, p0 = a.drops("mtu-exceeded", "out"), sa_packets()
+        got = probe(1500 - l3l4, False)
+        m1, p1 = a.drops("mtu-exceeded", "out"), sa_packets()
+        result(m1 == m0 + 1 and p1 == p0 and "errno" not in got, f"{n}-too-big-no-df-dropped",
+               f"mtu-exceeded {m0} -> {m1}, SA packets {p0} -> {p1}, error queue {got}")
+    m0, p0 = a.drops("mtu-exceeded", "out"), sa_packets()
+    got = probe(1500 - l3l4, True)
+    m1, p1 = a.drops("mtu-exceeded", "out"), sa_packets()
+    result(m1 == m0 + 1 and p1 == p0, f"{n}-too-big-counted-mtu-exceeded",
+           f"mtu-exceeded {m0} -> {m1}, SA packets {p0} -> {p1}")
+    # errno EMSGSIZE; origin SO_EE_ORIGIN_ICMP (2) / _ICMP6 (3)
+    icmp = {"errno": 90, "origin": 3, "type": 2, "code": 0} if i6 else \
+        {"errno": 90, "origin": 2, "type": 3, "code": 4}
+    icmp.update({"info": want, "from": dst})
+    result({k: got.get(k) for k in icmp} == icmp,
+           f"{n}-{'packet-too-big' if i6 else 'frag-needed'}-to-sender",
+           f"error queue {got}, want {icmp}")
+    result(got.get("path_mtu") == want, f"{n}-sender-path-mtu-lowered",
+           f"IP_MTU {got.get('path_mtu')}, want {want}")
+    # the size named fits: it leaves as ESP and arrives whole
+    got = probe(want - l3l4, True)
+    data = [x for x in sink.communicate(timeout=10)[0].split() if x != "ready"]
+    result(data == ["6d" * (want - l3l4)] and sa_packets() == p1 + 1 and "errno" not in got,
+           f"{n}-announced-mtu-fits",
+           f"received {[len(x) // 2 for x in data]} bytes, want {want - l3l4}; "
+           f"SA packets {p1} -> {sa_packets()}; error queue {got}")
 
 
 def gcm_esp(key, spi, seq, plaintext, iv=None, seq_hi=None):

@@ -3,11 +3,11 @@
 # On-demand (start_action = trap) strongSwan tunnels beside `espx daemon`: the ACQUIRE espx
 # raises in the kernel's place, its rate limit, and POLEXPIRE: tests/vm/strongswan_trap.sh
 # in the 6.12 VM (the host kernel may lack ESP). SKIP also when strongSwan (charon, swanctl)
-# is not installed. Env: ESPX_VM_TRAP_TIMEOUT (default 240 s).
+# is not installed. Env: ESPX_VM_TRAP_TIMEOUT (default 300 s).
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib/vm_suite.sh
 if [[ ! -x /usr/lib/ipsec/charon ]] || ! command -v swanctl >/dev/null; then
 	echo "SKIP vm-strongswan-trap: strongSwan not installed (charon, swanctl)"
 	exit 0
 fi
-vm_suite vm-strongswan-trap "${ESPX_VM_TRAP_TIMEOUT:-240}" tests/vm/strongswan_trap.sh
+vm_suite vm-strongswan-trap "${ESPX_VM_TRAP_TIMEOUT:-300}" tests/vm/strongswan_trap.sh

@@ -9,8 +9,12 @@
 #   curlft     E's `ip -s xfrm state` shows espx's packet counts (NEWAE) within 2 intervals
 #   hwm        the kernel's oseq follows espx's each interval; `espx state del` + SIGHUP
 #              reinstalls the SA 1024 above espx's last number, traffic continues
-#   rekey      new SA pair added, old deleted while traffic flows: new SPIs carry it
+#   rekey      under a steady ping both ways: new SA pair added, old deleted: new SPIs
+#              carry the flow, no replay or integrity failure on either side
+#   sighup     full resync: `espx state|policy add` entries the kernel lacks removed,
+#              a policy deleted from espx alone back, the kernel's SAs kept
 #   expiry     packet soft/hard limits: `ip xfrm monitor` sees soft then hard expire; gone
+#   policies   2000 host policies; a priority-1 host block wins (espx counts policy-block)
 #   handover   traffic, espx detach (kernel ESP sends), traffic, attach, traffic:
 #              no sequence number twice on the wire for one SPI
 #   restart    kill -9: traffic continues and `espx status` says stale at once;
@@ -92,6 +96,25 @@ wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
 	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+# xmon_ready PID: `ip xfrm monitor` (PID) has its XFRM netlink socket in its
+# groups, so no expire from now on is missed
+xmon_ready() {
+	ip netns exec $E awk -v p="$1" '$2 == 6 && $3 == p && $4 != "00000000" {f = 1} END {exit !f}' \
+		/proc/net/netlink
+}
+# pol_is SRC DST DIR ACTION PRIORITY: espx holds that policy
+pol_is() {
+	ej policy list | $PY -c 'import json, sys
+a = sys.argv[1:]
+sys.exit(not any([p["src"], p["dst"], p["dir"], p["action"], str(p["priority"])] == a for p in json.load(sys.stdin)))' "$@"
+}
+# edrop DIR REASON...: espx's drop counters (packets), one line
+edrop() {
+	ej stats | $PY -c 'import json,sys; d=json.load(sys.stdin)["drops"][sys.argv[1]]
+print(" ".join("%s=%d" % (r, d[r]["packets"]) for r in sys.argv[2:]))' "$@"
+}
+# kstat: K's replay and integrity failures (/proc/net/xfrm_stat), one line
+kstat() { ip netns exec $K awk '$1 ~ /^XfrmInState(Seq|Proto)Error$/ {printf "%s=%s ", $1, $2}' /proc/net/xfrm_stat; }
 start_daemon() {	# start_daemon [OPTIONS]
 	: >"$TMP/daemon.log"
 	ip netns exec $E "$ESPX" daemon --interval $IVL "$@" dev we >>"$TMP/daemon.log" 2>&1 &
@@ -137,9 +160,8 @@ xfer tcp-k-to-e $E $IE $K $IK 7101 60
 xfer tcp-e-to-k $K $IK $E $IE 7102 60
 e1=$(epk 0x200)
 ((e1 > 10)) && pass "espx-carried ($e1 packets out)" || fail espx-carried "espx out packets: '$e1'"
-sleep 0.5
 cnt_eq() { [[ $(kpk 0x200) == "$(epk 0x200)" && $(kpk 0x100) == "$(epk 0x100)" ]]; }
-wait_for 2 cnt_eq && pass "curlft-pushed (kernel $(kpk 0x200)/$(kpk 0x100) = espx)" ||
+wait_for 3 cnt_eq && pass "curlft-pushed (kernel $(kpk 0x200)/$(kpk 0x100) = espx)" ||
 	fail curlft-pushed "kernel 0x200 $(kpk 0x200) vs espx $(epk 0x200); 0x100 $(kpk 0x100) vs $(epk 0x100)"
 
 eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
@@ -147,9 +169,11 @@ koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x
 
 # --- high-water mark: espx's numbers reach the kernel each interval, and an SA
 #     deleted from espx alone (the kernel keeps it) comes back above them ---
+# koseq_ge SPI N: the kernel's output number for SPI has reached N
+koseq_ge() { (($(koseq "$1") >= $2)); }
 ping_ok $E $IE 5 $IK
 o1=$(eoseq 0x200)
-sleep 0.5
+wait_for 3 koseq_ge 0x200 "$o1"
 k1=$(koseq 0x200)
 ((o1 > 10 && k1 >= o1)) && pass "oseq-pushed-to-kernel (espx $o1, kernel $k1)" ||
 	fail oseq-pushed-to-kernel "espx $o1, kernel $k1"
@@ -163,48 +187,111 @@ o2=$(eoseq 0x200)
 	fail reinstall-above-high-water-mark "before $o1, reinstalled at $o2"
 ping_ok $E $IE 5 $IK && (($(eoseq 0x200) > o2)) && pass "traffic-after-reinstall" ||
 	fail traffic-after-reinstall "espx oseq $o2 -> $(eoseq 0x200)"
-sleep 0.5
-o3=$(eoseq 0x200) k3=$(koseq 0x200)
+o3=$(eoseq 0x200)
+wait_for 3 koseq_ge 0x200 "$o3"
+k3=$(koseq 0x200)
 ((k3 >= o3)) && pass "kernel-oseq-follows-after-reinstall (kernel $k3, espx $o3)" ||
 	fail kernel-oseq-follows-after-reinstall "kernel $k3, espx $o3"
 
-# --- rekey: new pair, old pair deleted, traffic on ---
-for ns in $K $E; do sa $ns $WK $WE 0x101 1; sa $ns $WE $WK 0x201 2; done
-sleep 0.3
-for ns in $K $E; do
-	ip -n $ns xfrm state del src $WK dst $WE proto esp spi 0x100
-	ip -n $ns xfrm state del src $WE dst $WK proto esp spi 0x200
-done
-wait_for 3 spis_eq "0x101 0x201" &&
+# --- rekey under traffic, as an IKE daemon does it: while pings flow both
+#     ways, a new pair with the same reqids (the policies' templates take the
+#     newest SA), each inbound SA before its outbound peer; then each side
+#     stops sending on the old pair before the old inbound SAs go. The flow
+#     continues; nothing fails its replay or integrity check on either side ---
+k0=$(kstat) e0=$(edrop in replay replay-left-of-window icv-mismatch)
+# the flows run until the rekey is done and the new pair has carried some
+# of them (TCG makes each step slow), then SIGINT: ping prints its counts
+ip netns exec $E ping -i 0.02 -w 120 -I $IE $IK >"$TMP/ping-rekey-e" 2>&1 &
+r1=$!
+ip netns exec $K ping -i 0.02 -w 120 -I $IK $IE >"$TMP/ping-rekey-k" 2>&1 &
+r2=$!
+b=$(epk 0x200)
+flowing() { (($(epk 0x200) >= b + 10)); }
+wait_for 10 flowing
+sa $E $WK $WE 0x101 1; sa $K $WE $WK 0x201 2
+wait_for 5 spis_has 0x101
+sa $K $WK $WE 0x101 1; sa $E $WE $WK 0x201 2
+wait_for 5 spis_eq "0x100 0x101 0x200 0x201"
+# senders first (E's 0x200 is espx's), then the old inbound SAs
+ip -n $E xfrm state del src $WE dst $WK proto esp spi 0x200
+ip -n $K xfrm state del src $WK dst $WE proto esp spi 0x100
+old_out_gone() { [[ $(spis) != *0x200* ]]; }
+wait_for 5 old_out_gone
+ip -n $K xfrm state del src $WE dst $WK proto esp spi 0x200
+ip -n $E xfrm state del src $WK dst $WE proto esp spi 0x100
+wait_for 5 spis_eq "0x101 0x201" &&
 	pass "rekey-mirrored" || fail rekey-mirrored "espx has '$(spis)'"
-ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && (($(epk 0x201) >= 5)) &&
-	pass "rekey-traffic ($(epk 0x201) packets on 0x201)" || fail rekey-traffic "espx 0x201: $(epk 0x201)"
+# both new SAs carry the flows: espx sends on 0x201 and receives on 0x101
+new_flowing() { (($(epk 0x201) >= 10 && $(epk 0x101) >= 10)); }
+wait_for 10 new_flowing
+kill -0 $r1 2>/dev/null && kill -0 $r2 2>/dev/null && during=1 || during=0
+kill -INT $r1 $r2 2>/dev/null; wait $r1 $r2
+# "N packets transmitted, M received": what was lost
+lost() { sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"; }
+read -r tx_e rx_e <<<"$(lost "$TMP/ping-rekey-e")"
+read -r tx_k rx_k <<<"$(lost "$TMP/ping-rekey-k")"
+# at most the requests still in flight at the SIGINT (round trips under TCG
+# can be several times the 20 ms interval); a rekey gap loses far more
+((during && tx_e > 50 && tx_k > 50 && tx_e - rx_e <= 5 && tx_k - rx_k <= 5)) &&
+	pass "rekey-under-traffic (E->K $rx_e/$tx_e, K->E $rx_k/$tx_k replies; 0x201 $(epk 0x201), 0x101 $(epk 0x101) packets)" ||
+	fail rekey-under-traffic "flows running to the end: $during; replies E->K ${rx_e:-?}/${tx_e:-?}, K->E ${rx_k:-?}/${tx_k:-?}; 0x201 $(epk 0x201), 0x101 $(epk 0x101) packets"
+k1=$(kstat) e1=$(edrop in replay replay-left-of-window icv-mismatch)
+[[ -n $k0 && -n $e0 && $k1 == "$k0" && $e1 == "$e0" ]] &&
+	pass "rekey-no-replay-or-integrity-failure" ||
+	fail rekey-no-replay-or-integrity-failure "K: $k0-> $k1; espx: $e0 -> $e1"
+ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && pass "rekey-traffic-after" || fail rekey-traffic-after ""
+
+# --- SIGHUP: a full resync, with the kernel's database as the truth: an SA
+#     and a policy added with `espx state|policy add` (the kernel has
+#     neither) are removed, a kernel policy deleted from espx alone is back,
+#     the kernel's SAs stay as they were (counters, numbers) ---
+ex() { ip netns exec $E "$ESPX" "$@" >>"$TMP/static.out" 2>&1; }
+ex state add src $WE dst 10.0.0.5 proto esp spi 0x5aa reqid 55 mode tunnel aead "$AEAD" 0x$(key) 128 &&
+	ex policy add src $NE dst 172.30.0.0/16 dir out action block &&
+	ex policy del src $NK dst $NE dir in &&
+	spis_has 0x5aa && pol_is $NE 172.30.0.0/16 out block 0 && ! pol_is $NK $NE in allow 0 &&
+	pass "static-entries-added" || fail static-entries-added "$(cat "$TMP/static.out")"
+c0=$(epk 0x201) o0=$(eoseq 0x201)
+kill -HUP "$DPID"
+resynced() { ! spis_has 0x5aa && ! pol_is $NE 172.30.0.0/16 out block 0 && pol_is $NK $NE in allow 0; }
+wait_for 10 resynced && pass "sighup-resync-removes-static-entries" ||
+	fail sighup-resync-removes-static-entries "espx SAs '$(spis)'; policies: $(ej policy list | head -c 400)"
+c1=$(epk 0x201) o1=$(eoseq 0x201)
+spis_eq "0x101 0x201" && ((c1 >= c0 && o1 >= o0)) &&
+	pass "sighup-keeps-kernel-sas (0x201: $c0 -> $c1 packets, oseq $o0 -> $o1)" ||
+	fail sighup-keeps-kernel-sas "espx SAs '$(spis)'; 0x201: $c0 -> $c1 packets, oseq $o0 -> $o1"
+ping_ok $E $IE 3 $IK && ping_ok $K $IK 3 $IE && pass "sighup-traffic-after" || fail sighup-traffic-after ""
 
 # --- expiry by packets: soft 10, hard 20 on E's outbound ---
+# saw_hard: the monitor has printed the hard expire (printed after the soft)
+saw_hard() { grep -q 'hard 1' "$TMP/monitor"; }
 ip -n $E xfrm monitor expire >"$TMP/monitor" 2>&1 &
 MON=$!
-sleep 0.3
+wait_for 10 xmon_ready $MON || fail expiry-monitor-ready "ip xfrm monitor not listening"
 for ns in $K $E; do sa $ns $WE $WK 0x202 2 limit packet-soft 10 limit packet-hard 20; done
-sleep 0.5
+wait_for 5 spis_has 0x202
 ip netns exec $E ping -c 25 -i 0.02 -W 1 -I $IE $IK >/dev/null 2>&1
-sleep 1
+wait_for 5 saw_hard
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
 order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr '\n' ' ')
 [[ $order == "soft hard " ]] && pass "expiry-soft-then-hard" || fail expiry-soft-then-hard "monitor saw '$order': $(head -c 300 "$TMP/monitor")"
-[[ -z $(ip -n $E xfrm state list spi 0x202) && $(spis) != *0x202* ]] && pass "expiry-hard-removed" ||
+# gone SPI: neither E's kernel nor espx has the SA any more
+gone() { [[ -z $(ip -n $E xfrm state list spi "$1") && $(spis) != *"$1"* ]]; }
+wait_for 5 gone 0x202 && pass "expiry-hard-removed" ||
 	fail expiry-hard-removed "0x202 still there: kernel '$(ip -n $E xfrm state list spi 0x202 | head -n1)', espx '$(spis)'"
 ping_ok $E $IE 3 $IK && pass "after-expiry-traffic (0x201)" || fail after-expiry-traffic ""
 # by bytes: soft 3000, hard 6000 (XFRM counts the inner packet's bytes)
 ip -n $E xfrm monitor expire >"$TMP/monitor" 2>&1 &
 MON=$!
-sleep 0.3
+wait_for 10 xmon_ready $MON || fail expiry-bytes-monitor-ready "ip xfrm monitor not listening"
 for ns in $K $E; do sa $ns $WE $WK 0x203 2 limit byte-soft 3000 limit byte-hard 6000; done
-sleep 0.5
+wait_for 5 spis_has 0x203
 ip netns exec $E ping -c 30 -s 300 -i 0.02 -W 1 -I $IE $IK >/dev/null 2>&1
-sleep 1
+wait_for 5 saw_hard
 kill $MON 2>/dev/null; wait $MON 2>/dev/null
 order=$(awk '/hard 0/{print "soft"} /hard 1/{print "hard"}' "$TMP/monitor" | tr '\n' ' ')
-[[ $order == "soft hard " && -z $(ip -n $E xfrm state list spi 0x203) && $(spis) != *0x203* ]] &&
+wait_for 5 gone 0x203
+[[ $order == "soft hard " ]] && gone 0x203 &&
 	pass "expiry-bytes-soft-then-hard-removed" || fail expiry-bytes-soft-then-hard-removed "monitor saw '$order'; espx '$(spis)'"
 
 # --- host-to-host policies (hashed, thousands): the one XFRM would try first wins ---
@@ -219,11 +306,16 @@ wait_for 20 pol_count $((n0 + 2000)) && pass "host-policies-mirrored (2000 more)
 	fail host-policies-mirrored "espx has $(npol) policies, want $((n0 + 2000))"
 ip -n $E xfrm policy update src $NE dst $NK dir out priority 100 tmpl src $WE dst $WK proto esp reqid 2 mode tunnel
 ip -n $E xfrm policy add src $IE/32 dst $IK/32 dir out priority 1 action block
-sleep 0.5
-! ping_ok $E $IE 2 $IK && pass "host-policy-outranks-subnet (blocked)" ||
-	fail host-policy-outranks-subnet "ping went through a priority-1 block"
+wait_for 5 pol_is $IE/32 $IK/32 out block 1 && wait_for 5 pol_is $NE $NK out allow 100
+# blocked by the host policy, not lost some other way: espx counted each
+# request as policy-block
+b=$(edrop out policy-block) b=${b#*=}
+ping_ok $E $IE 2 $IK; r=$?
+a=$(edrop out policy-block) a=${a#*=}
+((r != 0 && a >= b + 2)) && pass "host-policy-outranks-subnet (blocked, policy-block $b -> $a)" ||
+	fail host-policy-outranks-subnet "ping rc $r, policy-block $b -> $a: want no reply and 2 blocked"
 ip -n $E xfrm policy update src $IE/32 dst $IK/32 dir out priority 200 action block
-sleep 0.5
+wait_for 5 pol_is $IE/32 $IK/32 out block 200
 ping_ok $E $IE 3 $IK && pass "subnet-policy-outranks-host (priority 100 < 200)" ||
 	fail subnet-policy-outranks-host "ping blocked by the priority-200 host policy"
 ip -n $E xfrm policy del src $IE/32 dst $IK/32 dir out
@@ -266,7 +358,7 @@ ip netns exec $E "$ESPX" attach we2 >/dev/null 2>&1 || fail attach-second-device
 b=$(eoseq 0x201)
 ip -n $E xfrm monitor expire >"$TMP/monitor-split" 2>&1 &
 mon=$!
-sleep 0.5
+wait_for 10 xmon_ready $mon || fail split-monitor-ready "ip xfrm monitor not listening"
 ip netns exec $E "$ESPX" detach we2 >"$TMP/split.out" 2>&1
 a=$(eoseq 0x201) k=$(koseq 0x201)
 ((a >= b + (1 << 27) && k >= b && k < a)) && pass "partial-detach-splits-numbers (espx $b -> $a, kernel $k)" ||
@@ -290,7 +382,10 @@ ip netns exec $E ping -q -i 0.01 -w 20 -I $IE $IK >/dev/null 2>&1 &
 f1=$!
 ip netns exec $K ping -q -i 0.01 -w 20 -I $IK $IE >/dev/null 2>&1 &
 f2=$!
-sleep 1
+# until the flows run: espx has carried some of E's
+b=$(epk 0x201)
+flowing() { (($(epk 0x201) >= b + 10)); }
+wait_for 10 flowing
 cyc=0
 for i in 1 2 3; do
 	ip netns exec $E "$ESPX" detach we >/dev/null 2>&1 && sleep 0.3 &&
@@ -307,13 +402,14 @@ ping_ok $E $IE 3 $IK && pass "traffic-after-transitions" || fail traffic-after-t
 # NE -> NK and of its priority (100): XFRM tries the older one first, and so
 # must espx, from events now and from the dump (newest first) after the restart
 ip -n $E xfrm policy add src $NE dst 192.168.1.0/25 dir out priority 100 action allow
-sleep 0.3
+wait_for 5 pol_is $NE 192.168.1.0/25 out allow 100
 sa $E $WE 10.0.0.7 0x555 9
 wait_for 3 spis_has 0x555
 b=$(epk 0x201)
 ip netns exec $E ping -c 60 -i 0.05 -W 2 -I $IE $IK >"$TMP/ping-restart" 2>&1 &
 PP=$!
-sleep 0.5
+flowing() { (($(epk 0x201) >= b + 3)); }
+wait_for 10 flowing
 dstate() { ej status | $PY -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d["state"], d["pid"], d["pid_alive"])'; }
 [[ $(dstate) == "running $DPID True" ]] && pass "status-running-before-kill ($(dstate))" ||
 	fail status-running-before-kill "$(dstate)"
@@ -326,7 +422,6 @@ st=$(ip netns exec $E "$ESPX" status 2>&1)
 # while no daemon runs: one SA goes, another comes
 ip -n $E xfrm state del src $WE dst 10.0.0.7 proto esp spi 0x555
 sa $E $WE 10.0.0.7 0x556 9
-sleep 0.5
 start_daemon && pass "restart (ready)" || fail restart "$(tail -n 3 "$TMP/daemon.log")"
 [[ $(dstate) == "running $DPID True" ]] && pass "status-running-after-restart" ||
 	fail status-running-after-restart "$(dstate)"
@@ -344,7 +439,9 @@ ping_ok $E $IE 5 $IK && pass "traffic-after-restart" || fail traffic-after-resta
 wire_count() { tcpdump -r "$TMP/wire.pcap" -nn "$1" 2>/dev/null | wc -l; }
 e0=$(wire_count "esp and src host $WE") p0=$(wire_count "icmp and src host $IE")
 ping_ok $E $IE 5 $IK; r=$?
-sleep 0.5
+# the capture writes with -U: until the 5 requests' ESP is in the file
+esp_in_pcap() { (($(wire_count "esp and src host $WE") - e0 >= 5)); }
+wait_for 5 esp_in_pcap
 esp=$(($(wire_count "esp and src host $WE") - e0)) plain=$(($(wire_count "icmp and src host $IE") - p0))
 ((r == 0 && esp >= 5 && plain == 0)) &&
 	pass "restart-keeps-xfrm-order (older protect before newer bypass: $esp ESP, 0 plaintext)" ||
@@ -354,14 +451,18 @@ ip -n $E xfrm policy del src $NE dst 192.168.1.0/25 dir out
 # --- the command lock held by another process: the daemon waits without
 #     spinning, says so, and applies what changed once it is free ---
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-flock -o /run/espx/lock sleep 6 &
+# held until $TMP/hold goes: however slow the start, 4 s of it are measured
+: >"$TMP/hold"
+flock -o /run/espx/lock bash -c 'while [[ -e $0 ]]; do sleep 0.1; done' "$TMP/hold" &
 FL=$!
-sleep 0.5
+lock_held() { ! flock -n -o /run/espx/lock true; }
+wait_for 10 lock_held || fail lock-holder "flock did not take /run/espx/lock"
 t0=$(ticks "$DPID")
 sa $E $WE 10.0.0.8 0x557 9
 sleep 4
 t1=$(ticks "$DPID")
 early=$(spis)
+rm -f "$TMP/hold"
 wait $FL
 if wait_for 10 spis_has 0x557 && [[ $early != *0x557* ]] && ((t1 - t0 < 50)) &&
 	grep -q "held back until the lock is free" "$TMP/daemon.log"; then

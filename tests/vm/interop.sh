@@ -35,6 +35,7 @@ cleanup() {
 	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
 	ip netns del $K 2>/dev/null
 	ip netns del $E 2>/dev/null
+	rm -f /tmp/natt-$K.out
 }
 trap 'cleanup; rm -f "$DATA"' EXIT
 
@@ -65,8 +66,16 @@ scenario() {
 	fi
 	if [[ $encap == 1 ]]; then
 		extra+=" encap espinudp 4500 4500 0.0.0.0"
-		ip netns exec $K $PY tests/vm/natt_sock.py "$fam" 4500 >/dev/null &
+		ip netns exec $K $PY tests/vm/natt_sock.py "$fam" 4500 >/tmp/natt-$K.out 2>&1 &
 		BG+=($!)
+		# the kernel decapsulates only once the socket has UDP_ENCAP set:
+		# natt_sock.py says "ready" after setting it (python starts slowly
+		# under TCG)
+		for _ in $(seq 300); do grep -qs '^ready$' /tmp/natt-$K.out && break; sleep 0.1; done
+		if ! grep -qs '^ready$' /tmp/natt-$K.out; then
+			fail "$n-natt-socket" "natt_sock.py not ready in 30 s: $(head -c 300 /tmp/natt-$K.out)"
+			cleanup; return
+		fi
 	fi
 	[[ $esn == 1 ]] && { extra+=" flag esn replay-seq 0xffffffe0 replay-oseq 0xffffffe0"; pcount=40; }
 	kab=$(key "$bits") kba=$(key "$bits")
