@@ -76,6 +76,8 @@ struct msa {
 	__u64 hwm_noted;		/* oseq last written to espx_sa_hwm */
 	int kernel_sends;		/* the kernel numbers on it itself: leave its oseq */
 	int soft_done, hard_done;
+	__u64 split_k;			/* the kernel's oseq at the last split look */
+	int split_seen, split_ended;
 };
 
 struct daemon {
@@ -741,6 +743,36 @@ static void expire_one(struct daemon *d, struct msa *m, const struct espx_sa *sa
 	}
 }
 
+/* A split SA without ESN: the kernel numbers below espx's jump and nothing
+ * in the kernel stops it there (handover.c). The soft expire sent at the
+ * split asked for a rekey; if the kernel's share runs out first, the SA is
+ * ended as a hard limit ends it (EXPIRE hard: the kernel deletes it and
+ * tells the IKE daemon; the EXPIRE then removes it from espx): traffic
+ * stops until a new SA, no number is sent twice. */
+static void split_watch(struct daemon *d, struct msa *m, const struct espx_sa *sa)
+{
+	struct xnl_ae ae;
+	__u64 at, step;
+	char name[96];
+	int err;
+
+	if (!d->split || m->split_ended || (sa->flags & ESPX_SA_F_ESN) || d->split_fd < 0 ||
+	    bpf_map_lookup_elem(d->split_fd, &m->key, &at) || xnl_getae(&d->rq, &m->key, &ae))
+		return;
+	step = m->split_seen && ae.oseq > m->split_k ? ae.oseq - m->split_k : 0;
+	m->split_k = ae.oseq;
+	m->split_seen = 1;
+	if (!handover_split_exhausted(at, ae.oseq, step))
+		return;
+	m->split_ended = 1;
+	err = xnl_expire(&d->rq, &m->key, 1);
+	pr_warn("SA %s: no ESN, and the kernel's share of its numbers (below %llu, espx above) is nearly used (the kernel's at %llu): %s\n",
+		sa_name(&m->key, name, sizeof(name)), (unsigned long long)at,
+		(unsigned long long)ae.oseq,
+		err ? "ending it (hard expire) failed; delete it now" :
+		"ended it (hard expire) as a hard limit would; the IKE daemon negotiates a new one");
+}
+
 static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int force,
 		     int hwm_lock)
 {
@@ -753,6 +785,7 @@ static void tick_one(struct daemon *d, struct msa *m, struct espx_sa *buf, int f
 		m->hwm_noted = buf->oseq;
 	push_one(d, m, buf, force, hwm_lock >= 0);
 	expire_one(d, m, buf);
+	split_watch(d, m, buf);
 }
 
 

@@ -105,6 +105,13 @@ static __u64 split_gap(const struct espx_sa *sa)
 	return room / 2 < (1ULL << 28) ? room / 2 : 1ULL << 28;
 }
 
+int handover_split_exhausted(__u64 at, __u64 k_oseq, __u64 step)
+{
+	if (step > 0xffffffffULL)
+		step = 0xffffffffULL;	/* no ESN: 2^32 numbers in all */
+	return k_oseq >= at || at - k_oseq <= SPLIT_STOP_MARGIN + 4 * step;
+}
+
 /* Raise espx's output number to oseq + gap; the last number it took
  * before that (it may have sent a few since sa was read) in *last. */
 static int jump(struct ho *h, const struct espx_sa_key *key, __u64 want, __u64 *last)
