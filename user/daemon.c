@@ -76,7 +76,7 @@ struct msa {
 	__u64 hwm_noted;		/* oseq last written to espx_sa_hwm */
 	int kernel_sends;		/* the kernel numbers on it itself: leave its oseq */
 	int soft_done, hard_done;
-	__u64 split_k;			/* the kernel's oseq at the last split look */
+	__u64 split_k, split_at;	/* the kernel's oseq at the last split look, and the jump then */
 	int split_seen, split_ended;
 };
 
@@ -759,8 +759,14 @@ static void split_watch(struct daemon *d, struct msa *m, const struct espx_sa *s
 	if (!d->split || m->split_ended || (sa->flags & ESPX_SA_F_ESN) || d->split_fd < 0 ||
 	    bpf_map_lookup_elem(d->split_fd, &m->key, &at) || xnl_getae(&d->rq, &m->key, &ae))
 		return;
+	/* the rate from two looks under the same jump: a new split (detach
+	 * after a re-attach) hands the kernel a new, higher number, which is
+	 * not the kernel sending */
+	if (at != m->split_at)
+		m->split_seen = 0;
 	step = m->split_seen && ae.oseq > m->split_k ? ae.oseq - m->split_k : 0;
 	m->split_k = ae.oseq;
+	m->split_at = at;
 	m->split_seen = 1;
 	if (!handover_split_exhausted(at, ae.oseq, step))
 		return;

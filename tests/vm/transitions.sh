@@ -221,7 +221,7 @@ stop_daemon || fail unload-daemon-stops "$(tail -n 3 "$TMP/daemon.log")"
 # espx has no policies now: an attach would turn the kernel's IPsec off on we with
 # nothing in its place (the flow in plaintext until a daemon syncs); refused
 ip netns exec $E "$ESPX" attach we >"$TMP/attach.out" 2>&1 && arc=0 || arc=$?
-((arc != 0)) && grep -q "outbound IPsec policies and espx none" "$TMP/attach.out" && [[ -z $(attached) ]] &&
+((arc != 0)) && grep -q "outbound IPsec policies that protect or block, and espx none" "$TMP/attach.out" && [[ -z $(attached) ]] &&
 	pass "unload-attach-without-policies-refused" ||
 	fail unload-attach-without-policies-refused "rc $arc: $(head -c 300 "$TMP/attach.out"); attached: $(attached)"
 # the daemon mirrors first, then attaches
