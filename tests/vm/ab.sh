@@ -8,12 +8,9 @@
 # Usage: tests/vm/ab.sh [ROUNDS [SECONDS]]   Prints PASS/FAIL lines; exits 1 on failure.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-PY=/usr/bin/python3
+. tests/lib/espx_test.sh
 ROUNDS=${1:-2} SECS=${2:-1}
 OUT=$(mktemp -d /tmp/ab.XXXXXX)
-_failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
 trap 'rm -rf "$OUT"' EXIT
 no_ns() { ! ip netns list | grep -qE '^(abL|abR|abchk[0-9]+)( |$)'; }
 
