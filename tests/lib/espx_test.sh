@@ -63,6 +63,17 @@ wait_for() {
 # stop PID [SIGNAL]: signal a background job (default TERM) and reap it; no PID, no-op
 stop() { [[ -n $1 ]] && { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
 
+# stop_or_kill PID [SECONDS]: SIGTERM, up to SECONDS (default 5) for PID to end, then
+# SIGKILL; reaps it if it is a child. Fails if it needed the SIGKILL.
+stop_or_kill() {
+	local rc=0
+	kill "$1" 2>/dev/null
+	for _ in $(seq $((${2:-5} * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$1" 2>/dev/null; then kill -9 "$1" 2>/dev/null; rc=1; fi
+	wait "$1" 2>/dev/null
+	return $rc
+}
+
 # hexkey BYTES: that many random bytes in hex (key material for test SAs)
 hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 

@@ -57,14 +57,8 @@ cleanup() {
 	charon_stop
 	# a daemon that does not end on SIGTERM within 5 s gets SIGKILL (and a FAIL line)
 	if [[ -n $DAEMON ]]; then
-		kill "$DAEMON" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-		if kill -0 "$DAEMON" 2>/dev/null; then
-			echo "FAIL strongswan-espx-daemon-exit: still running 5 s after SIGTERM, killed"
-			_failed=1
-			kill -9 "$DAEMON"
-		fi
-		wait "$DAEMON" 2>/dev/null
+		stop_or_kill "$DAEMON" ||
+			fail strongswan-espx-daemon-exit "still running 5 s after SIGTERM, killed"
 		DAEMON=""
 	fi
 	for p in "${BG[@]}" $WATCHER; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done

@@ -45,13 +45,7 @@ BG=() DAEMON=""
 cleanup() {
 	local p
 	charon_stop
-	if [[ -n $DAEMON ]]; then
-		kill "$DAEMON" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DAEMON" 2>/dev/null
-		wait "$DAEMON" 2>/dev/null
-		DAEMON=""
-	fi
+	[[ -n $DAEMON ]] && { stop_or_kill "$DAEMON"; DAEMON=""; }
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	BG=()
 	timeout 10 ip netns exec $L "$ESPX" unload >/dev/null 2>&1

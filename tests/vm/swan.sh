@@ -122,13 +122,10 @@ swctl() {
 }
 # charon_stop: end both charons (SIGTERM, SIGKILL after 5 s)
 charon_stop() {
-	local p s
+	local s
 	for s in $L $R; do
 		[[ -f $T/$s/charon.pidfile ]] || continue
-		p=$(<"$T/$s/charon.pidfile")
-		kill "$p" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
+		stop_or_kill "$(<"$T/$s/charon.pidfile")"
 		rm -f "$T/$s/charon.pidfile"
 	done
 }
