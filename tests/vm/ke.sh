@@ -39,8 +39,8 @@ sa() {
 	k=${KEYS[$spi]:-}
 	[[ -z $k ]] && { k=$(hexkey 20); KEYS[$spi]=$k; }
 	if ((KE_SEL)); then
-		sel=(sel src $NK dst $NE)
-		[[ $s == "$WE" ]] && sel=(sel src $NE dst $NK)
+		sel=(sel src "$NK" dst "$NE")
+		[[ $s == "$WE" ]] && sel=(sel src "$NE" dst "$NK")
 	fi
 	ip -n "$ns" xfrm state add src "$s" dst "$d" proto esp spi "$spi" reqid "$reqid" mode tunnel \
 		replay-window $KE_WINDOW aead "$AEAD" "0x$k" 128 "${sel[@]}" "$@"
