@@ -3,8 +3,10 @@
 #   make            build everything into build/
 #   make demo       the main job on its embedded default (see README)
 #   make test       install deps if needed, build, run the whole suite
+#   make vmtest     the VM suite only (tests/test_vm_*: qemu with a kernel that has ESP)
 #   make bench      crypto core (BPF_PROG_TEST_RUN), live traffic through veth, policy lookup
 #                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
+#   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
 #   make deps       install build/test dependencies (Debian, root)
 #   V=1             show commands
 BUILD    ?= build
@@ -46,7 +48,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 .DELETE_ON_ERROR:
 # objects and skeletons are kept: user code and tests are built from them
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/vmlinux.h
-.PHONY: all deps demo test bench clean help check-deps
+.PHONY: all deps demo test vmtest bench clean help check-deps
 
 all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
 
@@ -96,6 +98,9 @@ demo: deps all
 test: deps all
 	$(Q)tests/run.sh
 
+vmtest: deps all
+	$(Q)tests/run.sh test_vm_
+
 bench: deps all
 	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
 	$(Q)/usr/bin/python3 tests/bench/live_bench.py
@@ -108,4 +113,4 @@ clean:
 # A/B of kernel XFRM against espx (docs/benchmarks.md); e.g. make ab AB_ARGS="-r 3 -s 5"
 .PHONY: ab
 ab: deps all
-	$(Q)scripts/bench-ab.sh $(AB_ARGS)
+	$(Q)tests/bench/bench-ab.sh $(AB_ARGS)

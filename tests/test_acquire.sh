@@ -16,13 +16,13 @@ source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_acquire
 DPID= MPID=
 DLOG=$(mktemp /tmp/espx-acq-d.XXXXXX) MON=$(mktemp /tmp/espx-acq-m.XXXXXX)
-stop() {
+stop_bg() {	# the daemon and the monitor, espx unloaded
 	[[ -n $MPID ]] && { kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null; }
 	[[ -n $DPID ]] && { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
 	MPID= DPID=
 	[[ -n ${E:-} ]] && ip netns exec "$E" "$ESPX" unload >/dev/null 2>&1
 }
-trap 'stop; rm -f "$DLOG" "$MON"; finish' EXIT INT TERM
+trap 'stop_bg; rm -f "$DLOG" "$MON"; finish' EXIT INT TERM
 
 netns_add E acqe
 netns_add P acqp

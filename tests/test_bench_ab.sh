@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# scripts/bench-ab.sh on this machine, no VM: bad options and a missing kernel ESP are
+# tests/bench/bench-ab.sh on this machine, no VM: bad options and a missing kernel ESP are
 # refused with a clear message (exit 2), a namespace it did not make is left alone, and
 # an espx-only run (--only B, 1 round of 1 s) writes the table, JSON and PNG and cleans up.
+# `espx bench ab` and scripts/bench-ab.sh (the old path, kept) reach the same tool.
 # Its namespaces are this test's own (ESPX_AB_NS=espxt<pid>-ab: no abL/abR left by a
 # crashed run can stand in the way, and tests/run.sh removes them if this test is killed).
 # The full A/B needs kernel ESP: tests/test_vm_ab.sh runs it in the VM.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_bench_ab
-AB=$ROOT/scripts/bench-ab.sh
+AB=$ROOT/tests/bench/bench-ab.sh
 export ESPX_AB_NS=$NS_PREFIX-ab
 ABL=${ESPX_AB_NS}L ABR=${ESPX_AB_NS}R
 OUT=$(mktemp -d /tmp/espx-ab.XXXXXX)
@@ -17,7 +18,7 @@ trap 'rm -rf "$OUT"; finish' EXIT
 trap 'fail ab-interrupted SIGTERM; exit 143' TERM
 trap 'fail ab-interrupted SIGINT; exit 130' INT
 LOCK=/run/lock/espx-bench-ab.lock
-plan 10
+plan 12
 
 # not_run WHY NAME...: the checks that cannot run, as failures that say why
 not_run() {
@@ -45,6 +46,8 @@ kernel_lacks() {
 check_fails ab_rejects_zero_rounds 'rounds wants a positive number' "$AB" -r 0
 check_fails ab_rejects_key_bits 'key-bits wants 128 or 256' "$AB" -k 192
 check_fails ab_rejects_unknown_option "unknown argument '--bogus'" "$AB" --bogus
+check_fails ab_espx_bench_runs_tool 'rounds wants a positive number' "$ESPX" bench ab -r 0
+check_fails ab_old_path_runs_tool 'rounds wants a positive number' "$ROOT/scripts/bench-ab.sh" -r 0
 
 # bench-ab runs one at a time per machine (figures would disturb each other): wait for a
 # running one to finish, then go

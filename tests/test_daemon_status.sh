@@ -26,12 +26,6 @@ fi
 state() { json_get "$(espx -j status)" 'j["daemon"]["state"]'; }
 dfield() { json_get "$(espx -j status)" "j['daemon']['$1']"; }
 state_is() { [[ $(state) == "$1" ]]; }
-wait_for() {	# wait_for SECONDS CMD...
-	local t=$(($1 * 10))
-	shift
-	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 start_daemon() {
 	: >"$LOG"
 	# started from this shell, which stays: espx joins its mount namespace's bpffs

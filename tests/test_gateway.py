@@ -12,30 +12,24 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from espx_test import Netns, finish, result, skip, veth  # noqa: E402
-import test_datapath as T  # noqa: E402
+import espx_sites as T  # noqa: E402
 
 from scapy.all import IP  # noqa: E402
 
 
 def main():
     sc = T.Scenario("gateway")
-    a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
+    a, b, _ = T.site_pair(sc, configure=False)
     c = Netns("c")
     try:
-        T.veth(a.ns, a.dev, b.ns, b.dev)
-        a.address()
-        b.address()
         veth(c, "lan-c", a.ns, "lan-a")
         a.ns.run("ip addr add 192.168.1.254/24 dev lan-a")
         a.ns.run("sysctl -qw net.ipv4.ip_forward=1")
         c.run("ip addr add 192.168.1.10/24 dev lan-c")
         c.run("ip route add default via 192.168.1.254")
-        keys = (os.urandom(20).hex(), os.urandom(20).hex())
-        a.configure(keys)
-        b.configure(keys)
+        T.configure_pair(a, b)	# espx once the LAN is in place
         lan_tso = c.run("ethtool -k lan-c").stdout
         result("tcp-segmentation-offload: on" in lan_tso, "lan-sends-tso-super-packets",
                "TSO is off on the LAN veth: the test would not exercise GSO")

@@ -39,7 +39,6 @@ sa_add() {	# sa_add SPI
 sa_del() { "$ESPX" state del dst 10.9.0.2 proto esp spi "$1"; }
 # held PATH: some process holds an flock on PATH (probe: a non-blocking try fails)
 held() { ! flock -n "$1" true 2>/dev/null; }
-wait_held() { local i; for ((i = 0; i < 50; i++)); do held "$1" && return 0; sleep 0.1; done; return 1; }
 reset_run() { rm -rf "$RUN"; }
 stop_holders() { kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; }
 
@@ -57,7 +56,7 @@ fi
 # --- an unprivileged user holding the old lock path and a file in $T (/tmp) ---
 as_nobody flock -o /run/lock/espx.lock sleep 60 &
 as_nobody flock -o $T/espx.lock sleep 60 &
-if wait_held /run/lock/espx.lock && wait_held $T/espx.lock; then
+if wait_for 5 held /run/lock/espx.lock && wait_for 5 held $T/espx.lock; then
 	pass "nobody_holds_old_lock ($(stat -c %U /run/lock/espx.lock))"
 	t0=$(date +%s%N)
 	ESPX_LOCK_WAIT=5 sa_add 0x101 && ESPX_LOCK_WAIT=5 sa_del 0x101 &&
@@ -94,7 +93,7 @@ check run_dir_recreated sa_add 0x102
 
 # --- a lock held by another process: bounded wait, the holder named ---
 flock -o "$RUN/lock" sleep 60 &
-wait_held "$RUN/lock" || fail lock_held_setup "flock $RUN/lock"
+wait_for 5 held "$RUN/lock" || fail lock_held_setup "flock $RUN/lock"
 t0=$(date +%s%N)
 out=$(ESPX_LOCK_WAIT=2 sa_add 0x103 2>&1)
 rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
@@ -107,7 +106,7 @@ check held_lock_nothing_installed test -z "$("$ESPX" -j state list | grep -i '"s
 stop_holders
 # released within the wait: the command goes ahead
 flock -o "$RUN/lock" sleep 1 &
-wait_held "$RUN/lock"
+wait_for 5 held "$RUN/lock"
 t0=$(date +%s%N)
 ESPX_LOCK_WAIT=10 sa_add 0x104
 rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
@@ -121,7 +120,7 @@ rc=$?
 
 # --- one daemon per namespace: its lock lives there too ---
 flock -o "$RUN/espx.daemon" sleep 60 &
-wait_held "$RUN/espx.daemon"
+wait_for 5 held "$RUN/espx.daemon"
 t0=$(date +%s%N)
 check_fails second_daemon_refused 'another espx daemon runs in this network namespace \(pid [0-9]+, flock' \
 	timeout 10 "$ESPX" daemon

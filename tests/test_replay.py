@@ -16,8 +16,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from espx_test import Harness, finish, result  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_datapath as T  # noqa: E402
+import espx_sites as T  # noqa: E402
 from scapy.all import Ether  # noqa: E402
 
 ACCEPT, REPLAY, OLD = 0, 4, 5	# espx_drop.h: none, replay, replay-left-of-window
@@ -77,14 +76,8 @@ def run(h, name, window, esn, top, seqs):
 
 def icv_failure_keeps_window():
     sc = T.Scenario("replay-icv")
-    a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
+    a, b, keys = T.site_pair(sc)
     try:
-        T.veth(a.ns, a.dev, b.ns, b.dev)
-        a.address()
-        b.address()
-        keys = (os.urandom(20).hex(), os.urandom(20).hex())
-        a.configure(keys)
-        b.configure(keys)
         mac_b = b.mac()
         sa = T.scapy_sa(sc, T.SPI_AB, keys[0], sc.wire[0], sc.wire[1])
 

@@ -10,31 +10,16 @@ import struct
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from espx_test import BUILD, finish, result, skip  # noqa: E402
-import test_datapath as T  # noqa: E402
+import espx_sites as T  # noqa: E402
 
 from scapy.all import IP, UDP, Dot1Q, Ether, Raw  # noqa: E402
 
 
 def setup(extra_ab=""):
     sc = T.Scenario("limits")
-    a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
-    T.veth(a.ns, a.dev, b.ns, b.dev)
-    a.address()
-    b.address()
-    keys = (os.urandom(20).hex(), os.urandom(20).hex())
-    orig = T.esp_line
-
-    def line(sc_, spi, src, dst, key):
-        return orig(sc_, spi, src, dst, key) + (f" {extra_ab}" if spi == T.SPI_AB else "")
-    T.esp_line = line
-    try:
-        a.configure(keys)
-        b.configure(keys)
-    finally:
-        T.esp_line = orig
+    a, b, keys = T.site_pair(sc, ab_extra=extra_ab)
     return sc, a, b, keys
 
 

@@ -88,7 +88,7 @@ V=$G/vm
 mkdir -p "$V/scripts/vm" "$V/tests/lib" "$V/tests/vm" "$V/build" "$G/bin" "$G/kernel/lib/modules/6.12.0-fake" "$G/kernel/boot"
 cp "$ROOT/scripts/vmtest.sh" "$V/scripts/"
 cp "$ROOT/scripts/vm/init" "$ROOT/scripts/vm/build-initramfs.sh" "$ROOT/scripts/vm/fetch-kernel.sh" "$V/scripts/vm/"
-cp "$ROOT/tests/lib/vm_suite.sh" "$V/tests/lib/"
+cp "$ROOT/tests/lib/vm_suite.sh" "$ROOT/tests/lib/espx_test.sh" "$V/tests/lib/"
 ln -s "$ESPX" "$V/build/espx"
 touch "$G/kernel/boot/vmlinuz-6.12.0-fake"
 # qemu's stand-in does what scripts/vm/guest-init.sh does: run cmd.sh with bash in the

@@ -9,20 +9,16 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from espx_test import BUILD, finish, plan, result, skip  # noqa: E402
-import test_datapath as T  # noqa: E402
+import espx_sites as T  # noqa: E402
 
 
 def main():
     plan(4)
     sc = T.Scenario("xdp-loader")
-    a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
+    a, b, _ = T.site_pair(sc, configure=False)
     try:
-        T.veth(a.ns, a.dev, b.ns, b.dev)
-        a.address()
-        b.address()
         pin = f"/sys/fs/bpf/espx-{b.ns.name}"
         # nsenter keeps this mount namespace (and its bpffs), unlike ip netns exec
         r = subprocess.run(["nsenter", f"--net=/run/netns/{b.ns.name}", "xdp-loader", "load",

@@ -23,10 +23,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from espx_test import Harness  # noqa: E402
-import test_datapath as T  # noqa: E402
+import espx_sites as T  # noqa: E402
 
 SIZES = (64, 512, 1400)
 SECONDS = 2
@@ -53,16 +52,14 @@ def main():
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_was = f.read().strip()
     sc = T.Scenario("bench")
-    a, b = T.Site("a", sc, 0), T.Site("b", sc, 1)
     h = Harness()
+    try:
+        a, b, _ = T.site_pair(sc)
+    except BaseException:
+        h.close()
+        raise
     rows = []
     try:
-        T.veth(a.ns, a.dev, b.ns, b.dev)
-        a.address()
-        b.address()
-        keys = (os.urandom(20).hex(), os.urandom(20).hex())
-        a.configure(keys)
-        b.configure(keys)
         r = h.cmd(f"sa {os.urandom(16).hex()} {os.urandom(4).hex()} 0 16 kernel")
         if r[0] != "ok":
             print(f"crypto harness SA set-up failed: {r}", file=sys.stderr)

@@ -1,20 +1,29 @@
 # SPDX-License-Identifier: GPL-2.0
-# Helpers for the shell tests: result lines for tests/run.sh and network
-# namespaces that the test creates and always removes. Source it.
+# The one library of the shell tests (tests/*.sh, and through tests/vm/lib.sh the scripts
+# run in the VM): result lines for tests/run.sh, network namespaces that the test creates
+# and always removes, waits and keys. Source it.
+# Result lines (tests/run.sh counts them): PASS name | FAIL name: why | SKIP name: why |
+# PLAN n. A script may set T_PREFIX after sourcing: every name then starts with it.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${ESPX_BUILD:-$ROOT/build}
 ESPX=$BUILD/espx
 PY=/usr/bin/python3
 NS_PREFIX=espxt$$
+T_PREFIX=
 _failed=0
+_nfailed=0	# FAIL lines so far: a part of a script can see whether it added any
 _netns=()
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
-skip() { echo "SKIP $1: $2"; }
+pass() { echo "PASS $T_PREFIX$1"; }
+fail() { echo "FAIL $T_PREFIX$1: $2"; _failed=1; _nfailed=$((_nfailed + 1)); }
+skip() { echo "SKIP $T_PREFIX$1: $2"; }
 # plan N: this test prints N PASS/FAIL/SKIP lines; tests/run.sh FAILs it if it reports
 # another number (it stopped early)
 plan() { echo "PLAN $1"; }
+# note TEXT: a comment line (shown when the test fails)
+note() { echo "# $*"; }
+# excerpt N FILE: FILE's last N lines as comment lines, if it exists
+excerpt() { [[ -f $2 ]] && tail -n "$1" "$2" | sed 's/^/#   /'; }
 
 # check NAME CMD...: PASS if CMD succeeds
 check() {
@@ -42,6 +51,31 @@ check_fails() {
 json_get() {
 	"$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds; fails after SECONDS
+wait_for() {
+	local t=$(($1 * 10))
+	shift
+	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+# stop PID [SIGNAL]: signal a background job (default TERM) and reap it; no PID, no-op
+stop() { [[ -n $1 ]] && { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
+
+# stop_or_kill PID [SECONDS]: SIGTERM, up to SECONDS (default 5) for PID to end, then
+# SIGKILL; reaps it if it is a child. Fails if it needed the SIGKILL.
+stop_or_kill() {
+	local rc=0
+	kill "$1" 2>/dev/null
+	for _ in $(seq $((${2:-5} * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$1" 2>/dev/null; then kill -9 "$1" 2>/dev/null; rc=1; fi
+	wait "$1" 2>/dev/null
+	return $rc
+}
+
+# hexkey BYTES: that many random bytes in hex (key material for test SAs)
+hexkey() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # netns_add VAR SHORT: create namespace $NS_PREFIX-SHORT, name it in VAR.
 # Not called in $(...): the list of namespaces to remove lives in this shell.

@@ -5,12 +5,13 @@
 # SKIP when ESPX_VM=0, when not root, or when this machine cannot run a VM at all (vmtest.sh
 # 126 with "vmtest: unavailable:": no qemu or kernel package to be had). Any other 126 (the
 # project's VM setup failed, or the guest command could not be executed) is a FAIL.
+. "$(dirname "${BASH_SOURCE[0]}")/espx_test.sh"
 vm_suite() {
 	local n=$1 tmo=$2 err rc last
 	shift 2
-	if [[ ${ESPX_VM:-1} == 0 ]]; then echo "SKIP $n: ESPX_VM=0"; exit 0; fi
-	if [[ $(id -u) != 0 ]]; then echo "SKIP $n: needs root"; exit 0; fi
-	if [[ ! -x ${ESPX_BUILD:-build}/espx ]]; then echo "FAIL $n: no build/espx (run make)"; exit 1; fi
+	if [[ ${ESPX_VM:-1} == 0 ]]; then skip "$n" "ESPX_VM=0"; exit 0; fi
+	if [[ $(id -u) != 0 ]]; then skip "$n" "needs root"; exit 0; fi
+	if [[ ! -x ${ESPX_BUILD:-build}/espx ]]; then fail "$n" "no build/espx (run make)"; exit 1; fi
 	err=$(mktemp /tmp/espx-vm-err.XXXXXX)
 	scripts/vmtest.sh -t "$tmo" -- "$@" 2>"$err"
 	rc=$?
@@ -19,16 +20,16 @@ vm_suite() {
 	126)
 		last=$(tail -n 1 "$err")
 		if [[ $last == "vmtest: unavailable: "* ]]; then
-			echo "SKIP $n: VM cannot run here: ${last#vmtest: unavailable: }"; rc=0
+			skip "$n" "VM cannot run here: ${last#vmtest: unavailable: }"; rc=0
 		elif grep -q '^vmtest: kernel .*, exit 126 ' "$err"; then
-			echo "FAIL $n: the guest could not execute '$*' (exit 126: a script without its run bit?)"
+			fail "$n" "the guest could not execute '$*' (exit 126: a script without its run bit?)"
 			cat "$err"; rc=1
 		else
-			echo "FAIL $n: VM setup failed: ${last#vmtest: setup failed: }"; cat "$err"; rc=1
+			fail "$n" "VM setup failed: ${last#vmtest: setup failed: }"; cat "$err"; rc=1
 		fi ;;
-	124) echo "FAIL $n: VM timed out (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
-	125) echo "FAIL $n: VM crashed or ended without a status (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
-	*) echo "FAIL $n: guest exited $rc"; cat "$err"; rc=1 ;;
+	124) fail "$n" "VM timed out (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
+	125) fail "$n" "VM crashed or ended without a status (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
+	*) fail "$n" "guest exited $rc"; cat "$err"; rc=1 ;;
 	esac
 	rm -f "$err"
 	exit $rc

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Functional check of scripts/bench-ab.sh, run inside the 6.12 VM (kernel ESP + BPF crypto):
+# Functional check of tests/bench/bench-ab.sh, run inside the 6.12 VM (kernel ESP + BPF crypto):
 # a tiny A/B (ROUNDS x SECONDS, default 2 x 1) must print the table and write ab.json with
 # every figure for A and B from packets that went through the SAs, and a PNG; an
 # interrupted run (SIGINT to its process group, as Ctrl-C does) must leave no namespace.
@@ -8,12 +8,9 @@
 # Usage: tests/vm/ab.sh [ROUNDS [SECONDS]]   Prints PASS/FAIL lines; exits 1 on failure.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-PY=/usr/bin/python3
+. tests/lib/espx_test.sh
 ROUNDS=${1:-2} SECS=${2:-1}
 OUT=$(mktemp -d /tmp/ab.XXXXXX)
-_failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
 trap 'rm -rf "$OUT"' EXIT
 no_ns() { ! ip netns list | grep -qE '^(abL|abR|abchk[0-9]+)( |$)'; }
 
@@ -96,7 +93,7 @@ if no_ns; then pass vm-ab-no-namespace-left; else fail vm-ab-no-namespace-left "
 # Ctrl-C in the middle of a run: exit 130, nothing left behind (own process group, as in a
 # terminal, so that SIGINT is not ignored the way it is for a script's background jobs)
 set -m
-scripts/bench-ab.sh -r 1 -s 4 --only A -o "$OUT/int" >/dev/null 2>"$OUT/int.err" &
+tests/bench/bench-ab.sh -r 1 -s 4 --only A -o "$OUT/int" >/dev/null 2>"$OUT/int.err" &
 pid=$!
 set +m
 for _ in $(seq 300); do [[ -e /run/netns/abR ]] && break; sleep 0.1; done

@@ -28,74 +28,29 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/lib.sh
+. tests/vm/ke.sh
+T_PREFIX=daemon-
 ESPX=$PWD/build/espx
-PY=/usr/bin/python3
-AEAD="rfc4106(gcm(aes))"
 K=dmK E=dmE
-WK=10.0.0.1 WE=10.0.0.2 IK=192.168.1.1 IE=192.168.2.1 NK=192.168.1.0/24 NE=192.168.2.0/24
+KE_SEL=1	# these SAs carry the LANs as selector
 IVL=200	# daemon interval, ms
 SIZE=${ESPX_VM_XFER_BYTES:-262144}
-_failed=0
-pass() { echo "PASS daemon-$1"; }
-fail() { echo "FAIL daemon-$1: $2"; _failed=1; }
 TMP=$(mktemp -d /tmp/espx-daemon.XXXXXX)
-DPID= CAP=
+CAP=
 
 modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail setup "no $ESPX (run make first)"; exit 1; }
 
 cleanup() {
-	[[ -n $CAP ]] && { kill -INT "$CAP" 2>/dev/null; wait "$CAP" 2>/dev/null; }
-	[[ -n $DPID ]] && { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; }
-	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
-	ip netns del $K 2>/dev/null
-	ip netns del $E 2>/dev/null
+	stop "$CAP" INT; stop "$DPID"
+	ke_cleanup
 }
 trap 'cleanup; rm -rf "$TMP"' EXIT
 DATA=$TMP/data
 head -c "$SIZE" /dev/urandom >"$DATA"
 WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
 
-key() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-# sa NS SRC DST SPI REQID [extra words]: the same SA into a namespace's kernel
-sa() {
-	local ns=$1 s=$2 d=$3 spi=$4 reqid=$5 k
-	shift 5
-	k=${KEYS[$spi]:-}
-	[[ -z $k ]] && { k=$(key); KEYS[$spi]=$k; }
-	local sel="sel src $NK dst $NE"
-	[[ $s == "$WE" ]] && sel="sel src $NE dst $NK"
-	# shellcheck disable=SC2086
-	ip -n "$ns" xfrm state add src "$s" dst "$d" proto esp spi "$spi" reqid "$reqid" mode tunnel \
-		replay-window 64 aead "$AEAD" "0x$k" 128 $sel "$@"
-}
-declare -A KEYS
-pols() {	# pols NS SIDE(k|e)
-	local ns=$1 a b na nb ra rb
-	if [[ $2 == k ]]; then a=$WK b=$WE na=$NK nb=$NE ra=1 rb=2; else a=$WE b=$WK na=$NE nb=$NK ra=2 rb=1; fi
-	ip -n "$ns" xfrm policy add src $na dst $nb dir out tmpl src $a dst $b proto esp reqid $ra mode tunnel &&
-	ip -n "$ns" xfrm policy add src $nb dst $na dir in tmpl src $b dst $a proto esp reqid $rb mode tunnel &&
-	ip -n "$ns" xfrm policy add src $nb dst $na dir fwd tmpl src $b dst $a proto esp reqid $rb mode tunnel
-}
-
-ej() { ip netns exec $E "$ESPX" -j "$@" 2>/dev/null; }
-# espx's per-SA packets for an SPI (hex), or empty
-epk() { espx_packets $E "$1"; }
-# the kernel's curlft packets in E for an SPI
-kpk() {
-	ip -n $E -s xfrm state list spi "$1" 2>/dev/null |
-		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
-}
-spis() { ej state list | $PY -c 'import json,sys; print(" ".join(sorted("%#x" % s["spi"] for s in json.load(sys.stdin) if not s.get("kernel"))))'; }
-spis_eq() { [[ $(spis) == "$1" ]]; }
-spis_has() { [[ " $(spis) " == *" $1 "* ]]; }
 ping_ok() { ip netns exec "$1" ping -c "${3:-3}" -i 0.05 -W 3 -I "$2" "$4" >/dev/null 2>&1; }
-wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
-	local t=$(($1 * 10))
-	shift
-	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 # xmon_ready PID: `ip xfrm monitor` (PID) has its XFRM netlink socket in its
 # groups, so no expire from now on is missed
 xmon_ready() {
@@ -115,28 +70,16 @@ print(" ".join("%s=%d" % (r, d[r]["packets"]) for r in sys.argv[2:]))' "$@"
 }
 # kstat: K's replay and integrity failures (/proc/net/xfrm_stat), one line
 kstat() { ip netns exec $K awk '$1 ~ /^XfrmInState(Seq|Proto)Error$/ {printf "%s=%s ", $1, $2}' /proc/net/xfrm_stat; }
-start_daemon() {	# start_daemon [OPTIONS]
-	: >"$TMP/daemon.log"
-	ip netns exec $E "$ESPX" daemon --interval $IVL "$@" dev we >>"$TMP/daemon.log" 2>&1 &
-	DPID=$!
-	wait_for 30 grep -q ready "$TMP/daemon.log"
-}
 
 # --- topology, kernel database, daemon ---
-ip netns add $K && ip netns add $E || { fail setup "ip netns add"; exit 1; }
-ip -n $K link set lo up; ip -n $E link set lo up
-ip link add wk netns $K type veth peer name we netns $E
-ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
-ip -n $K link set wk up; ip -n $E link set we up
-ip -n $K addr add $IK/32 dev lo; ip -n $E addr add $IE/32 dev lo
-ip -n $K route add $NE via $WE src $IK; ip -n $E route add $NK via $WK src $IE
+ke_topology || { fail setup "ip netns add"; exit 1; }
 for ns in $K $E; do
 	sa $ns $WK $WE 0x100 1 && sa $ns $WE $WK 0x200 2 || { fail setup "ip xfrm state add"; exit 1; }
 done
-pols $K k && pols $E e || { fail setup "ip xfrm policy add"; exit 1; }
+pols $K k 1 2 && pols $E e 2 1 || { fail setup "ip xfrm policy add"; exit 1; }
 # not AES-GCM: stays with the kernel
 ip -n $E xfrm state add src $WE dst 10.0.0.9 proto esp spi 0x999 mode tunnel \
-	enc 'cbc(aes)' 0x$(key | cut -c1-32) auth-trunc 'hmac(sha256)' 0x$(key)$(key | cut -c1-24) 128
+	enc 'cbc(aes)' 0x$(hexkey 16) auth-trunc 'hmac(sha256)' 0x$(hexkey 32) 128
 # what E transmits (K's receive tap would also show what K decapsulated)
 ip netns exec $E tcpdump -i we -Q out -U -nn -w "$TMP/wire.pcap" ip 2>"$TMP/tcpdump.err" &
 CAP=$!
@@ -160,12 +103,9 @@ xfer tcp-k-to-e $E $IE $K $IK 7101 60
 xfer tcp-e-to-k $K $IK $E $IE 7102 60
 e1=$(epk 0x200)
 ((e1 > 10)) && pass "espx-carried ($e1 packets out)" || fail espx-carried "espx out packets: '$e1'"
-cnt_eq() { [[ $(kpk 0x200) == "$(epk 0x200)" && $(kpk 0x100) == "$(epk 0x100)" ]]; }
-wait_for 3 cnt_eq && pass "curlft-pushed (kernel $(kpk 0x200)/$(kpk 0x100) = espx)" ||
-	fail curlft-pushed "kernel 0x200 $(kpk 0x200) vs espx $(epk 0x200); 0x100 $(kpk 0x100) vs $(epk 0x100)"
-
-eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
-koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
+cnt_eq() { [[ $(kpk $E 0x200) == "$(epk 0x200)" && $(kpk $E 0x100) == "$(epk 0x100)" ]]; }
+wait_for 3 cnt_eq && pass "curlft-pushed (kernel $(kpk $E 0x200)/$(kpk $E 0x100) = espx)" ||
+	fail curlft-pushed "kernel 0x200 $(kpk $E 0x200) vs espx $(epk 0x200); 0x100 $(kpk $E 0x100) vs $(epk 0x100)"
 
 # --- high-water mark: espx's numbers reach the kernel each interval, and an SA
 #     deleted from espx alone (the kernel keeps it) comes back above them ---
@@ -246,7 +186,7 @@ ping_ok $E $IE 5 $IK && ping_ok $K $IK 5 $IE && pass "rekey-traffic-after" || fa
 #     neither) are removed, a kernel policy deleted from espx alone is back,
 #     the kernel's SAs stay as they were (counters, numbers) ---
 ex() { ip netns exec $E "$ESPX" "$@" >>"$TMP/static.out" 2>&1; }
-ex state add src $WE dst 10.0.0.5 proto esp spi 0x5aa reqid 55 mode tunnel aead "$AEAD" 0x$(key) 128 &&
+ex state add src $WE dst 10.0.0.5 proto esp spi 0x5aa reqid 55 mode tunnel aead "$AEAD" 0x$(hexkey 20) 128 &&
 	ex policy add src $NE dst 172.30.0.0/16 dir out action block &&
 	ex policy del src $NK dst $NE dir in &&
 	spis_has 0x5aa && pol_is $NE 172.30.0.0/16 out block 0 && ! pol_is $NK $NE in allow 0 &&

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Issue 10's properties that need the kernel's ESP, run inside the 6.12 VM. Topology as
-# tests/vm/daemon.sh: namespace K is a peer with kernel XFRM only; namespace E has the
+# Issue 10's properties that need the kernel's ESP, run inside the 6.12 VM. Topology of
+# tests/vm/ke.sh: namespace K is a peer with kernel XFRM only; namespace E has the
 # same SAs and policies in its kernel (`ip xfrm`, tunnel mode AES-GCM, in/out/fwd
 # policies as an IKE daemon installs them), mirrored by `espx daemon dev we`, which
 # carries the traffic. The SAs have no selector, as strongSwan installs tunnel-mode SAs:
@@ -20,61 +20,27 @@
 # Usage: tests/vm/enforce.sh   (PASS/FAIL lines, vm-enforce-*; exit 1 if anything failed)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
+. tests/vm/ke.sh
+T_PREFIX=vm-enforce-
 ESPX=$PWD/build/espx
-PY=/usr/bin/python3
 IO="$PY $PWD/tests/vm/enforce_io.py"
-AEAD="rfc4106(gcm(aes))"
 K=enfK E=enfE
-WK=10.0.0.1 WE=10.0.0.2
-IK=192.168.1.1 IE=192.168.2.1 NK=192.168.1.0/24 NE=192.168.2.0/24	# the tunnel's LANs
 IK2=192.168.11.1 IE2=192.168.12.1 NK2=192.168.11.0/24 NE2=192.168.12.0/24	# UDP 4789 only
 OUT=192.168.9.1 NOUT=192.168.9.0/24	# K's, outside E's in policy
 IVL=200	# daemon interval, ms
-_failed=0
-pass() { echo "PASS vm-enforce-$1"; }
-fail() { echo "FAIL vm-enforce-$1: $2"; _failed=1; }
 TMP=$(mktemp -d /tmp/espx-enforce.XXXXXX)
-DPID= CAP= SINKE= SINKK=
+CAP= SINKE= SINKK=
 
 modprobe -a esp4 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail setup "no $ESPX (run make first)"; exit 1; }
 
-stop() { [[ -n $1 ]] && { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
 cleanup() {
 	stop "$CAP" INT; stop "$SINKE"; stop "$SINKK"; stop "$DPID"
-	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
-	ip netns del $K 2>/dev/null
-	ip netns del $E 2>/dev/null
+	ke_cleanup
 }
 trap 'cleanup; rm -rf "$TMP"' EXIT
 
-wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
-	local t=$(($1 * 10))
-	shift
-	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-key() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-declare -A KEYS
-# sa NS SRC DST SPI REQID: the same SA into a namespace's kernel, no selector (strongSwan)
-sa() {
-	local k=${KEYS[$4]:-}
-	[[ -z $k ]] && { k=$(key); KEYS[$4]=$k; }
-	ip -n "$1" xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid "$5" mode tunnel \
-		replay-window 64 aead "$AEAD" "0x$k" 128
-}
-# pol NS DIR SELECTOR TMPL_SRC TMPL_DST REQID
-pol() {
-	# shellcheck disable=SC2086
-	ip -n "$1" xfrm policy add $3 dir "$2" tmpl src "$4" dst "$5" proto esp reqid "$6" mode tunnel
-}
-# pols NS LOCAL_W PEER_W OUT_REQID IN_REQID OUT_SEL IN_SEL: out, in and fwd (as charon does)
-pols() {
-	pol "$1" out "$6" "$2" "$3" "$4" && pol "$1" in "$7" "$3" "$2" "$5" &&
-		pol "$1" fwd "$7" "$3" "$2" "$5"
-}
-
-ej() { ip netns exec $E "$ESPX" -j "$@" 2>/dev/null; }
 # espx's receive (in) or transmit (out) counters in E: "reason=packets ..." of the nonzero
 drops() {
 	ej stats | $PY -c '
@@ -88,17 +54,6 @@ moved() {
 	b=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$3=//p") a=$(tr ' ' '\n' <<<"$2" | sed -n "s/^$3=//p")
 	echo $((${a:-0} - ${b:-0}))
 }
-# espx's per-SA packets in E for an SPI (hex)
-epk() {
-	ej stats | $PY -c '
-import json, sys
-print(sum(s["packets"] for s in json.load(sys.stdin).get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
-}
-# the kernel's curlft packets in a namespace for an SPI
-kpk() {
-	ip -n "$1" -s xfrm state list spi "$2" 2>/dev/null |
-		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
-}
 # the kernel's XFRM MIB in E, nonzero counters
 xstat() { ip netns exec $E awk '$2 != 0' /proc/net/xfrm_stat | tr -s ' \t' ' ' | tr '\n' ' '; }
 # received LABEL [SINK_FILE]: how many datagrams with this label a sink got
@@ -110,16 +65,12 @@ esend() { ip netns exec $E $IO send "$@"; }
 ksend() { ip netns exec $K $IO send "$@"; }
 
 # --- topology ---
-ip netns add $K && ip netns add $E || { fail setup "ip netns add"; exit 1; }
-ip -n $K link set lo up; ip -n $E link set lo up
-ip link add wk netns $K type veth peer name we netns $E
-ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
-ip -n $K link set wk up; ip -n $E link set we up
-for a in $IK $IK2 $OUT; do ip -n $K addr add $a/32 dev lo; done
-for a in $IE $IE2; do ip -n $E addr add $a/32 dev lo; done
-ip -n $K route add $NE via $WE src $IK; ip -n $K route add $NE2 via $WE src $IK2
 # E's stack cuts what does not fit 1400 bytes: a fragment plus ESP still fits the wire
-ip -n $E route add $NK via $WK src $IE mtu 1400; ip -n $E route add $NK2 via $WK src $IE2 mtu 1400
+ke_topology mtu 1400 || { fail setup "ip netns add"; exit 1; }
+for a in $IK2 $OUT; do ip -n $K addr add $a/32 dev lo; done
+ip -n $E addr add $IE2/32 dev lo
+ip -n $K route add $NE2 via $WE src $IK2
+ip -n $E route add $NK2 via $WK src $IE2 mtu 1400
 # the spoof-like source of the in-policy check must reach espx's decision, not rp_filter's
 ip netns exec $E sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.we.rp_filter=0
 
@@ -127,11 +78,11 @@ ip netns exec $E sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.we.rp_fi
 for ns in $K $E; do
 	sa $ns $WK $WE 0x100 1 && sa $ns $WE $WK 0x200 2 || { fail setup "ip xfrm state add"; exit 1; }
 done
-pols $K $WK $WE 1 2 "src $NK dst $NE" "src $NE dst $NK" &&
-	pols $K $WK $WE 1 2 "src $NK2 dst $NE2 proto udp sport 4789" "src $NE2 dst $NK2 proto udp dport 4789" &&
+pols_sel $K $WK $WE 1 2 "src $NK dst $NE" "src $NE dst $NK" &&
+	pols_sel $K $WK $WE 1 2 "src $NK2 dst $NE2 proto udp sport 4789" "src $NE2 dst $NK2 proto udp dport 4789" &&
 	pol $K out "src $NOUT dst $NE" $WK $WE 1 &&
-	pols $E $WE $WK 2 1 "src $NE dst $NK" "src $NK dst $NE" &&
-	pols $E $WE $WK 2 1 "src $NE2 dst $NK2 proto udp dport 4789" "src $NK2 dst $NE2 proto udp sport 4789" ||
+	pols_sel $E $WE $WK 2 1 "src $NE dst $NK" "src $NK dst $NE" &&
+	pols_sel $E $WE $WK 2 1 "src $NE2 dst $NK2 proto udp dport 4789" "src $NK2 dst $NE2 proto udp sport 4789" ||
 	{ fail setup "ip xfrm policy add"; exit 1; }
 
 # what E transmits, after espx's TC egress
@@ -147,13 +98,9 @@ SINKK=$!
 wait_for 20 grep -qs listening "$TMP/sinkE.out" && wait_for 20 grep -qs listening "$TMP/sinkK.out" ||
 	{ fail setup "sinks: $(cat "$TMP/sinkE.out" "$TMP/sinkK.out")"; exit 1; }
 
-: >"$TMP/daemon.log"
-ip netns exec $E "$ESPX" daemon --interval $IVL dev we >>"$TMP/daemon.log" 2>&1 &
-DPID=$!
-wait_for 30 grep -q ready "$TMP/daemon.log" || { fail daemon-ready "$(tail -n 5 "$TMP/daemon.log")"; exit 1; }
+start_daemon || { fail daemon-ready "$(tail -n 5 "$TMP/daemon.log")"; exit 1; }
 
 # --- 5. the SAs have no selector, and espx carries them ---
-spis() { ej state list | $PY -c 'import json,sys; print(" ".join(sorted("%#x" % s["spi"] for s in json.load(sys.stdin) if not s.get("kernel"))))'; }
 sel=$(ip -n $E xfrm state list spi 0x100 | grep -o 'sel src [^ ]* dst [^ ]*')
 if [[ $sel == "sel src 0.0.0.0/0 dst 0.0.0.0/0" && $(spis) == "0x100 0x200" ]]; then
 	pass "sa-without-selector (kernel '$sel', espx carries 0x100 0x200)"

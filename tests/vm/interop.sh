@@ -11,15 +11,10 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/lib.sh
 ESPX=$PWD/build/espx
-PY=/usr/bin/python3
 AEAD="rfc4106(gcm(aes))"
 SPI_KE=0x1001 SPI_EK=0x1002	# K->E, E->K
 SIZE=${ESPX_VM_XFER_BYTES:-1048576}
 K=vmK E=vmE
-_failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
-skip() { echo "SKIP $1: $2"; }
 
 modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail vm-interop "no $ESPX (run make first)"; exit 1; }
@@ -40,7 +35,7 @@ cleanup() {
 trap 'cleanup; rm -f "$DATA"' EXIT
 
 # key BITS SEED: hex key+salt (BITS/8 + 4 bytes)
-key() { head -c $(($1 / 8 + 4)) /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+key() { hexkey $(($1 / 8 + 4)); }
 
 # scenario NAME FAM MODE BITS ESN ENCAP
 scenario() {

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
-# Shared by the scripts of tests/vm/ (run in the VM): a checked TCP transfer and espx's
-# per-SA packet count. The caller defines pass/fail and sets PY, ESPX, DATA (the file
-# to send), WANT ("LEN SHA256" of it) and SIZE.
-XFER=$PWD/tests/vm/tcpxfer.py
+# Shared by the scripts of tests/vm/ (run in the VM): tests/lib/espx_test.sh (results,
+# waits, keys), then a checked TCP transfer, espx's per-SA packet count and the wait for
+# `espx daemon`'s ready line. For xfer the caller sets DATA (the file to send), WANT
+# ("LEN SHA256" of it) and SIZE; ESPX may be set after sourcing (another build).
+# tests/vm/ke.sh adds the K/E topology, tests/vm/swan.sh the strongSwan set-up.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/espx_test.sh"
+XFER=$ROOT/tests/vm/tcpxfer.py
 
 # xfer NAME SERVER_NS SERVER_ADDR CLIENT_NS CLIENT_ADDR PORT [TIMEOUT]: send DATA from
 # the client to the server; PASS NAME-<SIZE>B-sha256 if length and SHA-256 arrived intact.
@@ -26,4 +29,15 @@ espx_packets() {
 import json, sys
 j = json.load(sys.stdin)
 print(sum(s["packets"] for s in j.get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$2"
+}
+
+# daemon_ready LOG PID: up to 30 s for `espx daemon` (PID) to log its ready line; gives
+# up early if it ended. Succeeds if the line is there.
+daemon_ready() {
+	for _ in $(seq 300); do
+		grep -qs ready "$1" && break
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -qs ready "$1"
 }

@@ -26,24 +26,23 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/lib.sh
+. tests/vm/swan.sh
 ESPX=${ESPX_BIN:-$PWD/build/espx}	# ESPX_BIN: another build of espx to try
-PY=/usr/bin/python3
 WATCH=$PWD/tests/vm/swan_watch.py
-CHARON=/usr/lib/ipsec/charon
 SIZE=${ESPX_VM_XFER_BYTES:-262144}
 PINGS=${ESPX_SWAN_PINGS:-900}
 REKEY_PKTS=300 LIFE_PKTS=3000	# soft/hard packet limits of the rekeying side
 L=swL R=swR
-WL=10.0.0.1 WR=10.0.0.2 IL=192.168.1.1 IR=192.168.2.1 NL=192.168.1.0/24 NR=192.168.2.0/24
-_failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; _sfailed=1; }
-skip() { echo "SKIP $1: $2"; }
-note() { echo "# $*"; }
+SWAN_CONN=sw SWAN_PSK=espx-strongswan-test-psk
+SWAN_LOG="ike = 1
+chd = 2
+knl = 2"
+SWAN_CHARON="delete_rekeyed_delay = 1"
+SWAN_CONN_EXTRA="rekey_time = 0"
 
 modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail vm-strongswan "no $ESPX (run make first)"; exit 1; }
-if [[ ! -x $CHARON ]] || ! command -v swanctl >/dev/null; then
+if ! swan_have; then
 	skip strongswan "strongSwan not installed ($CHARON, swanctl)"
 	exit 0
 fi
@@ -54,25 +53,12 @@ WANT="$SIZE $(sha256sum "$DATA" | cut -d' ' -f1)"
 BG=() DAEMON="" WATCHER=""
 
 cleanup() {
-	local p s
-	for s in $L $R; do
-		[[ -f $T/$s/charon.pidfile ]] || continue
-		p=$(<"$T/$s/charon.pidfile")
-		kill "$p" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-		rm -f "$T/$s/charon.pidfile"
-	done
+	local p
+	charon_stop
 	# a daemon that does not end on SIGTERM within 5 s gets SIGKILL (and a FAIL line)
 	if [[ -n $DAEMON ]]; then
-		kill "$DAEMON" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-		if kill -0 "$DAEMON" 2>/dev/null; then
-			echo "FAIL strongswan-espx-daemon-exit: still running 5 s after SIGTERM, killed"
-			_failed=1
-			kill -9 "$DAEMON"
-		fi
-		wait "$DAEMON" 2>/dev/null
+		stop_or_kill "$DAEMON" ||
+			fail strongswan-espx-daemon-exit "still running 5 s after SIGTERM, killed"
 		DAEMON=""
 	fi
 	for p in "${BG[@]}" $WATCHER; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -82,102 +68,6 @@ cleanup() {
 	ip netns del $R 2>/dev/null
 }
 trap 'cleanup; rm -rf "$T"' EXIT
-
-# tail of a log, as comment lines
-excerpt() { [[ -f $2 ]] && tail -n "$1" "$2" | sed 's/^/#   /'; }
-
-# conf SIDE: strongswan.conf and swanctl.conf for SIDE (L or R) in $T/SIDE
-conf() {
-	local s=$1 d=$T/$1 me peer lts rts esp=$2 rk=$3
-	if [[ $s == "$L" ]]; then me=$WL peer=$WR lts=$NL rts=$NR
-	else me=$WR peer=$WL lts=$NR rts=$NL; fi
-	mkdir -p "$d/run"
-	cat >"$d/strongswan.conf" <<-EOF
-	charon {
-		load = random nonce aes sha1 sha2 hmac gmp kdf kernel-netlink socket-default vici
-		install_routes = no
-		delete_rekeyed_delay = 1
-		retransmit_timeout = 2
-		filelog {
-			log {
-				path = $d/charon.log
-				time_format = %H:%M:%S
-				flush_line = yes
-				default = 1
-				ike = 1
-				chd = 2
-				knl = 2
-			}
-		}
-		plugins {
-			vici {
-				socket = unix://$d/charon.vici
-			}
-		}
-	}
-	swanctl {
-		load = random nonce aes sha1 sha2 hmac gmp kdf pem pkcs1 x509 pubkey vici
-	}
-	EOF
-	local limits="rekey_packets = 0"
-	[[ $rk == 1 ]] && limits="rekey_packets = $REKEY_PKTS
-				life_packets = $LIFE_PKTS
-				rand_packets = 0"
-	cat >"$d/swanctl.conf" <<-EOF
-	connections {
-		sw {
-			version = 2
-			local_addrs = $me
-			remote_addrs = $peer
-			proposals = aes128-sha256-modp2048
-			rekey_time = 0
-			local {
-				auth = psk
-				id = $s
-			}
-			remote {
-				auth = psk
-				id = $( [[ $s == "$L" ]] && echo $R || echo $L)
-			}
-			children {
-				net {
-					mode = tunnel
-					local_ts = $lts
-					remote_ts = $rts
-					esp_proposals = $esp
-					$limits
-				}
-			}
-		}
-	}
-	secrets {
-		ike-sw {
-			id-1 = $L
-			id-2 = $R
-			secret = "espx-strongswan-test-psk"
-		}
-	}
-	EOF
-}
-
-# charon_start SIDE: charon in SIDE's namespace, its own /run; wait for its VICI socket
-charon_start() {
-	local s=$1 d=$T/$1
-	# the pid file is /var/run/charon.pid: give each charon its own /run (ip netns exec
-	# runs it in a mount namespace of its own, mounts there stay there)
-	ip netns exec "$s" env STRONGSWAN_CONF="$d/strongswan.conf" bash -c \
-		'mount --bind "$1/run" /run && echo $$ >"$1/charon.pidfile" && exec "$2"' _ "$d" "$CHARON" \
-		>"$d/charon.out" 2>&1 &
-	for _ in $(seq 150); do [[ -S $d/charon.vici ]] && break; sleep 0.1; done
-	[[ -S $d/charon.vici ]] || return 1
-	swctl "$s" --load-all --file "$d/swanctl.conf" >"$d/load.out" 2>&1
-}
-# swctl SIDE COMMAND [ARGS]: swanctl against SIDE's charon (the command must come first)
-swctl() {
-	local s=$1 c=$2
-	shift 2
-	STRONGSWAN_CONF=$T/$s/strongswan.conf swanctl "$c" --uri "unix://$T/$s/charon.vici" "$@"
-}
 
 # spis NS: the ESP SPIs in NS's XFRM database, sorted
 spis() { ip -n "$1" xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | awk '{print $4}' | sort; }
@@ -206,12 +96,7 @@ daemon_start() {
 	local n=$1 dx dp
 	ip netns exec $R "$ESPX" daemon --interval 250 dev swr >"$T/daemon.log" 2>&1 &
 	DAEMON=$!
-	for _ in $(seq 300); do
-		grep -qs ready "$T/daemon.log" && break
-		kill -0 $DAEMON 2>/dev/null || break
-		sleep 0.1
-	done
-	if grep -qs ready "$T/daemon.log"; then pass "$n-daemon-ready"
+	if daemon_ready "$T/daemon.log" $DAEMON; then pass "$n-daemon-ready"
 	else
 		fail "$n-daemon-ready" "no 'ready' line within 30 s"; excerpt 20 "$T/daemon.log"
 		return 1
@@ -241,26 +126,20 @@ print(next((s["oseq"] for s in j if s.get("spi") == int(sys.argv[1], 16) and "os
 # early: the daemon starts before charon (mirrors SAs as they come); late: once the tunnel
 # is up and has carried traffic through the kernel (takes the SAs over, sequence numbers too)
 scenario() {
-	local n=$1 mode=$2 esp=$3 bits=$4 rekeyer=$5 order=${6:-early} t0=$SECONDS s out
-	_sfailed=0
+	local n=$1 mode=$2 esp=$3 bits=$4 rekeyer=$5 order=${6:-early} t0=$SECONDS s out f0=$_nfailed
+	# the packet limits of the rekeying side; the other never rekeys by packets
+	local limits="rekey_packets = $REKEY_PKTS
+life_packets = $LIFE_PKTS
+rand_packets = 0"
 	# espx has the daemon: its --help failing (a crash) fails each espx scenario
 	if [[ $mode == espx ]]; then
 		out=$("$ESPX" daemon --help 2>&1) ||
 			{ fail "$n" "'espx daemon --help' exited $?: $(head -n 1 <<<"$out")"; return; }
 	fi
 	rm -rf "${T:?}/$L" "${T:?}/$R"
-	ip netns add $L && ip netns add $R || { fail "$n-setup" "ip netns add"; return; }
-	for s in $L $R; do
-		ip -n $s link set lo up
-		ip netns exec $s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	done
-	ip link add swl netns $L type veth peer name swr netns $R
-	ip -n $L addr add $WL/24 dev swl; ip -n $R addr add $WR/24 dev swr
-	ip -n $L link set swl up; ip -n $R link set swr up
-	ip -n $L addr add $IL/32 dev lo; ip -n $R addr add $IR/32 dev lo
-	ip -n $L route add $NR via $WR src $IL; ip -n $R route add $NL via $WL src $IR
-	conf $L "$esp" "$([[ $rekeyer == L ]] && echo 1 || echo 0)"
-	conf $R "$esp" "$([[ $rekeyer == R ]] && echo 1 || echo 0)"
+	swan_topology swl swr || { fail "$n-setup" "ip netns add"; return; }
+	if [[ $rekeyer == L ]]; then swan_conf $L "$esp" "$limits"; swan_conf $R "$esp" "rekey_packets = 0"
+	else swan_conf $L "$esp" "rekey_packets = 0"; swan_conf $R "$esp" "$limits"; fi
 
 	[[ $mode == espx && $order == early ]] && { daemon_start "$n" || { cleanup; return; }; }
 	for s in $L $R; do
@@ -443,7 +322,8 @@ espx_checks() {
 		# (R may rekey during this: the kernel's counters go on from espx's)
 		ping_check "$n-kernel-takes-over-ping" $L $IL $IR 10 0
 	fi
-	((_sfailed)) && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
+	# f0: scenario's count of FAIL lines when it began (it calls this)
+	((_nfailed > f0)) && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
 }
 
 ALL=(kernel-aes128 kernel-aes256 espx-aes128 espx-aes256)

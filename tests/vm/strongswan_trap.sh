@@ -7,8 +7,8 @@
 # ACQUIRE in the kernel's place; the daemon also follows POLEXPIRE.
 # Two namespaces, trL (10.0.0.1, espx: `espx daemon dev trl`, charon with trap) and trR
 # (10.0.0.2, kernel ESP, charon as responder), tunnel mode 192.168.1.0/24 <-> 192.168.2.0/24
-# (addresses on lo), one charon each with its own config, VICI socket and /run, as in
-# tests/vm/strongswan.sh.
+# (addresses on lo), one charon each with its own config, VICI socket and /run
+# (tests/vm/swan.sh, shared with tests/vm/strongswan.sh).
 # Checks:
 #   trap       traps installed and mirrored with no SA; a ping from L brings the tunnel up
 #              (`ip xfrm monitor acquire` sees the ACQUIRE with the packet's selector and
@@ -25,22 +25,17 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/lib.sh
+. tests/vm/swan.sh
 ESPX=${ESPX_BIN:-$PWD/build/espx}
-PY=/usr/bin/python3
-CHARON=/usr/lib/ipsec/charon
 L=trL R=trR
-WL=10.0.0.1 WR=10.0.0.2 IL=192.168.1.1 IR=192.168.2.1 NL=192.168.1.0/24 NR=192.168.2.0/24
 NRATE=192.168.4.0/24 NEXP=192.168.5.0/24
-_failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; _failed=1; }
-skip() { echo "SKIP $1: $2"; }
-note() { echo "# $*"; }
-excerpt() { [[ -f $2 ]] && tail -n "$1" "$2" | sed 's/^/#   /'; }
+SWAN_CONN=tr SWAN_PSK=espx-trap-test-psk
+SWAN_LOG="knl = 2
+cfg = 2"
 
 modprobe -a esp4 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail vm-strongswan-trap "no $ESPX (run make first)"; exit 1; }
-if [[ ! -x $CHARON ]] || ! command -v swanctl >/dev/null; then
+if ! swan_have; then
 	skip strongswan-trap "strongSwan not installed ($CHARON, swanctl)"
 	exit 0
 fi
@@ -48,22 +43,9 @@ T=$(mktemp -d /tmp/swtrap.XXXXXX)
 BG=() DAEMON=""
 
 cleanup() {
-	local p s
-	for s in $L $R; do
-		[[ -f $T/$s/charon.pidfile ]] || continue
-		p=$(<"$T/$s/charon.pidfile")
-		kill "$p" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-		rm -f "$T/$s/charon.pidfile"
-	done
-	if [[ -n $DAEMON ]]; then
-		kill "$DAEMON" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DAEMON" 2>/dev/null
-		wait "$DAEMON" 2>/dev/null
-		DAEMON=""
-	fi
+	local p
+	charon_stop
+	[[ -n $DAEMON ]] && { stop_or_kill "$DAEMON"; DAEMON=""; }
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	BG=()
 	timeout 10 ip netns exec $L "$ESPX" unload >/dev/null 2>&1
@@ -71,86 +53,6 @@ cleanup() {
 	ip netns del $R 2>/dev/null
 }
 trap 'cleanup; rm -rf "$T"' EXIT
-
-# conf SIDE START_ACTION: strongswan.conf and swanctl.conf for SIDE in $T/SIDE
-conf() {
-	local s=$1 d=$T/$1 start=$2 me peer lts rts myid peerid
-	if [[ $s == "$L" ]]; then me=$WL peer=$WR lts=$NL rts=$NR myid=$L peerid=$R
-	else me=$WR peer=$WL lts=$NR rts=$NL myid=$R peerid=$L; fi
-	mkdir -p "$d/run"
-	cat >"$d/strongswan.conf" <<-EOF
-	charon {
-		load = random nonce aes sha1 sha2 hmac gmp kdf kernel-netlink socket-default vici
-		install_routes = no
-		retransmit_timeout = 2
-		filelog {
-			log {
-				path = $d/charon.log
-				time_format = %H:%M:%S
-				flush_line = yes
-				default = 1
-				knl = 2
-				cfg = 2
-			}
-		}
-		plugins {
-			vici {
-				socket = unix://$d/charon.vici
-			}
-		}
-	}
-	swanctl {
-		load = random nonce aes sha1 sha2 hmac gmp kdf pem pkcs1 x509 pubkey vici
-	}
-	EOF
-	cat >"$d/swanctl.conf" <<-EOF
-	connections {
-		tr {
-			version = 2
-			local_addrs = $me
-			remote_addrs = $peer
-			proposals = aes128-sha256-modp2048
-			local {
-				auth = psk
-				id = $myid
-			}
-			remote {
-				auth = psk
-				id = $peerid
-			}
-			children {
-				net {
-					mode = tunnel
-					local_ts = $lts
-					remote_ts = $rts
-					esp_proposals = aes128gcm16
-					start_action = $start
-				}
-			}
-		}
-	}
-	secrets {
-		ike-tr {
-			id-1 = $L
-			id-2 = $R
-			secret = "espx-trap-test-psk"
-		}
-	}
-	EOF
-}
-
-# charon_start SIDE: charon in SIDE's namespace with its own /run (its pid file is fixed
-# at /var/run/charon.pid); wait for its VICI socket, then load the configuration
-charon_start() {
-	local s=$1 d=$T/$1
-	ip netns exec "$s" env STRONGSWAN_CONF="$d/strongswan.conf" bash -c \
-		'mount --bind "$1/run" /run && echo $$ >"$1/charon.pidfile" && exec "$2"' _ "$d" "$CHARON" \
-		>"$d/charon.out" 2>&1 &
-	for _ in $(seq 150); do [[ -S $d/charon.vici ]] && break; sleep 0.1; done
-	[[ -S $d/charon.vici ]] || return 1
-	STRONGSWAN_CONF=$d/strongswan.conf swanctl --load-all --uri "unix://$d/charon.vici" \
-		--file "$d/swanctl.conf" >"$d/load.out" 2>&1
-}
 
 # nsas NS: ESP SAs in NS's XFRM database
 nsas() { ip -n "$1" xfrm state | grep -c '^src'; }
@@ -181,28 +83,14 @@ acquires() {
 }
 
 # ---- setup ----
-ip netns add $L && ip netns add $R || { fail strongswan-trap-setup "ip netns add"; exit 1; }
-for s in $L $R; do
-	ip -n $s link set lo up
-	ip netns exec $s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add trl netns $L type veth peer name trr netns $R
-ip -n $L addr add $WL/24 dev trl; ip -n $R addr add $WR/24 dev trr
-ip -n $L link set trl up; ip -n $R link set trr up
-ip -n $L addr add $IL/32 dev lo; ip -n $R addr add $IR/32 dev lo
-for n in $NR $NRATE $NEXP; do ip -n $L route add $n via $WR src $IL; done
-ip -n $R route add $NL via $WL src $IR
-conf $L trap
-conf $R none
+swan_topology trl trr || { fail strongswan-trap-setup "ip netns add"; exit 1; }
+for n in $NRATE $NEXP; do ip -n $L route add $n via $WR src $IL; done
+swan_conf $L aes128gcm16 "start_action = trap"
+swan_conf $R aes128gcm16 "start_action = none"
 
 ip netns exec $L "$ESPX" -v daemon --interval 250 dev trl >"$T/daemon.log" 2>&1 &
 DAEMON=$!
-for _ in $(seq 300); do
-	grep -qs ready "$T/daemon.log" && break
-	kill -0 $DAEMON 2>/dev/null || break
-	sleep 0.1
-done
-if grep -qs ready "$T/daemon.log"; then pass strongswan-trap-daemon-ready
+if daemon_ready "$T/daemon.log" $DAEMON; then pass strongswan-trap-daemon-ready
 else fail strongswan-trap-daemon-ready "no 'ready' line within 30 s"; excerpt 20 "$T/daemon.log"; exit 1; fi
 for s in $R $L; do
 	if ! charon_start $s; then

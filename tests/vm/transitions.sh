@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Issue 11, "never a nonce twice, never a plaintext gap", run inside the 6.12 VM (kernel
-# ESP). Topology as tests/vm/daemon.sh: namespace K is a peer with kernel XFRM only; E
+# ESP). Topology of tests/vm/ke.sh: namespace K is a peer with kernel XFRM only; E
 # has the same SAs and policies in its kernel (`ip xfrm`, as an IKE daemon installs
 # them), mirrored by `espx daemon dev we`. ONE steady flow (ping E -> K, 50 per second:
 # requests leave E through espx or E's kernel, replies arrive through K's kernel) runs
@@ -32,76 +32,28 @@
 # Usage: tests/vm/transitions.sh   (PASS/FAIL lines, vm-transitions-*; exit 1 on failure)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
+. tests/vm/ke.sh
+T_PREFIX=vm-transitions-
 ESPX=${ESPX_VM_ESPX:-$PWD/build/espx}	# another build: to see the test fail on it
-PY=/usr/bin/python3
 WIRE="$PY $PWD/tests/vm/esp_wire.py"
-AEAD="rfc4106(gcm(aes))"
 K=trK E=trE
-WK=10.0.0.1 WE=10.0.0.2 IK=192.168.1.1 IE=192.168.2.1 NK=192.168.1.0/24 NE=192.168.2.0/24
+KE_WINDOW=128
 IVL=200	# daemon interval, ms
 RATE=0.02	# the flow: one ping every 20 ms
 MIN=10	# replies a phase must deliver after its transition
-_failed=0
-pass() { echo "PASS vm-transitions-$1"; }
-fail() { echo "FAIL vm-transitions-$1: $2"; _failed=1; }
 TMP=$(mktemp -d /tmp/espx-transitions.XXXXXX)
-DPID= CAP= FLOW=
+CAP= FLOW=
 
 modprobe -a esp4 xfrm_user veth 2>/dev/null
 [[ -x $ESPX ]] || { fail setup "no $ESPX (run make first)"; exit 1; }
 
-stop() { [[ -n $1 ]] && { kill "-${2:-TERM}" "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
 cleanup() {
 	stop "$FLOW" INT; stop "$CAP" INT; stop "$DPID"
-	ip netns exec $E "$ESPX" unload >/dev/null 2>&1
-	ip netns del $K 2>/dev/null
-	ip netns del $E 2>/dev/null
+	ke_cleanup
 }
 trap 'cleanup; rm -rf "$TMP"' EXIT
 
-wait_for() {	# wait_for SECONDS CMD...: until CMD succeeds
-	local t=$(($1 * 10))
-	shift
-	while ((t-- > 0)); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-key() { head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-declare -A KEYS
-# sa NS SRC DST SPI REQID [words]: the same SA into a namespace's kernel, no selector
-sa() {
-	local ns=$1 s=$2 d=$3 spi=$4 reqid=$5 k
-	shift 5
-	k=${KEYS[$spi]:-}
-	[[ -z $k ]] && { k=$(key); KEYS[$spi]=$k; }
-	ip -n "$ns" xfrm state add src "$s" dst "$d" proto esp spi "$spi" reqid "$reqid" \
-		mode tunnel replay-window 128 aead "$AEAD" "0x$k" 128 "$@"
-}
-# pols NS SIDE(k|e) OUT_REQID IN_REQID [update]: out, in and fwd, as charon installs them
-pols() {
-	local ns=$1 a b na nb op=${5:-add}
-	if [[ $2 == k ]]; then a=$WK b=$WE na=$NK nb=$NE; else a=$WE b=$WK na=$NE nb=$NK; fi
-	ip -n "$ns" xfrm policy $op src $na dst $nb dir out tmpl src $a dst $b proto esp reqid "$3" mode tunnel &&
-	ip -n "$ns" xfrm policy $op src $nb dst $na dir in tmpl src $b dst $a proto esp reqid "$4" mode tunnel &&
-	ip -n "$ns" xfrm policy $op src $nb dst $na dir fwd tmpl src $b dst $a proto esp reqid "$4" mode tunnel
-}
-ej() { ip netns exec $E "$ESPX" -j "$@" 2>/dev/null; }
-spis() { ej state list | $PY -c 'import json,sys; print(" ".join(sorted("%#x" % s["spi"] for s in json.load(sys.stdin) if not s.get("kernel"))))'; }
-spis_has() { [[ " $(spis) " == *" $1 "* ]]; }
-eoseq() { ej state list | $PY -c 'import json,sys; print([s["oseq"] for s in json.load(sys.stdin) if s["spi"]==int(sys.argv[1],16)][0])' "$1"; }
-koseq() { printf '%d' "$(ip -n $E -s xfrm state list spi "$1" | grep -o 'oseq 0x[0-9a-f]*' | head -n1 | cut -d' ' -f2)"; }
-epk() {	# espx's packets on an SPI (hex) in E
-	ej stats | $PY -c 'import json,sys; print(sum(s["packets"] for s in json.load(sys.stdin).get("sas", []) if s["spi"] == int(sys.argv[1], 16)))' "$1"
-}
-kpk() {	# E's kernel curlft packets on an SPI
-	ip -n $E -s xfrm state list spi "$1" 2>/dev/null |
-		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
-}
-start_daemon() {
-	: >"$TMP/daemon.log"
-	ip netns exec $E "$ESPX" daemon --interval $IVL dev we >>"$TMP/daemon.log" 2>&1 &
-	DPID=$!
-	wait_for 30 grep -q ready "$TMP/daemon.log"
-}
 stop_daemon() {	# SIGTERM, exit status 0
 	local rc
 	kill -TERM "$DPID"; wait "$DPID"; rc=$?; DPID=
@@ -134,13 +86,7 @@ e_stats_ok() {	# e_stats_ok PHASE
 }
 
 # --- topology and the kernel databases ---
-ip netns add $K && ip netns add $E || { fail setup "ip netns add"; exit 1; }
-ip -n $K link set lo up; ip -n $E link set lo up
-ip link add wk netns $K type veth peer name we netns $E
-ip -n $K addr add $WK/24 dev wk; ip -n $E addr add $WE/24 dev we
-ip -n $K link set wk up; ip -n $E link set we up
-ip -n $K addr add $IK/32 dev lo; ip -n $E addr add $IE/32 dev lo
-ip -n $K route add $NE via $WE src $IK; ip -n $E route add $NK via $WK src $IE
+ke_topology || { fail setup "ip netns add"; exit 1; }
 # a second device in E for the partial detach; what E sends with mark 99 is routed
 # through it, so E's kernel encrypts it once espx has left we2 (the outer header
 # still goes out on we: XFRM looks the outer route up without the mark)
@@ -259,8 +205,8 @@ flow_ok split "$t"
 # number is not raised into espx's once seen standing still (two intervals)
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 start_daemon || fail split-restart "$(tail -n 5 "$TMP/daemon.log")"
-ticks=0 last=$(kpk 0x201)
-pushed() { local c; c=$(kpk 0x201); [[ $c != "$last" ]] && { last=$c; ticks=$((ticks + 1)); }; ((ticks >= 4)); }
+ticks=0 last=$(kpk $E 0x201)
+pushed() { local c; c=$(kpk $E 0x201); [[ $c != "$last" ]] && { last=$c; ticks=$((ticks + 1)); }; ((ticks >= 4)); }
 wait_for 20 pushed || fail split-restart-ticks "the daemon pushed counters $ticks times in 20 s"
 k=$(koseq 0x201) a=$(eoseq 0x201)
 ((k < a - (1 << 26))) && pass "split-survives-restart (kernel $k below espx's $a after $ticks pushes)" ||
