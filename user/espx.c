@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "attach.h"
-#include "daemon.h"
-#include "kcheck.h"
-#include "log.h"
-#include "monitor.h"
-#include "policy.h"
-#include "state.h"
-#include "stats.h"
+#include "cmd/attach.h"
+#include "cmd/daemon.h"
+#include "platform/kcheck.h"
+#include "common/log.h"
+#include "cmd/monitor.h"
+#include "cmd/policy.h"
+#include "cmd/state.h"
+#include "cmd/stats.h"
 
 #ifndef ESPX_VERSION
 #define ESPX_VERSION "0.1"

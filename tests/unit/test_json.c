@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The JSON writer (user/json.h) behind `espx ... -j`: exact text for
+/* The JSON writer (user/common/json.h) behind `espx ... -j`: exact text for
  * objects, arrays, numbers and strings, commas in the right places at every
  * depth, and string escaping (quotes, backslashes, control characters;
  * UTF-8 passed through). Scripts parse this output, so when python3 is
@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "common/json.h"
 
 #define PY "/usr/bin/python3"
 

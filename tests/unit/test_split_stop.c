@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* handover_split_exhausted (user/handover.h): when the daemon ends a split
+/* handover_split_exhausted (user/platform/handover.h): when the daemon ends a split
  * SA without ESN because the kernel's share of its numbers (below espx's
  * jump) is nearly used: at or past the jump, within SPLIT_STOP_MARGIN of
  * it, or within four intervals at the rate just seen; never while much is
  * left at a low rate. */
 #include <linux/types.h>
 #include "check.h"
-#include "handover.h"
+#include "platform/handover.h"
 
 int main(void)
 {

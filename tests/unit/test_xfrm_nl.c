@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Decoding the kernel's XFRM netlink messages (user/xfrm_nl.h) without a
+/* Decoding the kernel's XFRM netlink messages (user/platform/xfrm_nl.h) without a
  * kernel: messages are built here as the kernel builds them (xfrm_user.c
  * copy_to_user_state_extra / copy_to_user_tmpl) and decoded. An AES-GCM SA
  * must come out field by field with its key and replay state; the ECN,
@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <libmnl/libmnl.h>
-#include "xfrm_nl.h"
+#include "platform/xfrm_nl.h"
 
 static int failed;
 

@@ -40,19 +40,20 @@
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "attach.h"
-#include "daemon.h"
-#include "handover.h"
-#include "heartbeat.h"
+#include "cmd/attach.h"
+#include "cmd/daemon.h"
+#include "platform/handover.h"
+#include "platform/heartbeat.h"
 #include "espx_event.h"
-#include "log.h"
-#include "pins.h"
-#include "policy.h"
-#include "sa_install.h"
-#include "state.h"
-#include "util.h"
-#include "xfrm_nl.h"
-#include "xfrm_parse.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/lock.h"
+#include "platform/pins.h"
+#include "cmd/policy.h"
+#include "platform/sa_install.h"
+#include "common/util.h"
+#include "platform/xfrm_nl.h"
+#include "model/xfrm_parse.h"
 
 #define MAX_DEVS	16
 #define REPLACE_GAP	65536	/* numbers skipped when an SA is replaced in place */
@@ -82,9 +83,8 @@ struct msa {
 
 struct daemon {
 	struct xnl ev, rq;
-	struct espx_sa_fds fds;
-	int ksa_fd;			/* espx_kernel_sa */
-	int split_fd;			/* espx_sa_split (handover.c); -1 if absent */
+	struct espx_dp dp;		/* the pinned objects, open while it runs */
+	struct espx_sa_fds fds;		/* the installer's view of dp */
 	int hb_fd;			/* espx_daemon: the heartbeat; -1 none */
 	struct espx_daemon_hb hb;
 	struct ring_buffer *rb;
@@ -218,7 +218,7 @@ static int same_config(const struct espx_sa *a, const struct espx_sa *b)
 
 static void forget_kernel_sa(struct daemon *d, const struct espx_sa_key *key)
 {
-	bpf_map_delete_elem(d->ksa_fd, key);
+	bpf_map_delete_elem(d->dp.fd[ESPX_MAP_KERNEL_SA], key);
 }
 
 /* An SA the kernel has (dump, NEWSA, UPDSA): carry it or record why not. */
@@ -235,14 +235,14 @@ static int sa_apply(struct daemon *d, struct xnl_sa *s)
 	sa_name(&s->key, name, sizeof(name));
 	have = !bpf_map_lookup_elem_flags(d->fds.sa_map, &s->key, cur, BPF_F_LOCK);
 	if (s->why[0]) {
-		if (bpf_map_lookup_elem(d->ksa_fd, &s->key, &ks) || strcmp(ks.why, s->why))
+		if (bpf_map_lookup_elem(d->dp.fd[ESPX_MAP_KERNEL_SA], &s->key, &ks) || strcmp(ks.why, s->why))
 			pr_warn("SA %s left to the kernel: %s\n", name, s->why);
 		memset(&ks, 0, sizeof(ks));
 		snprintf(ks.why, sizeof(ks.why), "%s", s->why);
 		ks.reqid = s->reqid;
 		ks.proto = s->proto;
 		ks.mode = s->sa.mode;
-		bpf_map_update_elem(d->ksa_fd, &s->key, &ks, BPF_ANY);
+		bpf_map_update_elem(d->dp.fd[ESPX_MAP_KERNEL_SA], &s->key, &ks, BPF_ANY);
 		if (have) {
 			espx_sa_remove(&d->fds, &s->key);
 			d->publish = 1;
@@ -320,8 +320,8 @@ static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 	}
 	if (d->fds.hwm_map > 0)
 		bpf_map_delete_elem(d->fds.hwm_map, key);
-	if (d->split_fd >= 0)
-		bpf_map_delete_elem(d->split_fd, key);
+	if (d->dp.fd[ESPX_MAP_SA_SPLIT] >= 0)
+		bpf_map_delete_elem(d->dp.fd[ESPX_MAP_SA_SPLIT], key);
 }
 
 /* --- policies ----------------------------------------------------------- */
@@ -612,9 +612,9 @@ static int resync(struct daemon *d)
 		err = xnl_dump(&d->rq, XFRM_MSG_GETSA, dump_sa_cb, d);
 		if (!err) {
 			prune(d, d->fds.sa_map, seen, 1);
-			prune(d, d->ksa_fd, seen, 0);
+			prune(d, d->dp.fd[ESPX_MAP_KERNEL_SA], seen, 0);
 			prune_hwm(d, d->fds.hwm_map, seen);
-			prune_hwm(d, d->split_fd, seen);
+			prune_hwm(d, d->dp.fd[ESPX_MAP_SA_SPLIT], seen);
 		}
 		espx_unlock(lock);
 		if (err == -EINTR)
@@ -756,8 +756,8 @@ static void split_watch(struct daemon *d, struct msa *m, const struct espx_sa *s
 	char name[96];
 	int err;
 
-	if (!d->split || m->split_ended || (sa->flags & ESPX_SA_F_ESN) || d->split_fd < 0 ||
-	    bpf_map_lookup_elem(d->split_fd, &m->key, &at) || xnl_getae(&d->rq, &m->key, &ae))
+	if (!d->split || m->split_ended || (sa->flags & ESPX_SA_F_ESN) || d->dp.fd[ESPX_MAP_SA_SPLIT] < 0 ||
+	    bpf_map_lookup_elem(d->dp.fd[ESPX_MAP_SA_SPLIT], &m->key, &at) || xnl_getae(&d->rq, &m->key, &ae))
 		return;
 	/* the rate from two looks under the same jump: a new split (detach
 	 * after a re-attach) hands the kernel a new, higher number, which is
@@ -827,7 +827,7 @@ static void split_check(struct daemon *d, int n)
 	struct espx_sa_key k;
 
 	if (d->split || (n >= d->nattached &&
-			 (d->split_fd < 0 || bpf_map_get_next_key(d->split_fd, NULL, &k))))
+			 (d->dp.fd[ESPX_MAP_SA_SPLIT] < 0 || bpf_map_get_next_key(d->dp.fd[ESPX_MAP_SA_SPLIT], NULL, &k))))
 		return;
 	d->split = 1;
 	pr_warn("daemon: a device was detached while espx still sends on others; the kernel's output numbers are left below espx's from now on\n");
@@ -985,20 +985,27 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 
 static int open_maps(struct daemon *d)
 {
-	struct espx_sa_fds *f = &d->fds;
+	static const enum espx_obj need[] = {
+		ESPX_MAP_SA, ESPX_MAP_SA_SETUP, ESPX_PROG_SA_CRYPTO_INIT, ESPX_PROG_SA_GHASH_INIT,
+		ESPX_MAP_KERNEL_SA, ESPX_MAP_SA_HWM, ESPX_MAP_SA_SPLIT,
+	};
+	struct espx_dp *dp = &d->dp;
+	int missing = 0;
+	size_t i;
 
-	f->sa_map = espx_pinned_fd(NULL, "espx_sa");
-	f->setup_map = espx_pinned_fd(NULL, "espx_sa_setup");
-	f->crypto_init_prog = espx_pinned_fd("progs", "espx_sa_crypto_init");
-	f->ghash_init_prog = espx_pinned_fd("progs", "espx_sa_ghash_init");
-	d->ksa_fd = espx_pinned_fd(NULL, "espx_kernel_sa");
-	f->hwm_map = espx_pinned_fd(NULL, "espx_sa_hwm");
-	d->split_fd = espx_pinned_fd(NULL, "espx_sa_split");
-	if (f->sa_map < 0 || f->setup_map < 0 || f->crypto_init_prog < 0 ||
-	    f->ghash_init_prog < 0 || d->ksa_fd < 0 || f->hwm_map < 0 || d->split_fd < 0) {
+	for (i = 0; i < ARRAY_SIZE(need); i++)
+		missing |= espx_dp_fd(dp, need[i]) < 0;
+	if (missing) {
 		pr_warn("daemon: the pinned datapath is incomplete; run 'espx unload' and start again\n");
 		return -ENOENT;
 	}
+	d->fds = (struct espx_sa_fds){
+		.sa_map = dp->fd[ESPX_MAP_SA],
+		.setup_map = dp->fd[ESPX_MAP_SA_SETUP],
+		.crypto_init_prog = dp->fd[ESPX_PROG_SA_CRYPTO_INIT],
+		.ghash_init_prog = dp->fd[ESPX_PROG_SA_GHASH_INIT],
+		.hwm_map = dp->fd[ESPX_MAP_SA_HWM],
+	};
 	return 0;
 }
 
@@ -1036,10 +1043,9 @@ static void heartbeat_open(struct daemon *d)
 
 static int dev_attached(const char *ifname)
 {
-	char name[64], path[512];
+	char path[512];
 
-	espx_link_pin_name(name, sizeof(name), ifname, "tc");
-	espx_pin_path(path, sizeof(path), "links", name);
+	espx_link_pin_path(path, sizeof(path), ifname, "tc");
 	return !access(path, F_OK);
 }
 
@@ -1081,7 +1087,7 @@ int daemon_cmd(int argc, char **argv)
 	if (!d || !(d->tmp = calloc(1, sizeof(*d->tmp))))
 		return 1;
 	d->hb_fd = -1;
-	d->split_fd = -1;
+	espx_dp_init(&d->dp);
 	err = parse_args(d, argc, argv);
 	if (err) {
 		free(d->tmp);
@@ -1103,7 +1109,7 @@ int daemon_cmd(int argc, char **argv)
 	if (espx_load() || open_maps(d))
 		goto out;
 	heartbeat_open(d);	/* before the first sync, which may take a while */
-	d->rb = ring_buffer__new(espx_pinned_fd(NULL, "espx_events"), on_event, d, NULL);
+	d->rb = ring_buffer__new(espx_obj_open(ESPX_MAP_EVENTS), on_event, d, NULL);
 	if (!d->rb) {
 		pr_warn("daemon: opening the event ring buffer: %s\n", strerror(errno));
 		goto out;
@@ -1211,6 +1217,7 @@ out:
 	if (d->hb_fd >= 0)
 		close(d->hb_fd);
 	ring_buffer__free(d->rb);
+	espx_dp_close(&d->dp);
 	xnl_close(&d->ev);
 	xnl_close(&d->rq);
 	free(d->sa);

@@ -8,13 +8,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "espx_drop.h"
-#include "json.h"
-#include "log.h"
-#include "pins.h"
-#include "state.h"
-#include "stats.h"
-#include "util.h"
-#include "xfrm_parse.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "cmd/stats.h"
+#include "common/util.h"
+#include "model/xfrm_parse.h"
 
 #define N_SLOTS (ESPX_DROP__MAX * ESPX_DIR__MAX)
 
@@ -36,7 +35,7 @@ static int drops_read(struct espx_drop_count sum[N_SLOTS])
 		pr_warn("stats: cannot count possible CPUs: %s\n", strerror(-ncpu));
 		return ncpu ? ncpu : -EINVAL;
 	}
-	fd = espx_pinned_fd(NULL, "espx_drops");
+	fd = espx_obj_open(ESPX_MAP_DROPS);
 	if (fd < 0)
 		return fd;
 	/* per-CPU values come back one per possible CPU, 8-byte aligned */
@@ -137,7 +136,7 @@ static int sas_print(struct jw *w, int json)
 	size_t n = 0, i;
 	int fd, err;
 
-	fd = espx_pinned_fd(NULL, "espx_sa");
+	fd = espx_obj_open(ESPX_MAP_SA);
 	if (fd < 0)
 		return fd;
 	sa = malloc(sizeof(*sa));

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include "espx_sa.h"
 #include "espx_policy.h"
-#include "sa_install.h"
+#include "model/sa_table.h"
 
 #define XP_AEAD_NAME	"rfc4106(gcm(aes))"
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Where espx pins things (pins.h): bpffs, the pin root, pin paths. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +13,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "espx_common.h"
-#include "log.h"
-#include "pins.h"
+#include "common/log.h"
+#include "platform/pins.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPFFS_MAGIC	0xcafe4a11u
@@ -174,6 +175,14 @@ void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kin
 	for (i = 0; buf[i] && i < len; i++)
 		if (buf[i] == '.')
 			buf[i] = ':';
+}
+
+void espx_link_pin_path(char *buf, size_t n, const char *ifname, const char *kind)
+{
+	char name[64];
+
+	espx_link_pin_name(name, sizeof(name), ifname, kind);
+	espx_pin_path(buf, n, ESPX_PIN_LINKS, name);
 }
 
 int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, size_t kn)

@@ -14,7 +14,7 @@
  * admit the packet. */
 #include <errno.h>
 #include <string.h>
-#include "pol_bin.h"
+#include "model/pol_bin.h"
 
 enum bin_class {
 	BIN_ANY,	/* the field selects nothing */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* The daemon's heartbeat in the espx_daemon map, and what it says (heartbeat.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -6,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "heartbeat.h"
-#include "pins.h"
+#include "platform/heartbeat.h"
+#include "platform/datapath.h"
 
 __u64 hb_stale_after_ms(__u32 interval_ms)
 {
@@ -118,7 +119,7 @@ int hb_open(void)
 	char path[300];
 	int fd;
 
-	espx_pin_path(path, sizeof(path), NULL, "espx_daemon");
+	espx_obj_path(path, sizeof(path), ESPX_MAP_DAEMON);
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
 }

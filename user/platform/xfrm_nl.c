@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* XFRM netlink: sockets, requests and the codec between kernel messages and espx structs (xfrm_nl.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,9 +10,9 @@
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/udp.h>
-#include "util.h"
-#include "xfrm_nl.h"
-#include "xfrm_parse.h"
+#include "common/util.h"
+#include "platform/xfrm_nl.h"
+#include "model/xfrm_parse.h"
 
 #define XNL_BUF		(64 * 1024)
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* SAs: `espx state add|del|list|flush`. */
+/* `espx state add|del|list|flush` (state.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -7,15 +7,15 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "attach.h"
-#include "json.h"
-#include "log.h"
-#include "pins.h"
-#include "policy.h"
-#include "sa_install.h"
-#include "state.h"
-#include "util.h"
-#include "xfrm_parse.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/lock.h"
+#include "cmd/policy.h"
+#include "platform/sa_install.h"
+#include "cmd/state.h"
+#include "common/util.h"
+#include "model/xfrm_parse.h"
 
 void state_usage(FILE *f)
 {
@@ -38,133 +38,6 @@ void state_usage(FILE *f)
 		"ICVBITS: 64, 96 or 128. espx keeps no copy of the key.\n");
 }
 
-__u64 boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-const char *boot_time_str(__u64 ns, char *buf, size_t n)
-{
-	struct timespec now;
-	__s64 offset;
-	struct tm tm;
-	time_t t;
-
-	if (!ns) {
-		snprintf(buf, n, "-");
-		return buf;
-	}
-	/* shift by (wall - boot) in ns, so the same stamp always prints the
-	 * same second */
-	clock_gettime(CLOCK_REALTIME, &now);
-	offset = (__s64)now.tv_sec * 1000000000LL + now.tv_nsec - (__s64)boot_ns();
-	t = (time_t)(((__s64)ns + offset) / 1000000000LL);
-	localtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-	return buf;
-}
-
-int sa_foreach(int sa_fd, sa_fn fn, void *ctx)
-{
-	struct espx_sa_key key, next, *prev = NULL;
-	struct espx_sa *sa = malloc(sizeof(*sa));
-	int err = 0;
-
-	if (!sa)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(sa_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		/* gone since get_next_key: deleted meanwhile, skip it */
-		if (bpf_map_lookup_elem_flags(sa_fd, &key, sa, BPF_F_LOCK))
-			continue;
-		err = fn(&key, sa, ctx);
-		if (err)
-			break;
-	}
-	if (!err && errno != ENOENT)
-		err = -errno;
-	wipe(sa, sizeof(*sa));	/* the GHASH table is key material */
-	free(sa);
-	return err;
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	const struct espx_sa_key *x = a, *y = b;
-	int c;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	c = memcmp(x->daddr, y->daddr, sizeof(x->daddr));
-	if (c)
-		return c;
-	return ntohl(x->spi) < ntohl(y->spi) ? -1 : ntohl(x->spi) > ntohl(y->spi);
-}
-
-int sa_keys_sorted(int sa_fd, struct espx_sa_key **keys, size_t *n)
-{
-	struct espx_sa_key key, *prev = NULL, *k = NULL, *tmp;
-	size_t cap = 0, cnt = 0;
-
-	while (!bpf_map_get_next_key(sa_fd, prev, &key)) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 64;
-			tmp = realloc(k, cap * sizeof(*k));
-			if (!tmp) {
-				free(k);
-				return -ENOMEM;
-			}
-			k = tmp;
-		}
-		k[cnt] = key;
-		prev = &k[cnt++];
-	}
-	if (errno != ENOENT) {
-		free(k);
-		return -errno;
-	}
-	if (cnt)
-		qsort(k, cnt, sizeof(*k), key_cmp);
-	*keys = k;
-	*n = cnt;
-	return 0;
-}
-
-static int open_fds(struct espx_sa_fds *fds, int for_install)
-{
-	fds->sa_map = fds->setup_map = fds->crypto_init_prog = fds->ghash_init_prog = -1;
-	fds->hwm_map = -1;
-	fds->sa_map = espx_pinned_fd(NULL, "espx_sa");
-	if (fds->sa_map < 0)
-		return fds->sa_map;
-	/* absent in pins of an older espx: numbers then start where asked */
-	fds->hwm_map = espx_pinned_fd(NULL, "espx_sa_hwm");
-	if (!for_install)
-		return 0;
-	if ((fds->setup_map = espx_pinned_fd(NULL, "espx_sa_setup")) < 0)
-		return fds->setup_map;
-	if ((fds->crypto_init_prog = espx_pinned_fd("progs", "espx_sa_crypto_init")) < 0)
-		return fds->crypto_init_prog;
-	if ((fds->ghash_init_prog = espx_pinned_fd("progs", "espx_sa_ghash_init")) < 0)
-		return fds->ghash_init_prog;
-	return 0;
-}
-
-static void close_fds(struct espx_sa_fds *fds)
-{
-	int *fd[] = { &fds->sa_map, &fds->setup_map, &fds->crypto_init_prog,
-		      &fds->ghash_init_prog, &fds->hwm_map };
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fd); i++)
-		if (*fd[i] >= 0)
-			close(*fd[i]);
-}
-
 static const char *key_str(const struct espx_sa_key *key, char *buf, size_t n)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -179,10 +52,12 @@ static int install_locked(const struct xp_state *st)
 {
 	struct espx_sa_fds fds;
 	struct espx_sa *old;
+	struct espx_dp dp;
 	char what[80];
 	int err;
 
-	err = open_fds(&fds, 1);
+	espx_dp_init(&dp);
+	err = espx_dp_sa_fds(&dp, &fds, 1);
 	if (err)
 		goto out;
 	old = malloc(sizeof(*old));
@@ -202,7 +77,7 @@ static int install_locked(const struct xp_state *st)
 	if (!err)
 		err = policy_sync();
 out:
-	close_fds(&fds);
+	espx_dp_close(&dp);
 	return err;
 }
 
@@ -242,6 +117,7 @@ static int state_del(int argc, char **argv)
 {
 	struct espx_sa_key key;
 	struct espx_sa_fds fds;
+	struct espx_dp dp;
 	struct xp_err perr;
 	char what[80];
 	int err, lock;
@@ -253,7 +129,8 @@ static int state_del(int argc, char **argv)
 	lock = espx_lock();
 	if (lock < 0)
 		return 1;
-	err = open_fds(&fds, 0);
+	espx_dp_init(&dp);
+	err = espx_dp_sa_fds(&dp, &fds, 0);
 	if (!err) {
 		err = espx_sa_remove(&fds, &key);
 		if (err == -ENOENT)
@@ -264,7 +141,7 @@ static int state_del(int argc, char **argv)
 		else
 			err = policy_sync();
 	}
-	close_fds(&fds);
+	espx_dp_close(&dp);
 	espx_unlock(lock);
 	return err ? 1 : 0;
 }
@@ -273,6 +150,7 @@ static int state_flush(int argc, char **argv)
 {
 	struct espx_sa_key *keys = NULL;
 	struct espx_sa_fds fds;
+	struct espx_dp dp;
 	struct xp_err perr;
 	size_t n = 0, i;
 	int err, lock;
@@ -284,7 +162,8 @@ static int state_flush(int argc, char **argv)
 	lock = espx_lock();
 	if (lock < 0)
 		return 1;
-	err = open_fds(&fds, 0);
+	espx_dp_init(&dp);
+	err = espx_dp_sa_fds(&dp, &fds, 0);
 	if (!err)
 		err = sa_keys_sorted(fds.sa_map, &keys, &n);
 	for (i = 0; !err && i < n; i++) {
@@ -298,7 +177,7 @@ static int state_flush(int argc, char **argv)
 	if (fds.sa_map >= 0 && policy_sync() && !err)
 		err = -EIO;
 	free(keys);
-	close_fds(&fds);
+	espx_dp_close(&dp);
 	espx_unlock(lock);
 	return err ? 1 : 0;
 }
@@ -473,9 +352,9 @@ static void sa_json(struct jw *w, const struct espx_sa_key *key, const struct es
 }
 
 /* SAs the netlink daemon left to the kernel: listed, with the reason. */
-static void kernel_sas(struct jw *w, int json)
+static void kernel_sas(struct espx_dp *dp, struct jw *w, int json)
 {
-	int fd = espx_pinned_fd(NULL, "espx_kernel_sa");
+	int fd = espx_dp_fd(dp, ESPX_MAP_KERNEL_SA);
 	struct espx_sa_key *ids = NULL;
 	struct espx_kernel_sa ks;
 	char a[INET6_ADDRSTRLEN];
@@ -505,8 +384,6 @@ static void kernel_sas(struct jw *w, int json)
 		}
 	}
 	free(ids);
-	if (fd >= 0)
-		close(fd);
 }
 
 static int state_list(int argc, char **argv, int json)
@@ -514,6 +391,7 @@ static int state_list(int argc, char **argv, int json)
 	struct espx_sa_key *keys = NULL;
 	struct espx_sa *sa = NULL;
 	size_t n = 0, i;
+	struct espx_dp dp;
 	struct jw w;
 	int fd, err;
 
@@ -521,7 +399,8 @@ static int state_list(int argc, char **argv, int json)
 		pr_warn("state list: unexpected '%s'; it takes no filters (only -j)\n", argv[0]);
 		return 2;
 	}
-	fd = espx_pinned_fd(NULL, "espx_sa");
+	espx_dp_init(&dp);
+	fd = espx_dp_fd(&dp, ESPX_MAP_SA);
 	if (fd < 0)
 		return 1;
 	err = sa_keys_sorted(fd, &keys, &n);
@@ -540,7 +419,7 @@ static int state_list(int argc, char **argv, int json)
 			sa_text(&keys[i], sa);
 	}
 	if (!err)
-		kernel_sas(&w, json);
+		kernel_sas(&dp, &w, json);
 	if (!err && json) {
 		jw_arr_close(&w);
 		jw_end(&w);
@@ -551,7 +430,7 @@ static int state_list(int argc, char **argv, int json)
 		wipe(sa, sizeof(*sa));
 	free(sa);
 	free(keys);
-	close(fd);
+	espx_dp_close(&dp);
 	return err ? 1 : 0;
 }
 

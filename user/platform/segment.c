@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* The GSO segmenter pair beside an attached device (segment.h). */
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -10,9 +11,9 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
-#include "log.h"
-#include "pins.h"
-#include "segment.h"
+#include "common/log.h"
+#include "platform/pins.h"
+#include "platform/segment.h"
 
 #define SEG_NAME_LEN	24	/* "espxs" + ifindex + a/b: under IFNAMSIZ in practice */
 
@@ -120,13 +121,6 @@ static void no_ipv6(const char *name)
 	}
 }
 
-static void seg_pin_path(const char *b, char *buf, size_t n)
-{
-	char name[64];
-
-	espx_link_pin_name(name, sizeof(name), b, "tc");
-	espx_pin_path(buf, n, "links", name);
-}
 
 int seg_create(const char *dev, int prog_fd, int map_fd)
 {
@@ -157,7 +151,7 @@ int seg_create(const char *dev, int prog_fd, int map_fd)
 	no_ipv6(b);
 	ai = if_nametoindex(a);
 	bi = if_nametoindex(b);
-	seg_pin_path(b, pin_path, sizeof(pin_path));
+	espx_link_pin_path(pin_path, sizeof(pin_path), b, "tc");
 	unlink(pin_path);
 	if ((err = link_up(a)) || (err = link_up(b))) {
 		pr_warn("bringing up %s/%s: %s\n", a, b, strerror(-err));
@@ -193,7 +187,7 @@ void seg_destroy(unsigned int dev_ifindex, int map_fd)
 
 	seg_names(dev_ifindex, a, b);
 	bi = if_nametoindex(b);
-	seg_pin_path(b, pin_path, sizeof(pin_path));
+	espx_link_pin_path(pin_path, sizeof(pin_path), b, "tc");
 	unlink(pin_path);
 	if (map_fd >= 0) {
 		bpf_map_delete_elem(map_fd, &dev_ifindex);

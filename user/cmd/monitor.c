@@ -10,12 +10,12 @@
 #include <bpf/libbpf.h>
 #include "espx_event.h"
 #include "espx_drop.h"
-#include "json.h"
-#include "log.h"
-#include "monitor.h"
-#include "pins.h"
-#include "state.h"
-#include "xfrm_parse.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "cmd/monitor.h"
+#include "platform/datapath.h"
+#include "model/xfrm_parse.h"
 
 #define DONE	(-ECANCELED)	/* from the callback: --count reached */
 
@@ -217,7 +217,7 @@ int monitor_cmd(int argc, char **argv, int json)
 
 	if (parse_args(argc, argv, &m, &timeout))
 		return 2;
-	fd = espx_pinned_fd(NULL, "espx_events");
+	fd = espx_obj_open(ESPX_MAP_EVENTS);
 	if (fd < 0)
 		return 1;
 	rb = ring_buffer__new(fd, on_event, &m, NULL);

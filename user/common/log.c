@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Messages to stderr by level (log.h). */
 #include <stdarg.h>
 #include <bpf/libbpf.h>
-#include "log.h"
+#include "common/log.h"
 
 static enum espx_log_level log_level = LOG_WARN;
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Installing and removing SAs in the datapath maps (sa_install.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -7,37 +8,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "espx_crypto.h"
-#include "sa_install.h"
-#include "log.h"
-#include "util.h"
-
-const char *espx_aes_driver_algo(enum espx_aes_driver d)
-{
-	return d == ESPX_AES_GENERIC ? "ecb(aes-generic)" : "ecb(aes)";
-}
-
-int espx_aes_driver_parse(const char *s, enum espx_aes_driver *d)
-{
-	if (!strcmp(s, "kernel")) {
-		*d = ESPX_AES_KERNEL;
-		return 0;
-	}
-	if (!strcmp(s, "generic")) {
-		*d = ESPX_AES_GENERIC;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-__u64 espx_hwm_start(__u64 want, __u64 hwm, int have)
-{
-	__u64 floor;
-
-	if (!have)
-		return want;
-	floor = hwm > ~0ULL - ESPX_HWM_MARGIN ? ~0ULL : hwm + ESPX_HWM_MARGIN;
-	return want > floor ? want : floor;
-}
+#include "platform/sa_install.h"
+#include "common/log.h"
+#include "common/util.h"
 
 int espx_hwm_note(int hwm_fd, const struct espx_sa_key *key, __u64 oseq)
 {

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Sequence numbers handed between espx and the kernel's ESP (handover.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "handover.h"
-#include "log.h"
-#include "pins.h"
-#include "state.h"
-#include "xfrm_nl.h"
+#include "platform/handover.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/xfrm_nl.h"
 
 struct ho {
 	struct xnl nl;
@@ -182,36 +182,30 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 static int run(sa_fn fn, int need_prog, int split)
 {
 	struct ho h = { .prog = -1, .split = split, .split_fd = -1 };
+	struct espx_dp dp;
 	int sa_fd, err;
 
-	sa_fd = espx_pinned_fd(NULL, "espx_sa");
+	espx_dp_init(&dp);
+	sa_fd = espx_dp_fd(&dp, ESPX_MAP_SA);
 	if (sa_fd < 0)
 		return 0;
 	if (xnl_open(&h.nl, 0, 0)) {	/* no XFRM netlink: no kernel SAs */
-		close(sa_fd);
+		espx_dp_close(&dp);
 		return 0;
 	}
 	if (need_prog) {
-		h.prog = espx_pinned_fd("progs", "espx_sa_sync");
+		h.prog = espx_dp_fd(&dp, ESPX_PROG_SA_SYNC);
 		if (h.prog < 0) {
 			xnl_close(&h.nl);
-			close(sa_fd);
+			espx_dp_close(&dp);
 			return h.prog;
 		}
 	}
-	if (fn == give_one) {	/* absent in pins of an older espx: said per SA */
-		char path[400];
-
-		espx_pin_path(path, sizeof(path), NULL, "espx_sa_split");
-		h.split_fd = bpf_obj_get(path);
-	}
+	if (fn == give_one)	/* absent in pins of an older espx: said per SA */
+		h.split_fd = espx_dp_try(&dp, ESPX_MAP_SA_SPLIT);
 	err = sa_foreach(sa_fd, fn, &h);
-	if (h.split_fd >= 0)
-		close(h.split_fd);
-	if (h.prog >= 0)
-		close(h.prog);
 	xnl_close(&h.nl);
-	close(sa_fd);
+	espx_dp_close(&dp);
 	if (!err && h.n)
 		pr_info("%s the kernel's ESP: %d SAs\n", fn == take_one ? "took sequence numbers over from" :
 			split ? "split sequence numbers with" : "handed sequence numbers back to", h.n);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Device settings espx changes while attached, and giving them back (devcfg.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
@@ -10,10 +11,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include "devcfg.h"
-#include "lock.h"
-#include "log.h"
-#include "pins.h"
+#include "platform/devcfg.h"
+#include "platform/lock.h"
+#include "common/log.h"
+#include "platform/pins.h"
 
 #define RUN_DIR	ESPX_RUN_DIR
 

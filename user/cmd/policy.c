@@ -12,16 +12,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "attach.h"
-#include "json.h"
-#include "log.h"
-#include "pins.h"
-#include "pol_bin.h"
-#include "pol_lpm.h"
-#include "policy.h"
-#include "state.h"
-#include "util.h"
-#include "xfrm_parse.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/lock.h"
+#include "model/pol_bin.h"
+#include "model/pol_lpm.h"
+#include "cmd/policy.h"
+#include "common/util.h"
+#include "model/xfrm_parse.h"
 
 void policy_usage(FILE *f)
 {
@@ -44,37 +43,22 @@ struct pol_table {
 	struct espx_policy p[ESPX_POL__MAX][ESPX_POL_TABLE_MAX];
 };
 
-struct pol_fds {
-	int pol;
-	int cfg;
-	int host;
-};
-
-static void pol_close(struct pol_fds *fds)
+/* The policy maps every change reads: espx_policy, espx_config and
+ * espx_policy_host; -errno (message printed) and nothing open if any is
+ * missing. */
+static int pol_open(struct espx_dp *dp)
 {
-	if (fds->pol >= 0)
-		close(fds->pol);
-	if (fds->cfg >= 0)
-		close(fds->cfg);
-	if (fds->host >= 0)
-		close(fds->host);
-	fds->pol = fds->cfg = fds->host = -1;
-}
+	int pol, cfg, host;
 
-static int pol_open(struct pol_fds *fds)
-{
-	int err;
-
-	fds->cfg = fds->host = -1;
-	fds->pol = espx_pinned_fd(NULL, "espx_policy");
-	if (fds->pol < 0)
-		return fds->pol;
-	fds->cfg = espx_pinned_fd(NULL, "espx_config");
-	fds->host = espx_pinned_fd(NULL, "espx_policy_host");
-	if (fds->cfg < 0 || fds->host < 0) {
-		err = fds->cfg < 0 ? fds->cfg : fds->host;
-		pol_close(fds);
-		return err;
+	espx_dp_init(dp);
+	pol = espx_dp_fd(dp, ESPX_MAP_POLICY);
+	if (pol < 0)
+		return pol;
+	cfg = espx_dp_fd(dp, ESPX_MAP_CONFIG);
+	host = espx_dp_fd(dp, ESPX_MAP_POLICY_HOST);
+	if (cfg < 0 || host < 0) {
+		espx_dp_close(dp);
+		return cfg < 0 ? cfg : host;
 	}
 	return 0;
 }
@@ -112,12 +96,13 @@ static int rank_cmp(const void *a, const void *b)
 }
 
 /* Read the active half into t. */
-static int pol_read(const struct pol_fds *fds, struct pol_table *t)
+static int pol_read(const struct espx_dp *dp, struct pol_table *t)
 {
+	const int *fd = dp->fd;
 	__u32 zero = 0, half, dir, i, slot;
 
 	memset(t, 0, sizeof(*t));
-	if (bpf_map_lookup_elem(fds->cfg, &zero, &t->cfg)) {
+	if (bpf_map_lookup_elem(fd[ESPX_MAP_CONFIG], &zero, &t->cfg)) {
 		pr_warn("reading espx_config: %s\n", strerror(errno));
 		return -errno;
 	}
@@ -128,7 +113,7 @@ static int pol_read(const struct pol_fds *fds, struct pol_table *t)
 			t->n[dir] = ESPX_MAX_POLICY;
 		for (i = 0; i < t->n[dir]; i++) {
 			slot = ESPX_POL_SLOT(half, dir, i);
-			if (bpf_map_lookup_elem(fds->pol, &slot, &t->p[dir][i])) {
+			if (bpf_map_lookup_elem(fd[ESPX_MAP_POLICY], &slot, &t->p[dir][i])) {
 				pr_warn("reading espx_policy slot %u: %s\n", slot, strerror(errno));
 				return -errno;
 			}
@@ -138,12 +123,12 @@ static int pol_read(const struct pol_fds *fds, struct pol_table *t)
 		struct espx_pol_host_key k, *prev = NULL, cur;
 		struct espx_policy v;
 
-		while (!bpf_map_get_next_key(fds->host, prev, &k)) {
+		while (!bpf_map_get_next_key(fd[ESPX_MAP_POLICY_HOST], prev, &k)) {
 			cur = k;
 			prev = &cur;
 			if (k.half != half || k.dir >= ESPX_POL__MAX ||
 			    t->n[k.dir] >= ESPX_POL_TABLE_MAX ||
-			    bpf_map_lookup_elem(fds->host, &k, &v))
+			    bpf_map_lookup_elem(fd[ESPX_MAP_POLICY_HOST], &k, &v))
 				continue;
 			t->p[k.dir][t->n[k.dir]++] = v;
 		}
@@ -460,15 +445,14 @@ static void ike_finish(int fd, const struct ike_set *s, size_t failed)
 			s->n, strerror(-err));
 }
 
-static int sa_read(struct sa_list *sas)
+static int sa_read(struct espx_dp *dp, struct sa_list *sas)
 {
 	int sa_fd, err;
 
-	sa_fd = espx_pinned_fd(NULL, "espx_sa");
+	sa_fd = espx_dp_fd(dp, ESPX_MAP_SA);
 	if (sa_fd < 0)
 		return sa_fd;
 	err = sa_foreach(sa_fd, sa_collect, sas);
-	close(sa_fd);
 	if (err) {
 		pr_warn("reading SAs to resolve policy templates: %s\n", strerror(-err));
 		return err;
@@ -479,23 +463,22 @@ static int sa_read(struct sa_list *sas)
 }
 
 /* espx_ike alone, for an SA change while there are no policies. */
-static int ike_refresh(void)
+static int ike_refresh(struct espx_dp *dp)
 {
 	struct sa_list sas = { 0 };
 	struct ike_set ike = { 0 };
 	int fd, err;
 
-	fd = espx_pinned_fd(NULL, "espx_ike");
+	fd = espx_dp_fd(dp, ESPX_MAP_IKE);
 	if (fd < 0)
 		return fd;
-	err = sa_read(&sas);
+	err = sa_read(dp, &sas);
 	if (!err)
 		err = ike_collect(&ike, NULL, &sas);
 	if (!err)
 		ike_finish(fd, &ike, ike_begin(fd, &ike));
 	free(ike.v);
 	free(sas.v);
-	close(fd);
 	return err;
 }
 
@@ -512,8 +495,9 @@ struct commit_buf {
  * switch in one write, remove stale IKE pairs. The old half stays intact
  * until the next commit, so a packet that read the old espx_config still
  * finds it. */
-static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
+static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 {
+	const int *fd = dp->fd;
 	struct sa_list sas = { 0 };
 	struct ike_set ike = { 0 };
 	__u32 zero = 0, next, dir, i, slot, nscan, nhost;
@@ -523,22 +507,20 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 	int lpm_fd, bin_fd = -1, ike_fd = -1, err;
 	size_t ike_failed = 0;
 
-	lpm_fd = espx_pinned_fd(NULL, "espx_pol_lpm");
+	lpm_fd = espx_dp_fd(dp, ESPX_MAP_POL_LPM);
 	if (lpm_fd < 0)
 		return lpm_fd;
-	bin_fd = espx_pinned_fd(NULL, "espx_pol_bin");
-	if (bin_fd < 0) {
-		close(lpm_fd);
+	bin_fd = espx_dp_fd(dp, ESPX_MAP_POL_BIN);
+	if (bin_fd < 0)
 		return bin_fd;
-	}
-	ike_fd = espx_pinned_fd(NULL, "espx_ike");
-	err = ike_fd < 0 ? ike_fd : sa_read(&sas);
+	ike_fd = espx_dp_fd(dp, ESPX_MAP_IKE);
+	err = ike_fd < 0 ? ike_fd : sa_read(dp, &sas);
 	if (!err && !(buf = malloc(sizeof(*buf))))
 		err = -ENOMEM;
 	if (err)
 		goto out;
 	next = !(t->cfg.active & 1);
-	err = HALF_CLEAR(fds->host, struct espx_pol_host_key, next);
+	err = HALF_CLEAR(fd[ESPX_MAP_POLICY_HOST], struct espx_pol_host_key, next);
 	if (!err)
 		err = HALF_CLEAR(lpm_fd, struct espx_pol_lpm_key, next);
 	if (!err)
@@ -553,7 +535,7 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 			if (pol_is_host(p) && nhost < ESPX_MAX_HOST_POLICY) {
 				p->flags |= ESPX_POL_F_HOST;
 				host_key(&hk, p, next);
-				if (bpf_map_update_elem(fds->host, &hk, p, BPF_ANY))
+				if (bpf_map_update_elem(fd[ESPX_MAP_POLICY_HOST], &hk, p, BPF_ANY))
 					err = -errno;
 				nhost++;
 				continue;
@@ -567,7 +549,7 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 			}
 			buf->sel[nscan] = p->sel;
 			slot = ESPX_POL_SLOT(next, dir, nscan++);
-			if (bpf_map_update_elem(fds->pol, &slot, p, BPF_ANY))
+			if (bpf_map_update_elem(fd[ESPX_MAP_POLICY], &slot, p, BPF_ANY))
 				err = -errno;
 		}
 		if (!err)
@@ -586,7 +568,7 @@ static int pol_commit(const struct pol_fds *fds, struct pol_table *t)
 	}
 	ike_failed = ike_begin(ike_fd, &ike);
 	t->cfg.active = next;
-	if (bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
+	if (bpf_map_update_elem(fd[ESPX_MAP_CONFIG], &zero, &t->cfg, BPF_ANY)) {
 		err = -errno;
 		pr_warn("switching to the new policy table: %s\n", strerror(-err));
 		goto out;
@@ -596,10 +578,6 @@ out:
 	free(buf);
 	free(ike.v);
 	free(sas.v);
-	if (ike_fd >= 0)
-		close(ike_fd);
-	close(bin_fd);
-	close(lpm_fd);
 	return err;
 }
 
@@ -614,26 +592,26 @@ static struct pol_table *pol_alloc(void)
 
 int policy_sync(void)
 {
-	struct pol_fds fds;
+	struct espx_dp dp;
 	struct pol_table *t;
 	__u32 dir, total = 0;
 	int err;
 
-	err = pol_open(&fds);
+	err = pol_open(&dp);
 	if (err)
 		return err;
 	t = pol_alloc();
-	err = t ? pol_read(&fds, t) : -ENOMEM;
+	err = t ? pol_read(&dp, t) : -ENOMEM;
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++)
 		total += t->n[dir];
 	if (!err && total)
-		err = pol_commit(&fds, t);
+		err = pol_commit(&dp, t);
 	else if (!err)	/* no policies to switch, but the SA pairs still change */
-		err = ike_refresh();
+		err = ike_refresh(&dp);
 	if (err)
 		pr_warn("policies were not updated for this SA change\n");
 	free(t);
-	pol_close(&fds);
+	espx_dp_close(&dp);
 	return err;
 }
 
@@ -672,7 +650,7 @@ int policy_publish(const struct espx_policy *pols, size_t n)
 {
 	struct espx_policy *v[ESPX_POL__MAX] = { 0 };
 	__u32 cnt[ESPX_POL__MAX] = { 0 }, zero = 0, dir, k;
-	struct pol_fds fds;
+	struct espx_dp dp;
 	struct pol_table *t;
 	int err = 0, full = 0;
 	size_t i;
@@ -689,10 +667,10 @@ int policy_publish(const struct espx_policy *pols, size_t n)
 	if (!err && !t)
 		err = -ENOMEM;
 	if (!err)
-		err = pol_open(&fds);
+		err = pol_open(&dp);
 	if (!err) {
 		memset(t, 0, sizeof(*t));
-		if (bpf_map_lookup_elem(fds.cfg, &zero, &t->cfg))
+		if (bpf_map_lookup_elem(dp.fd[ESPX_MAP_CONFIG], &zero, &t->cfg))
 			err = -errno;
 		for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 			int over;
@@ -709,8 +687,8 @@ int policy_publish(const struct espx_policy *pols, size_t n)
 				t->p[dir][k] = v[dir][k];
 		}
 		if (!err)
-			err = pol_commit(&fds, t);
-		pol_close(&fds);
+			err = pol_commit(&dp, t);
+		espx_dp_close(&dp);
 	}
 	free(t);
 	for (dir = 0; dir < ESPX_POL__MAX; dir++)
@@ -785,21 +763,21 @@ static int pol_insert(struct pol_table *t, struct espx_policy *p)
 static int pol_change(int (*change)(struct pol_table *t, void *arg), void *arg)
 {
 	struct pol_table *t = NULL;
-	struct pol_fds fds = { -1, -1, -1 };
+	struct espx_dp dp;
 	int err, lock;
 
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
-	err = pol_open(&fds);
+	err = pol_open(&dp);
 	if (!err)
-		err = (t = pol_alloc()) ? pol_read(&fds, t) : -ENOMEM;
+		err = (t = pol_alloc()) ? pol_read(&dp, t) : -ENOMEM;
 	if (!err)
 		err = change(t, arg);
 	if (!err)
-		err = pol_commit(&fds, t);
+		err = pol_commit(&dp, t);
 	free(t);
-	pol_close(&fds);
+	espx_dp_close(&dp);
 	espx_unlock(lock);
 	return err;
 }
@@ -987,7 +965,7 @@ static void pol_json(struct jw *w, const struct espx_policy *p)
 
 static int policy_list(int argc, char **argv, int json)
 {
-	struct pol_fds fds = { -1, -1, -1 };
+	struct espx_dp dp;
 	struct pol_table *t = NULL;
 	__u32 dir, i;
 	struct jw w;
@@ -997,9 +975,9 @@ static int policy_list(int argc, char **argv, int json)
 		pr_warn("policy list: unexpected '%s'; it takes no filters (only -j)\n", argv[0]);
 		return 2;
 	}
-	err = pol_open(&fds);
+	err = pol_open(&dp);
 	if (!err)
-		err = (t = pol_alloc()) ? pol_read(&fds, t) : -ENOMEM;
+		err = (t = pol_alloc()) ? pol_read(&dp, t) : -ENOMEM;
 	if (!err) {
 		jw_init(&w, stdout);
 		if (json)
@@ -1017,7 +995,7 @@ static int policy_list(int argc, char **argv, int json)
 		}
 	}
 	free(t);
-	pol_close(&fds);
+	espx_dp_close(&dp);
 	return err ? 1 : 0;
 }
 

@@ -8,22 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "espx_sa.h"
-
-/* Which AES implementation the kernel uses under ecb(aes). */
-enum espx_aes_driver {
-	/* "ecb(aes)": the kernel's highest-priority AES cipher. On kernels
-	 * without AES-NI that is aes-fixed-time (constant time); with AES-NI
-	 * it is aes-aesni. Never aes-generic while aes-fixed-time is built. */
-	ESPX_AES_KERNEL = 0,
-	/* "ecb(aes-generic)": table-driven, about 2x faster than
-	 * aes-fixed-time, but its memory accesses depend on the key and data
-	 * (cache-timing side channel). Opt-in only. */
-	ESPX_AES_GENERIC = 1,
-};
-
-const char *espx_aes_driver_algo(enum espx_aes_driver d);
-/* "kernel" or "generic" -> enum; -EINVAL otherwise. */
-int espx_aes_driver_parse(const char *s, enum espx_aes_driver *d);
+#include "model/sa_table.h"
 
 /* File descriptors of the maps and programs the installer needs; any object
  * built from bpf/lib/sa_setup.h has them. */
@@ -38,18 +23,6 @@ struct espx_sa_fds {
 	int hwm_map;
 };
 
-/* Numbers an SA may still take after its oseq was read for the high-water
- * mark: the delete reads oseq and unlinks the entry under the bucket lock
- * (lookup-and-delete), but a tc program that looked the entry up just
- * before can still take one number on it (one per packet, one packet per
- * program run, at most one run per CPU). 1024 covers that on any machine
- * espx runs on, and the lookup-then-delete fallback's few microseconds. */
-#define ESPX_HWM_MARGIN	1024
-
-/* Where an install of an SA identity whose high-water mark is hwm (have:
- * one is recorded) starts numbering: want, or above the mark if want is
- * not already (saturating at 2^64-1). Pure, unit-tested. */
-__u64 espx_hwm_start(__u64 want, __u64 hwm, int have);
 /* Raise the recorded mark of key to at least oseq (never lowers it).
  * 0 or -errno; a missing map (fd <= 0) is 0. */
 int espx_hwm_note(int hwm_fd, const struct espx_sa_key *key, __u64 oseq);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "util.h"
-#include "xfrm_parse.h"
+#include "common/util.h"
+#include "model/xfrm_parse.h"
 
 /* Walks the words of one command line. */
 struct cur {

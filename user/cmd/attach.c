@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* `espx attach|detach|unload|status` (attach.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -6,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -17,16 +16,18 @@
 #include "espx.skel.h"
 #include "espx_common.h"
 #include "espx_policy.h"
-#include "attach.h"
-#include "devcfg.h"
-#include "handover.h"
-#include "heartbeat.h"
-#include "segment.h"
-#include "json.h"
-#include "kcheck.h"
-#include "log.h"
-#include "pins.h"
-#include "xfrm_nl.h"
+#include "cmd/attach.h"
+#include "platform/devcfg.h"
+#include "platform/handover.h"
+#include "platform/heartbeat.h"
+#include "platform/segment.h"
+#include "common/json.h"
+#include "platform/kcheck.h"
+#include "platform/lock.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/pins.h"
+#include "platform/xfrm_nl.h"
 
 /* How long a transition may hold protected traffic back: long enough for
  * thousands of SAs' netlink hand-over under load, short enough that a
@@ -88,64 +89,6 @@ static int kernel_out_uncovered(int cfg_fd)
 	return n;
 }
 
-/* Create dir with mode 0700, or tighten an existing one to 0700. */
-static int mkdir_private(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		pr_warn("cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
-	}
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		pr_warn("%s is not a directory\n", dir);
-		return -ENOTDIR;
-	}
-	if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700)) {
-		pr_warn("cannot make %s private: %s\n", dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static int ensure_pin_dirs(void)
-{
-	char progs[300], links[300];
-	int err;
-
-	err = espx_pins_bpffs(1);
-	if (err)
-		return err;
-	espx_pin_path(progs, sizeof(progs), NULL, "progs");
-	espx_pin_path(links, sizeof(links), NULL, "links");
-	if ((err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
-	    (err = mkdir_private(links)))
-		return err;
-	return 0;
-}
-
-static void link_path(char *buf, size_t n, const char *ifname, const char *kind)
-{
-	char name[64];
-
-	espx_link_pin_name(name, sizeof(name), ifname, kind);
-	espx_pin_path(buf, n, "links", name);
-}
-
-/* Pin a set-up program, replacing an older version's pin (links hold their own program). */
-static int pin_prog(struct bpf_program *prog)
-{
-	char path[256];
-
-	espx_pin_path(path, sizeof(path), "progs", bpf_program__name(prog));
-	unlink(path);	/* a previous version's program; links keep theirs */
-	if (bpf_program__pin(prog, path)) {
-		pr_warn("pinning %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 static const char *xdp_mode_name(int attach_mode)
 {
 	switch (attach_mode) {
@@ -169,72 +112,6 @@ static int link_prog_id(int link_fd, unsigned int *ifindex)
 	return (int)info.prog_id;
 }
 
-static int remove_all_pins(void);
-
-/* Load the object with its maps pinned (reusing pinned ones) and pin the
- * SA set-up programs; with !links the packet programs are left out (not
- * verified): commands that only fill maps need the maps and the set-up
- * programs, and verifying the datapath costs each of them most of its time.
- * NULL and *err on failure. */
-static struct espx *load_datapath(int links, int *err)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	struct espx *skel;
-
-	*err = ensure_pin_dirs();
-	if (*err)
-		return NULL;
-	oo.pin_root_path = espx_pin_root();
-	skel = espx__open_opts(&oo);
-	if (!skel) {
-		*err = -errno;
-		pr_warn("opening the BPF object: %s\n", strerror(-*err));
-		return NULL;
-	}
-	if (!links) {
-		bpf_program__set_autoload(skel->progs.espx_xdp_rx, false);
-		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
-		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
-	}
-	*err = espx__load(skel);
-	if (*err) {
-		pr_warn("loading the datapath failed: %s%s\n", strerror(-*err),
-			*err == -EINVAL ? " (pinned maps of another espx version? 'espx unload' removes them; run with -v for the verifier log)"
-					: " (run with -v for libbpf's log)");
-		goto fail;
-	}
-	if ((*err = pin_prog(skel->progs.espx_sa_crypto_init)) ||
-	    (*err = pin_prog(skel->progs.espx_sa_ghash_init)) ||
-	    (*err = pin_prog(skel->progs.espx_sa_sync)))
-		goto fail;
-	return skel;
-fail:
-	espx__destroy(skel);
-	return NULL;
-}
-
-int espx_load(void)
-{
-	struct espx *skel;
-	struct stat st;
-	int lock, err, fresh;
-
-	err = kcheck_require();
-	if (err)
-		return err;
-	lock = espx_lock();
-	if (lock < 0)
-		return -EBUSY;
-	espx_pins_bpffs(0);
-	fresh = stat(espx_pin_root(), &st) != 0;
-	skel = load_datapath(0, &err);
-	espx__destroy(skel);
-	if (err && fresh)
-		remove_all_pins();
-	espx_unlock(lock);
-	return err;
-}
-
 int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
@@ -255,8 +132,8 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
-	link_path(xpath, sizeof(xpath), ifname, "xdp");
-	link_path(tpath, sizeof(tpath), ifname, "tc");
+	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
+	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
 	espx_pins_bpffs(0);
 	if (!stat(xpath, &st) || !stat(tpath, &st)) {
 		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
@@ -265,7 +142,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		goto out;
 	}
 	fresh = stat(espx_pin_root(), &st) != 0;
-	skel = load_datapath(1, &err);
+	skel = espx_dp_load(1, &err);
 	if (!skel)
 		goto out;
 	/* Order (docs/architecture.md, "Transitions"): guard, numbers and
@@ -356,31 +233,9 @@ out:
 		guard_set(cfg_fd, 0);
 	espx__destroy(skel);
 	if (err && fresh)	/* leave nothing half-installed */
-		remove_all_pins();
+		espx_remove_all_pins();
 	espx_unlock(lock);
 	return err;
-}
-
-/* Detach and unpin one link; 1 if it existed, 0 if not, -errno on error. */
-static int drop_link(const char *path)
-{
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		pr_warn("opening %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	/* Detach even if someone else holds the link open. */
-	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
-		pr_debug("link detach %s: %s\n", path, strerror(errno));
-	close(fd);
-	if (unlink(path)) {
-		pr_warn("removing %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	return 1;
 }
 
 int espx_attached_count(const char *except)
@@ -390,7 +245,7 @@ int espx_attached_count(const char *except)
 	DIR *d;
 	int n = 0;
 
-	espx_pin_path(dir, sizeof(dir), "links", "");
+	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
 	d = opendir(dir);
 	while (d && (de = readdir(d)))
 		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
@@ -407,6 +262,7 @@ int espx_detach(const char *ifname)
 	char xpath[300], tpath[300];
 	int lock, a, b, cfg_fd, split;
 	unsigned int idx = if_nametoindex(ifname);
+	struct espx_dp dp;
 	struct stat st;
 
 	if (espx_pins_bpffs(0)) {
@@ -416,8 +272,8 @@ int espx_detach(const char *ifname)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
-	link_path(xpath, sizeof(xpath), ifname, "xdp");
-	link_path(tpath, sizeof(tpath), ifname, "tc");
+	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
+	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
 	if (stat(xpath, &st) && stat(tpath, &st)) {
 		espx_unlock(lock);
 		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
@@ -431,16 +287,12 @@ int espx_detach(const char *ifname)
 	 * here: NEWAE sets its number, and one sent while it sends would set
 	 * it back. Interrupted anywhere, a second detach redoes what is left;
 	 * every step is safe to repeat. */
-	cfg_fd = espx_pinned_fd(NULL, "espx_config");
+	espx_dp_init(&dp);
+	cfg_fd = espx_dp_fd(&dp, ESPX_MAP_CONFIG);
 	guard_set(cfg_fd, 1);
-	if (idx) {
-		int seg_fd = espx_pinned_fd(NULL, "espx_seg");
-
-		seg_destroy(idx, seg_fd);
-		if (seg_fd >= 0)
-			close(seg_fd);
-	}
-	a = drop_link(xpath);
+	if (idx)
+		seg_destroy(idx, espx_dp_fd(&dp, ESPX_MAP_SEG));
+	a = espx_drop_link(xpath);
 	/* espx stopped sending here: the kernel continues above espx's numbers
 	 * (below a jump of espx's, if espx still sends on other devices) */
 	split = espx_attached_count(ifname) > 0;
@@ -448,61 +300,14 @@ int espx_detach(const char *ifname)
 	if (devcfg_restore(ifname))
 		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
 			ifname, ifname);
-	b = drop_link(tpath);
+	b = espx_drop_link(tpath);
 	guard_set(cfg_fd, 0);
-	if (cfg_fd >= 0)
-		close(cfg_fd);
+	espx_dp_close(&dp);
 	espx_unlock(lock);
 	if (a < 0 || b < 0)
 		return a < 0 ? a : b;
 	printf("detached from %s\n", ifname);
 	return 0;
-}
-
-/* Remove every pin in dir (links are detached first), then dir itself. */
-static int remove_dir_pins(const char *dir, int links)
-{
-	struct dirent *de;
-	char path[512];
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (links) {
-			char dev[IF_NAMESIZE + 8], kind[8];
-
-			drop_link(path);
-			if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
-			    !strcmp(kind, "xdp")) {
-				devcfg_restore(dev);
-				if (if_nametoindex(dev))
-					seg_destroy(if_nametoindex(dev), -1);
-			}
-		}
-		else if (unlink(path))
-			pr_warn("removing %s: %s\n", path, strerror(errno));
-	}
-	closedir(d);
-	if (rmdir(dir) && errno != ENOENT) {
-		pr_warn("removing %s: %s\n", dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-static int remove_all_pins(void)
-{
-	char links[300], progs[300];
-
-	espx_pin_path(links, sizeof(links), NULL, "links");
-	espx_pin_path(progs, sizeof(progs), NULL, "progs");
-	remove_dir_pins(links, 1);
-	remove_dir_pins(progs, 0);
-	return remove_dir_pins(espx_pin_root(), 0);
 }
 
 /* Before the pins go: hand every attached device back to the kernel in
@@ -512,14 +317,16 @@ static void unload_handback(void)
 {
 	char dir[256], path[512], dev[IF_NAMESIZE + 8], kind[8];
 	int cfg_fd, n = espx_attached_count(NULL), pass;
+	struct espx_dp dp;
 	struct dirent *de;
 	DIR *d;
 
 	if (!n)
 		return;
-	cfg_fd = espx_pinned_fd(NULL, "espx_config");
+	espx_dp_init(&dp);
+	cfg_fd = espx_dp_fd(&dp, ESPX_MAP_CONFIG);
 	guard_set(cfg_fd, 1);
-	espx_pin_path(dir, sizeof(dir), "links", "");
+	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
 	/* pass 0: segmenters and XDP links; the hand-back; pass 1: the
 	 * kernel's IPsec back and the TC links (the hand-back is the last
 	 * NEWAE while the kernel cannot send: see espx_detach) */
@@ -536,14 +343,13 @@ static void unload_handback(void)
 			if (pass == 1)
 				devcfg_restore(dev);
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			drop_link(path);
+			espx_drop_link(path);
 		}
 		if (d)
 			closedir(d);
 	}
 	guard_set(cfg_fd, 0);
-	if (cfg_fd >= 0)
-		close(cfg_fd);
+	espx_dp_close(&dp);
 }
 
 int espx_unload(void)
@@ -558,7 +364,7 @@ int espx_unload(void)
 	if (lock < 0)
 		return -EBUSY;
 	unload_handback();
-	err = remove_all_pins();
+	err = espx_remove_all_pins();
 	devcfg_forget_all();
 	espx_unlock(lock);
 	if (!err)
@@ -573,7 +379,7 @@ static long count_sas(void)
 	long n = 0;
 	int fd;
 
-	espx_pin_path(path, sizeof(path), NULL, "espx_sa");
+	espx_obj_path(path, sizeof(path), ESPX_MAP_SA);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
@@ -591,7 +397,7 @@ static int pinned_link(const char *ifname, const char *kind, unsigned int *ifind
 	char path[300];
 	int fd, id;
 
-	link_path(path, sizeof(path), ifname, kind);
+	espx_link_pin_path(path, sizeof(path), ifname, kind);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
@@ -634,7 +440,7 @@ int espx_status(int json)
 
 	if (!espx_pins_bpffs(0)) {
 		sas = count_sas();
-		espx_pin_path(links, sizeof(links), NULL, "links");
+		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
 		d = opendir(links);
 		hs = daemon_state(&hb, &age_ms, &alive);
 	} else {

@@ -17,6 +17,9 @@
 
 #include <stddef.h>
 
+#define ESPX_PIN_PROGS	"progs"
+#define ESPX_PIN_LINKS	"links"
+
 /* Make bpffs reachable at /sys/fs/bpf. `ip netns exec` gives the command a
  * fresh /sys without the host's bpffs; pins made in a bpffs mounted there
  * would vanish when the command exits, so espx joins the mount namespace of
@@ -30,12 +33,15 @@ const char *espx_pin_root(void);
 /* <root>/<sub>/<name>; sub may be NULL. */
 void espx_pin_path(char *buf, size_t n, const char *sub, const char *name);
 
-/* Open a pinned map or program (sub NULL for maps, "progs" for programs).
+/* Open a pinned map or program (sub NULL for maps, ESPX_PIN_PROGS for
+ * programs); datapath.h names them.
  * -ENOENT with a message saying to attach or load first. */
 int espx_pinned_fd(const char *sub, const char *name);
 
 /* Pin name of a device's link: kind is "xdp" or "tc". */
 void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kind);
+/* Its full path under links/. */
+void espx_link_pin_path(char *buf, size_t n, const char *ifname, const char *kind);
 /* Inverse: device name and kind from a pin name; -EINVAL if not a link. */
 int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, size_t kn);
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* espx's run-time directory and its locks (lock.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,8 +10,8 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-#include "lock.h"
-#include "log.h"
+#include "platform/lock.h"
+#include "common/log.h"
 
 /* Root's (or, without root, the effective user's), and nobody else may
  * write into it: what is in it was put there by espx. */

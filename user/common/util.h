@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers with no espx state: hex parsing and formatting, wiping
+ * key material, CLOCK_BOOTTIME stamps. */
 #ifndef ESPX_UTIL_H
 #define ESPX_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -14,5 +17,10 @@ int hex_parse(const char *s, uint8_t *out, size_t max);
 void hex_format(const uint8_t *in, size_t n, char *out);
 /* Zero memory holding key material in a way the compiler cannot elide. */
 void wipe(void *p, size_t n);
+
+/* CLOCK_BOOTTIME now, in ns (the clock the datapath stamps with). */
+__u64 boot_ns(void);
+/* A CLOCK_BOOTTIME stamp as local wall-clock time; "-" for 0. */
+const char *boot_time_str(__u64 ns, char *buf, size_t n);
 
 #endif

@@ -17,7 +17,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
-#include "kcheck.h"
+#include "platform/kcheck.h"
 
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
 #define BPFFS_DIR	"/sys/fs/bpf"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+/* The one JSON writer (json.h). */
 #include <inttypes.h>
-#include "json.h"
+#include "common/json.h"
 
 void jw_init(struct jw *w, FILE *f)
 {

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "pol_lpm.h"
+#include "model/pol_lpm.h"
 
 static __u32 full_len(__u8 family)
 {

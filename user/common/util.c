@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
+/* Small helpers with no espx state (util.h): hex, wiping, the boot clock. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
-#include "util.h"
+#include <time.h>
+#include "common/util.h"
 
 static int hexval(char c)
 {
@@ -50,4 +53,33 @@ void hex_format(const uint8_t *in, size_t n, char *out)
 void wipe(void *p, size_t n)
 {
 	explicit_bzero(p, n);
+}
+
+__u64 boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+const char *boot_time_str(__u64 ns, char *buf, size_t n)
+{
+	struct timespec now;
+	__s64 offset;
+	struct tm tm;
+	time_t t;
+
+	if (!ns) {
+		snprintf(buf, n, "-");
+		return buf;
+	}
+	/* shift by (wall - boot) in ns, so the same stamp always prints the
+	 * same second */
+	clock_gettime(CLOCK_REALTIME, &now);
+	offset = (__s64)now.tv_sec * 1000000000LL + now.tv_nsec - (__s64)boot_ns();
+	t = (time_t)(((__s64)ns + offset) / 1000000000LL);
+	localtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+	return buf;
 }
