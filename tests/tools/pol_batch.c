@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmd/policy.h"
+#include "platform/pol_store.h"
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "model/xfrm_parse.h"

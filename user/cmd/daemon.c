@@ -49,7 +49,7 @@
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "platform/pins.h"
-#include "cmd/policy.h"
+#include "platform/pol_store.h"
 #include "platform/sa_install.h"
 #include "common/util.h"
 #include "platform/xfrm_nl.h"
@@ -156,29 +156,13 @@ static struct msa *msa_find(struct daemon *d, const struct espx_sa_key *key)
 	return NULL;
 }
 
-/* Room for one more element in a growing array: 0 or -ENOMEM. */
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? 2 * *cap : 256;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	nv = realloc(*v, c * size);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = c;
-	return 0;
-}
-
 static struct msa *msa_add(struct daemon *d, const struct espx_sa_key *key)
 {
 	struct msa *m = msa_find(d, key);
 
 	if (m)
 		return m;
-	if (grow((void **)&d->sa, &d->cap, d->nsa, sizeof(*d->sa)))
+	if (array_grow((void **)&d->sa, &d->cap, d->nsa + 1, sizeof(*d->sa), 256))
 		return NULL;
 	m = &d->sa[d->nsa++];
 	memset(m, 0, sizeof(*m));
@@ -349,7 +333,7 @@ static int pol_apply(struct daemon *d, const struct xnl_pol *p)
 			"espx blocks what it covers on its devices (fail closed)" :
 			"espx keeps its selector, but no espx SA will match its template");
 	if (!slot) {
-		if (grow((void **)&d->pol, &d->polcap, d->npol, sizeof(*d->pol)))
+		if (array_grow((void **)&d->pol, &d->polcap, d->npol + 1, sizeof(*d->pol), 256))
 			return -ENOMEM;
 		slot = &d->pol[d->npol++];
 	} else {
@@ -528,7 +512,7 @@ static int dump_sa_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWSA || xnl_sa_decode(nlh, d->tmp))
 		return 0;
-	if (grow((void **)&s->k, &s->cap, s->n, sizeof(*s->k)))
+	if (array_grow((void **)&s->k, &s->cap, s->n + 1, sizeof(*s->k), 256))
 		return -ENOMEM;
 	s->k[s->n++] = d->tmp->key;
 	sa_apply(d, d->tmp);

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "platform/datapath.h"
 #include "platform/lock.h"
-#include "cmd/policy.h"
+#include "platform/pol_store.h"
 #include "platform/sa_install.h"
 #include "cmd/state.h"
 #include "common/util.h"

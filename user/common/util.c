@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Small helpers with no espx state (util.h): hex, wiping, the boot clock. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -82,4 +83,21 @@ const char *boot_time_str(__u64 ns, char *buf, size_t n)
 	localtime_r(&t, &tm);
 	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 	return buf;
+}
+
+int array_grow(void **v, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t c = *cap;
+	void *nv;
+
+	if (need <= c)
+		return 0;
+	while (c < need)
+		c = c ? 2 * c : first;
+	nv = realloc(*v, c * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
 }

@@ -18,6 +18,11 @@ void hex_format(const uint8_t *in, size_t n, char *out);
 /* Zero memory holding key material in a way the compiler cannot elide. */
 void wipe(void *p, size_t n);
 
+/* Room for `need` elements of `size` bytes in the growing array *v of
+ * capacity *cap, which doubles from `first`. 0, or -ENOMEM with the
+ * array as it was. */
+int array_grow(void **v, size_t *cap, size_t need, size_t size, size_t first);
+
 /* CLOCK_BOOTTIME now, in ns (the clock the datapath stamps with). */
 __u64 boot_ns(void);
 /* A CLOCK_BOOTTIME stamp as local wall-clock time; "-" for 0. */

@@ -334,18 +334,13 @@ int sa_foreach(int sa_fd, sa_fn fn, void *ctx)
 
 int sa_keys_sorted(int sa_fd, struct espx_sa_key **keys, size_t *n)
 {
-	struct espx_sa_key key, *prev = NULL, *k = NULL, *tmp;
+	struct espx_sa_key key, *prev = NULL, *k = NULL;
 	size_t cap = 0, cnt = 0;
 
 	while (!bpf_map_get_next_key(sa_fd, prev, &key)) {
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 64;
-			tmp = realloc(k, cap * sizeof(*k));
-			if (!tmp) {
-				free(k);
-				return -ENOMEM;
-			}
-			k = tmp;
+		if (array_grow((void **)&k, &cap, cnt + 1, sizeof(*k), 64)) {
+			free(k);
+			return -ENOMEM;
 		}
 		k[cnt] = key;
 		prev = &k[cnt++];
