@@ -74,7 +74,7 @@ static int count_out_policy(const struct nlmsghdr *nlh, void *data)
 static int kernel_out_uncovered(int cfg_fd)
 {
 	struct espx_config cfg;
-	struct xnl nl;
+	struct nl nl;
 	__u32 zero = 0, h;
 	int n = 0;
 
@@ -83,9 +83,9 @@ static int kernel_out_uncovered(int cfg_fd)
 	h = cfg.active & 1;
 	if (cfg.count[h][ESPX_POL_OUT] || cfg.nhost[h][ESPX_POL_OUT] || xnl_open(&nl, 0, 0))
 		return 0;
-	if (xnl_dump(&nl, XFRM_MSG_GETPOLICY, count_out_policy, &n))
+	if (nl_dump(&nl, XFRM_MSG_GETPOLICY, count_out_policy, &n))
 		n = 0;
-	xnl_close(&nl);
+	nl_close(&nl);
 	return n;
 }
 

@@ -81,8 +81,14 @@ struct msa {
 	int split_seen, split_ended;
 };
 
+/* A kernel policy as the daemon mirrors it. */
+struct mpol {
+	struct xnl_pol k;
+	int warned;			/* mixed-family warning logged */
+};
+
 struct daemon {
-	struct xnl ev, rq;
+	struct nl ev, rq;
 	struct espx_dp dp;		/* the pinned objects, open while it runs */
 	struct espx_sa_fds fds;		/* the installer's view of dp */
 	int hb_fd;			/* espx_daemon: the heartbeat; -1 none */
@@ -90,8 +96,8 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct msa *sa;
 	size_t nsa, cap;
-	struct xnl_pol *pol;		/* the kernel's policies, in age order (the
-					 * kernel's: oldest first, xnl_pol_sort_age) */
+	struct mpol *pol;		/* the kernel's policies, in age order (the
+					 * kernel's: oldest first, xnl_pol_age_cmp) */
 	size_t npol, polcap;
 	int interval_ms;
 	int rcvbuf;			/* event socket buffer, bytes (0: default) */
@@ -109,6 +115,7 @@ struct daemon {
 	int lock_failing;		/* the last try for the lock failed */
 	__u64 lock_retry;		/* CLOCK_MONOTONIC ms of the next try; 0: now */
 	struct xnl_sa *tmp;		/* one decoded SA (large: no stack) */
+	int sfd, tfd;			/* signalfd, timerfd; -1 none */
 	struct ksa_seen {
 		struct espx_sa_key *k;
 		size_t n, cap;
@@ -310,24 +317,24 @@ static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 
 /* --- policies ----------------------------------------------------------- */
 
-static struct xnl_pol *pol_find(struct daemon *d, __u32 index)
+static struct mpol *pol_find(struct daemon *d, __u32 index)
 {
 	size_t i;
 
 	for (i = 0; i < d->npol; i++)
-		if (d->pol[i].pol.index == index)
+		if (d->pol[i].k.pol.index == index)
 			return &d->pol[i];
 	return NULL;
 }
 
 static int pol_apply(struct daemon *d, const struct xnl_pol *p)
 {
-	struct xnl_pol *slot = pol_find(d, p->pol.index);
+	struct mpol *slot = pol_find(d, p->pol.index);
 	int warned = 0;
 
 	if (p->skip)
 		return 0;
-	if (p->why[0] && (!slot || strcmp(slot->why, p->why)))
+	if (p->why[0] && (!slot || strcmp(slot->k.why, p->why)))
 		pr_warn("policy index %u dir %s: %s; %s\n", p->pol.index, xp_dir_name(p->pol.dir),
 			p->why, p->pol.dir == ESPX_POL_OUT ?
 			"espx blocks what it covers on its devices (fail closed)" :
@@ -339,7 +346,7 @@ static int pol_apply(struct daemon *d, const struct xnl_pol *p)
 	} else {
 		warned = slot->warned;	/* an update is the same policy: warned once */
 	}
-	*slot = *p;
+	slot->k = *p;
 	slot->warned = warned;
 	d->publish = 1;
 	return 0;
@@ -350,7 +357,7 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	size_t i;
 
 	for (i = 0; i < d->npol; i++) {
-		struct espx_policy *p = &d->pol[i].pol;
+		struct espx_policy *p = &d->pol[i].k.pol;
 
 		if (index ? p->index != index : (p->dir != dir || memcmp(&p->sel, sel, sizeof(*sel))))
 			continue;
@@ -370,7 +377,7 @@ static int v6_shares_sa(const struct daemon *d, const struct espx_tmpl *t)
 	size_t i;
 
 	for (i = 0; i < d->npol; i++) {
-		const struct espx_policy *q = &d->pol[i].pol;
+		const struct espx_policy *q = &d->pol[i].k.pol;
 
 		if (q->dir == ESPX_POL_OUT && q->sel.family == AF_INET6 &&
 		    (q->flags & ESPX_POL_F_TMPL) && q->tmpl.reqid == t->reqid &&
@@ -389,14 +396,14 @@ static int publish(struct daemon *d)
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < d->npol; i++)
-		any_v6 |= d->pol[i].pol.dir == ESPX_POL_OUT && d->pol[i].pol.sel.family == AF_INET6;
+		any_v6 |= d->pol[i].k.pol.dir == ESPX_POL_OUT && d->pol[i].k.pol.sel.family == AF_INET6;
 	for (i = 0; i < d->npol; i++) {
-		v[i] = d->pol[i].pol;
+		v[i] = d->pol[i].k.pol;
 		if (v[i].dir != ESPX_POL_OUT)
 			continue;
 		/* what espx cannot carry as the kernel would, it blocks
 		 * (fail closed: disable_xfrm keeps the kernel out) */
-		if (d->pol[i].why[0])
+		if (d->pol[i].k.why[0])
 			v[i].action = ESPX_POL_BLOCK;
 		if (any_v6 && v[i].sel.family == AF_INET && (v[i].flags & ESPX_POL_F_TMPL) &&
 		    v6_shares_sa(d, &v[i].tmpl)) {
@@ -425,20 +432,6 @@ static int publish(struct daemon *d)
 
 /* --- events from the kernel --------------------------------------------- */
 
-static int sa_key_of(const struct xfrm_usersa_info *p, struct espx_sa_key *key)
-{
-	if (p->family != AF_INET && p->family != AF_INET6)
-		return -EINVAL;
-	memset(key, 0, sizeof(*key));
-	key->family = (__u8)p->family;
-	key->spi = p->id.spi;
-	if (p->family == AF_INET6)
-		memcpy(key->daddr, p->id.daddr.a6, 16);
-	else
-		key->daddr[0] = p->id.daddr.a4;
-	return 0;
-}
-
 static int on_msg(const struct nlmsghdr *nlh, void *data)
 {
 	struct daemon *d = data;
@@ -447,6 +440,7 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 	struct espx_sel sel;
 	__u32 index;
 	__u8 proto, dir;
+	int hard;
 
 	switch (nlh->nlmsg_type) {
 	case XFRM_MSG_NEWSA:
@@ -469,18 +463,11 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 			pol_remove(d, &sel, index, dir);
 		break;
 	case XFRM_MSG_EXPIRE:
-		/* a hard expiry deletes the SA without a DELSA (the kernel's own
-		 * time limits, and the EXPIRE espx sent for a byte/packet limit) */
-		if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(struct xfrm_user_expire))) {
-			const struct xfrm_user_expire *ue = mnl_nlmsg_get_payload(nlh);
-
-			if (ue->hard && !sa_key_of(&ue->state, &key))
-				sa_remove(d, &key);
-		}
+		/* a hard expiry deletes the SA without a DELSA */
+		if (!xnl_expire_decode(nlh, &key, &hard) && hard)
+			sa_remove(d, &key);
 		break;
-	case XFRM_MSG_POLEXPIRE: {
-		int hard;
-
+	case XFRM_MSG_POLEXPIRE:
 		/* xfrm_policy_timer(): a hard expiry has deleted the policy,
 		 * and only this message says so */
 		if (xnl_polexpire_decode(nlh, &index, &dir, &sel, &hard))
@@ -493,7 +480,6 @@ static int on_msg(const struct nlmsghdr *nlh, void *data)
 			pr_info("policy index %u dir %s: soft expire\n", index, xp_dir_name(dir));
 		}
 		break;
-	}
 	case XFRM_MSG_FLUSHSA:
 	case XFRM_MSG_FLUSHPOLICY:
 		d->resync = 1;
@@ -583,6 +569,11 @@ static void prune_hwm(struct daemon *d, int fd, const struct ksa_seen *s)
 }
 
 /* Make the maps equal to the kernel's database, keeping what is unchanged. */
+static int mpol_age_cmp(const void *a, const void *b)
+{
+	return xnl_pol_age_cmp(&((const struct mpol *)a)->k, &((const struct mpol *)b)->k);
+}
+
 static int resync(struct daemon *d)
 {
 	struct ksa_seen *seen = &d->seen;
@@ -593,7 +584,7 @@ static int resync(struct daemon *d)
 		lock = daemon_lock(d);
 		if (lock < 0)
 			return -EBUSY;
-		err = xnl_dump(&d->rq, XFRM_MSG_GETSA, dump_sa_cb, d);
+		err = nl_dump(&d->rq, XFRM_MSG_GETSA, dump_sa_cb, d);
 		if (!err) {
 			prune(d, d->fds.sa_map, seen, 1);
 			prune(d, d->dp.fd[ESPX_MAP_KERNEL_SA], seen, 0);
@@ -606,7 +597,7 @@ static int resync(struct daemon *d)
 		if (err)
 			break;
 		d->npol = 0;
-		err = xnl_dump(&d->rq, XFRM_MSG_GETPOLICY, dump_pol_cb, d);
+		err = nl_dump(&d->rq, XFRM_MSG_GETPOLICY, dump_pol_cb, d);
 		if (err == -EINTR)
 			continue;
 		break;
@@ -616,7 +607,8 @@ static int resync(struct daemon *d)
 		return err;
 	}
 	/* the dump lists newest first; keep the age order events give */
-	xnl_pol_sort_age(d->pol, d->npol);
+	if (d->npol > 1)	/* indexes are unique: the order is fully determined */
+		qsort(d->pol, d->npol, sizeof(*d->pol), mpol_age_cmp);
 	d->resync = 0;
 	return publish(d);
 }
@@ -863,7 +855,8 @@ static void tick(struct daemon *d, int force)
 static void acquire_one(struct daemon *d, const struct espx_acquire_event *ev)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-	const struct xnl_pol *p = pol_find(d, ev->index);
+	const struct mpol *m = pol_find(d, ev->index);
+	const struct xnl_pol *p = m ? &m->k : NULL;
 	int err;
 
 	xp_addr_str(ev->saddr, ev->family, src, sizeof(src));
@@ -1060,53 +1053,58 @@ static int one_daemon(void)
 	return fd;	/* kept open until exit */
 }
 
-int daemon_cmd(int argc, char **argv)
+/* Everything the daemon holds, empty: daemon_stop() may run on it at any
+ * point of daemon_start(). NULL if out of memory. */
+static struct daemon *daemon_new(void)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
-	struct pollfd pfd[4];
+
+	if (!d)
+		return NULL;
+	d->tmp = calloc(1, sizeof(*d->tmp));
+	if (!d->tmp) {
+		free(d);
+		return NULL;
+	}
+	d->hb_fd = -1;
+	d->sfd = -1;
+	d->tfd = -1;
+	espx_dp_init(&d->dp);
+	return d;
+}
+
+/* Netlink, the datapath, the first sync, the devices, signals and the
+ * timer. 0, or -1 after saying what failed. */
+static int daemon_start(struct daemon *d)
+{
 	struct itimerspec its = { 0 };
 	sigset_t mask;
-	int sfd = -1, tfd = -1, err, i, rc = 1, stop = 0;
+	int err, i;
 
-	if (!d || !(d->tmp = calloc(1, sizeof(*d->tmp))))
-		return 1;
-	d->hb_fd = -1;
-	espx_dp_init(&d->dp);
-	err = parse_args(d, argc, argv);
-	if (err) {
-		free(d->tmp);
-		free(d);
-		return err;
-	}
-	if (one_daemon() < 0) {
-		free(d->tmp);
-		free(d);
-		return 1;
-	}
 	if (xnl_open(&d->ev, GRP(XFRMNLGRP_SA) | GRP(XFRMNLGRP_POLICY) | GRP(XFRMNLGRP_EXPIRE),
 		     d->rcvbuf) ||
 	    xnl_open(&d->rq, 0, 0)) {
 		pr_warn("daemon: cannot open XFRM netlink (%s); the daemon needs a kernel with xfrm_user (modprobe xfrm_user); without kernel ESP use 'espx state add' instead\n",
 			strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (espx_load() || open_maps(d))
-		goto out;
+		return -1;
 	heartbeat_open(d);	/* before the first sync, which may take a while */
 	d->rb = ring_buffer__new(espx_obj_open(ESPX_MAP_EVENTS), on_event, d, NULL);
 	if (!d->rb) {
 		pr_warn("daemon: opening the event ring buffer: %s\n", strerror(errno));
-		goto out;
+		return -1;
 	}
 	/* subscribed before the dump: nothing that changes meanwhile is lost */
 	err = resync(d);
 	if (err && err != -ENOSPC)
-		goto out;
+		return -1;
 	/* the devices are the daemon's: attached now (or still, after a
 	 * crash) and detached when it stops */
 	for (i = 0; i < d->ndev; i++) {
 		if (!dev_attached(d->dev[i]) && espx_attach(d->dev[i], ESPX_XDP_AUTO))
-			goto out;
+			return -1;
 		d->attached[i] = 1;
 	}
 	sigemptyset(&mask);
@@ -1114,27 +1112,37 @@ int daemon_cmd(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	d->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	its.it_interval.tv_sec = d->interval_ms / 1000;
 	its.it_interval.tv_nsec = (long)(d->interval_ms % 1000) * 1000000L;
 	its.it_value = its.it_interval;
-	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &its, NULL)) {
+	if (d->sfd < 0 || d->tfd < 0 || timerfd_settime(d->tfd, 0, &its, NULL)) {
 		pr_warn("daemon: signalfd/timerfd: %s\n", strerror(errno));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* Until SIGTERM or SIGINT: kernel events, datapath events, the timer's
+ * tick, SIGHUP's resync. */
+static void daemon_loop(struct daemon *d)
+{
+	struct pollfd pfd[4];
+	int err, stop = 0;
+
 	tick(d, 0);
 	d->running = 1;
 	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
 		d->nsa, d->npol, d->interval_ms);
-	pfd[0] = (struct pollfd){ .fd = xnl_fd(&d->ev), .events = POLLIN };
+	pfd[0] = (struct pollfd){ .fd = nl_fd(&d->ev), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = ring_buffer__epoll_fd(d->rb), .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
-	pfd[3] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = d->tfd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 	while (!stop) {
 		int timeout = -1;
 
-		pfd[0].fd = xnl_fd(&d->ev);
+		pfd[0].fd = nl_fd(&d->ev);
 		if (d->lock_retry) {
 			__u64 now = mono_ms();
 
@@ -1154,7 +1162,7 @@ int daemon_cmd(int argc, char **argv)
 		if (pfd[0].revents) {
 			int lock = daemon_lock(d);
 
-			err = lock < 0 ? -EBUSY : xnl_drain(&d->ev, on_msg, d);
+			err = lock < 0 ? -EBUSY : nl_drain(&d->ev, on_msg, d);
 			espx_unlock(lock);
 			if (err == -ENOBUFS) {
 				pr_warn("daemon: XFRM events were lost (ENOBUFS): full resync\n");
@@ -1166,7 +1174,7 @@ int daemon_cmd(int argc, char **argv)
 		if (pfd[2].revents) {
 			__u64 n;
 
-			if (read(tfd, &n, sizeof(n)) < 0)
+			if (read(d->tfd, &n, sizeof(n)) < 0)
 				n = 0;
 			heartbeat(d, 0);
 			tick(d, 0);
@@ -1174,7 +1182,7 @@ int daemon_cmd(int argc, char **argv)
 		if (pfd[3].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP)
 					d->resync = 1;
 				else
@@ -1187,28 +1195,52 @@ int daemon_cmd(int argc, char **argv)
 			publish(d);
 	}
 	tick(d, 1);
-	rc = 0;
-out:
+}
+
+/* The one way out, from any point of daemon_start() or after the loop:
+ * devices handed back, the heartbeat cleared, everything freed. */
+static void daemon_stop(struct daemon *d)
+{
+	int i;
+
 	for (i = 0; i < d->ndev; i++)
 		if (d->attached[i])
 			espx_detach(d->dev[i]);	/* hands the SAs back first */
-	if (sfd >= 0)
-		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+	if (d->tfd >= 0)
+		close(d->tfd);
 	/* stopped, not killed: no daemon, and the devices were handed back */
 	heartbeat(d, 1);
 	if (d->hb_fd >= 0)
 		close(d->hb_fd);
 	ring_buffer__free(d->rb);
 	espx_dp_close(&d->dp);
-	xnl_close(&d->ev);
-	xnl_close(&d->rq);
+	nl_close(&d->ev);
+	nl_close(&d->rq);
 	free(d->sa);
 	free(d->pol);
 	free(d->seen.k);
 	xnl_sa_wipe(d->tmp);
 	free(d->tmp);
 	free(d);
+}
+
+int daemon_cmd(int argc, char **argv)
+{
+	struct daemon *d = daemon_new();
+	int rc;
+
+	if (!d)
+		return 1;
+	rc = parse_args(d, argc, argv);	/* 2: usage error */
+	if (!rc) {
+		rc = 1;
+		if (one_daemon() >= 0 && !daemon_start(d)) {
+			daemon_loop(d);
+			rc = 0;
+		}
+	}
+	daemon_stop(d);
 	return rc;
 }

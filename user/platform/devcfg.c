@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
@@ -14,65 +13,59 @@
 #include "platform/devcfg.h"
 #include "platform/lock.h"
 #include "common/log.h"
+#include "platform/nl.h"
 #include "platform/pins.h"
 
 #define RUN_DIR	ESPX_RUN_DIR
+
+struct gso_get {
+	__u32 *val;
+	int found;
+};
+
+static int gso_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gso_get *g = data;
+	struct nlattr *attr;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg))
+		if (mnl_attr_get_type(attr) == IFLA_GSO_MAX_SEGS) {
+			*g->val = mnl_attr_get_u32(attr);
+			g->found = 1;
+		}
+	return 0;
+}
 
 /* IFLA_GSO_MAX_SEGS of a device, read (get) or written (set), over
  * rtnetlink. 0 or -errno. */
 int devcfg_gso_max_segs(const char *ifname, __u32 *val, int set)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
+	struct gso_get g = { .val = val };
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
-	struct nlattr *attr;
-	unsigned int seq = (unsigned int)time(NULL);
-	int ifindex = (int)if_nametoindex(ifname), ret, err = -ENOENT;
+	int ifindex = (int)if_nametoindex(ifname), err;
+	struct nl nl;
 
 	if (!ifindex)
 		return -ENODEV;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = set ? RTM_NEWLINK : RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
 	if (set)
 		mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, *val);
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	while (ret > 0) {
-		nlh = (struct nlmsghdr *)buf;
-		if (!mnl_nlmsg_ok(nlh, ret))
-			break;
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-			err = e->error;	/* 0: the ack of a set */
-			break;
-		}
-		if (nlh->nlmsg_type == RTM_NEWLINK) {
-			mnl_attr_for_each(attr, nlh, sizeof(*ifi))
-				if (mnl_attr_get_type(attr) == IFLA_GSO_MAX_SEGS) {
-					*val = mnl_attr_get_u32(attr);
-					err = 0;
-				}
-			if (!set)
-				break;
-		}
-		ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	}
-out:
-	mnl_socket_close(nl);
+	err = nl_open(&nl, NETLINK_ROUTE, 0, 0);
+	if (err)
+		return err;
+	/* a get answers RTM_NEWLINK, then the ack; a set only the ack */
+	err = nl_request(&nl, nlh, set ? NULL : gso_cb, &g);
+	nl_close(&nl);
+	if (!err && !set && !g.found)
+		err = -ENOENT;
 	return err;
 }
 

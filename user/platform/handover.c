@@ -12,7 +12,7 @@
 #include "platform/xfrm_nl.h"
 
 struct ho {
-	struct xnl nl;
+	struct nl nl;
 	int prog;		/* espx_sa_sync */
 	int split;		/* espx keeps sending elsewhere */
 	int split_fd;		/* espx_sa_split; -1 if absent */
@@ -196,7 +196,7 @@ static int run(sa_fn fn, int need_prog, int split)
 	if (need_prog) {
 		h.prog = espx_dp_fd(&dp, ESPX_PROG_SA_SYNC);
 		if (h.prog < 0) {
-			xnl_close(&h.nl);
+			nl_close(&h.nl);
 			espx_dp_close(&dp);
 			return h.prog;
 		}
@@ -204,7 +204,7 @@ static int run(sa_fn fn, int need_prog, int split)
 	if (fn == give_one)	/* absent in pins of an older espx: said per SA */
 		h.split_fd = espx_dp_try(&dp, ESPX_MAP_SA_SPLIT);
 	err = sa_foreach(sa_fd, fn, &h);
-	xnl_close(&h.nl);
+	nl_close(&h.nl);
 	espx_dp_close(&dp);
 	if (!err && h.n)
 		pr_info("%s the kernel's ESP: %d SAs\n", fn == take_one ? "took sequence numbers over from" :

@@ -4,7 +4,6 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <libmnl/libmnl.h>
@@ -12,6 +11,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include "common/log.h"
+#include "platform/nl.h"
 #include "platform/pins.h"
 #include "platform/segment.h"
 
@@ -26,28 +26,14 @@ static void seg_names(unsigned int dev_ifindex, char *a, char *b)
 /* Send one rtnetlink request and wait for its ack: 0 or -errno. */
 static int rtnl_talk(struct nlmsghdr *nlh)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_ROUTE);
-	int ret, err = -EIO;
+	struct nl nl;
+	int err;
 
-	if (!nl)
-		return -errno;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = (unsigned int)time(NULL);
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = -errno;
-		goto out;
-	}
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret > 0) {
-		struct nlmsghdr *r = (struct nlmsghdr *)buf;
-
-		if (mnl_nlmsg_ok(r, ret) && r->nlmsg_type == NLMSG_ERROR)
-			err = ((struct nlmsgerr *)mnl_nlmsg_get_payload(r))->error;
-	}
-out:
-	mnl_socket_close(nl);
+	err = nl_open(&nl, NETLINK_ROUTE, 0, 0);
+	if (err)
+		return err;
+	err = nl_request(&nl, nlh, NULL, NULL);
+	nl_close(&nl);
 	return err;
 }
 

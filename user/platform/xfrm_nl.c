@@ -14,163 +14,10 @@
 #include "platform/xfrm_nl.h"
 #include "model/xfrm_parse.h"
 
-#define XNL_BUF		(64 * 1024)
-
-int xnl_open(struct xnl *x, unsigned int groups, int rcvbuf)
+/* Open an XFRM socket (xfrm_nl.h). */
+int xnl_open(struct nl *x, unsigned int groups, int rcvbuf)
 {
-	unsigned int g;
-	int one = 1;
-
-	if (!rcvbuf)
-		rcvbuf = 8 << 20;
-	memset(x, 0, sizeof(*x));
-	x->nl = mnl_socket_open(NETLINK_XFRM);
-	if (!x->nl)
-		return -errno;
-	if (mnl_socket_bind(x->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto fail;
-	x->portid = mnl_socket_get_portid(x->nl);
-	x->seq = (unsigned int)time(NULL);
-	mnl_socket_setsockopt(x->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	for (g = 1; g < 32; g++) {
-		if (!(groups & (1U << (g - 1))))
-			continue;
-		if (mnl_socket_setsockopt(x->nl, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
-			goto fail;
-	}
-	/* events come in bursts (a flush, an IKE daemon starting): a deep
-	 * queue makes ENOBUFS, and with it a full resync, rare */
-	if (groups && setsockopt(mnl_socket_get_fd(x->nl), SOL_SOCKET, SO_RCVBUFFORCE,
-				 &rcvbuf, sizeof(rcvbuf)))
-		setsockopt(mnl_socket_get_fd(x->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	return 0;
-fail:
-	g = (unsigned int)errno;
-	mnl_socket_close(x->nl);
-	x->nl = NULL;
-	return -(int)g;
-}
-
-void xnl_close(struct xnl *x)
-{
-	if (x->nl)
-		mnl_socket_close(x->nl);
-	x->nl = NULL;
-}
-
-int xnl_fd(const struct xnl *x)
-{
-	return mnl_socket_get_fd(x->nl);
-}
-
-/* One datagram, only if the kernel sent it (port 0): anything else on an
- * XFRM socket is a forgery and is dropped. */
-static ssize_t recv_kernel(struct xnl *x, void *buf, size_t n, int flags)
-{
-	struct sockaddr_nl sa;
-	socklen_t alen;
-	ssize_t r;
-
-	for (;;) {
-		alen = sizeof(sa);
-		r = recvfrom(xnl_fd(x), buf, n, flags, (struct sockaddr *)&sa, &alen);
-		if (r < 0)
-			return -errno;
-		if (alen == sizeof(sa) && sa.nl_family == AF_NETLINK && sa.nl_pid == 0)
-			return r;
-	}
-}
-
-static int run_msgs(struct xnl *x, const void *buf, size_t len, unsigned int seq,
-		    xnl_cb cb, void *data, int *done, int *intr)
-{
-	const struct nlmsghdr *nlh = buf;
-	int n = (int)len, err;
-
-	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
-		if (seq && nlh->nlmsg_seq != seq)
-			continue;	/* the answer to an earlier, abandoned request */
-		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-			*intr = 1;
-		if (nlh->nlmsg_type == NLMSG_DONE) {
-			*done = 1;
-			return 0;
-		}
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-			*done = 1;
-			return e->error;
-		}
-		if (cb) {
-			err = cb(nlh, data);
-			if (err < 0)
-				return err;
-		}
-	}
-	(void)x;
-	return 0;
-}
-
-static int send_recv(struct xnl *x, struct nlmsghdr *nlh, xnl_cb cb, void *data, int dump)
-{
-	static char buf[XNL_BUF];
-	int done = 0, intr = 0, err = 0, r;
-	ssize_t n;
-
-	nlh->nlmsg_seq = ++x->seq;
-	nlh->nlmsg_pid = 0;
-	if (mnl_socket_sendto(x->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	while (!done) {
-		n = recv_kernel(x, buf, sizeof(buf), 0);
-		if (n < 0)
-			return (int)n;
-		r = run_msgs(x, buf, (size_t)n, x->seq, cb, data, &done, &intr);
-		wipe(buf, (size_t)n);	/* SA messages carry keys */
-		if (r && !err)
-			err = r;	/* keep reading to the end of a dump */
-		if (err && !dump)
-			break;
-	}
-	if (!err && intr)
-		err = -EINTR;
-	return err;
-}
-
-int xnl_dump(struct xnl *x, int type, xnl_cb cb, void *data)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-
-	nlh->nlmsg_type = (__u16)type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	return send_recv(x, nlh, cb, data, 1);
-}
-
-int xnl_request(struct xnl *x, struct nlmsghdr *nlh, xnl_cb cb, void *data)
-{
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	return send_recv(x, nlh, cb, data, 0);
-}
-
-int xnl_drain(struct xnl *x, xnl_cb cb, void *data)
-{
-	static char buf[XNL_BUF];
-	int done = 0, intr = 0, err;
-	ssize_t n;
-
-	for (;;) {
-		n = recv_kernel(x, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
-			return 0;
-		if (n < 0)
-			return (int)n;
-		err = run_msgs(x, buf, (size_t)n, 0, cb, data, &done, &intr);
-		wipe(buf, (size_t)n);	/* SA messages carry keys */
-		if (err < 0)
-			return err;
-	}
+	return nl_open(x, NETLINK_XFRM, groups, rcvbuf);
 }
 
 /* --- decoding ----------------------------------------------------------- */
@@ -571,11 +418,16 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 	return 0;
 }
 
-static int pol_age_cmp(const void *a, const void *b)
+int xnl_pol_age_cmp(const struct xnl_pol *a, const struct xnl_pol *b)
 {
-	__u32 x = ((const struct xnl_pol *)a)->pol.index, y = ((const struct xnl_pol *)b)->pol.index;
+	__u32 x = a->pol.index, y = b->pol.index;
 
 	return x < y ? -1 : x > y;
+}
+
+static int pol_age_cmp(const void *a, const void *b)
+{
+	return xnl_pol_age_cmp(a, b);
 }
 
 void xnl_pol_sort_age(struct xnl_pol *p, size_t n)
@@ -629,14 +481,15 @@ static int ae_cb(const struct nlmsghdr *nlh, void *data)
 		ae->add_time = lt->add_time;
 		ae->use_time = lt->use_time;
 	}
-	return 0;
+	return 1;
 }
 
-int xnl_getae(struct xnl *x, const struct espx_sa_key *key, struct xnl_ae *ae)
+int xnl_getae(struct nl *x, const struct espx_sa_key *key, struct xnl_ae *ae)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct xfrm_aevent_id *id;
+	int err;
 
 	memset(ae, 0, sizeof(*ae));
 	nlh->nlmsg_type = XFRM_MSG_GETAE;
@@ -644,28 +497,13 @@ int xnl_getae(struct xnl *x, const struct espx_sa_key *key, struct xnl_ae *ae)
 	sa_id_put(&id->sa_id, key);
 	id->flags = XFRM_AE_RVAL | XFRM_AE_LVAL;
 	/* no ACK flag: the answer is the NEWAE itself */
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = ++x->seq;
-	{
-		static char rbuf[XNL_BUF];
-		int done = 0, intr = 0, err = 0;
-		ssize_t n;
-
-		if (mnl_socket_sendto(x->nl, nlh, nlh->nlmsg_len) < 0)
-			return -errno;
-		while (!done && !ae->valid) {
-			n = recv_kernel(x, rbuf, sizeof(rbuf), 0);
-			if (n < 0)
-				return (int)n;
-			err = run_msgs(x, rbuf, (size_t)n, x->seq, ae_cb, ae, &done, &intr);
-			if (err)
-				return err;
-		}
-	}
+	err = nl_ask(x, nlh, ae_cb, ae);
+	if (err)
+		return err;
 	return ae->valid ? 0 : -ENOENT;
 }
 
-int xnl_newae(struct xnl *x, const struct espx_sa_key *key, const struct xnl_ae *ae, int replay)
+int xnl_newae(struct nl *x, const struct espx_sa_key *key, const struct xnl_ae *ae, int replay)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -701,10 +539,10 @@ int xnl_newae(struct xnl *x, const struct espx_sa_key *key, const struct xnl_ae 
 
 		mnl_attr_put(nlh, XFRMA_REPLAY_VAL, sizeof(r), &r);
 	}
-	return xnl_request(x, nlh, NULL, NULL);
+	return nl_request(x, nlh, NULL, NULL);
 }
 
-int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard)
+int xnl_expire(struct nl *x, const struct espx_sa_key *key, int hard)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -720,7 +558,7 @@ int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard)
 	ue->state.id.proto = IPPROTO_ESP;
 	ue->state.family = key->family;
 	ue->hard = (__u8)!!hard;
-	return xnl_request(x, nlh, NULL, NULL);
+	return nl_request(x, nlh, NULL, NULL);
 }
 
 static void addr_put(xfrm_address_t *a, const __u32 src[4], unsigned int family)
@@ -821,13 +659,29 @@ int xnl_acquire_build(struct nlmsghdr *nlh, const struct espx_acquire_event *ev)
 	return 0;
 }
 
-int xnl_acquire(struct xnl *x, const struct espx_acquire_event *ev)
+int xnl_acquire(struct nl *x, const struct espx_acquire_event *ev)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	int err = xnl_acquire_build(nlh, ev);
 
-	return err ? err : xnl_request(x, nlh, NULL, NULL);
+	return err ? err : nl_request(x, nlh, NULL, NULL);
+}
+
+int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *hard)
+{
+	const struct xfrm_user_expire *ue = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE ||
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ue)) ||
+	    (ue->state.family != AF_INET && ue->state.family != AF_INET6))
+		return -EINVAL;
+	memset(key, 0, sizeof(*key));
+	key->family = (__u8)ue->state.family;
+	key->spi = ue->state.id.spi;
+	addr_copy(key->daddr, &ue->state.id.daddr, ue->state.family);
+	*hard = !!ue->hard;
+	return 0;
 }
 
 int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,

@@ -2,8 +2,8 @@
 /* The kernel's XFRM database over netlink (libmnl): what `espx daemon` and
  * the sequence-number handover need.
  *
- *  - sockets: one for requests and dumps, one subscribed to the SA, policy
- *    and expire groups; only messages from the kernel (port 0) are taken.
+ *  - sockets (nl.h): one for requests and dumps, one subscribed to the SA,
+ *    policy and expire groups.
  *  - decoding: an SA message (NEWSA, UPDSA, a dump entry) becomes the
  *    datapath's struct espx_sa plus key, or a reason espx leaves it to the
  *    kernel; a policy message becomes a struct espx_policy or a reason.
@@ -23,41 +23,16 @@
 #include "espx_sa.h"
 #include "espx_policy.h"
 #include "espx_event.h"
+#include "platform/nl.h"
 
 #ifndef XFRM_SA_XFLAG_OSEQ_MAY_WRAP
 #define XFRM_SA_XFLAG_OSEQ_MAY_WRAP	2	/* older linux/xfrm.h lack it */
 #endif
 
-struct mnl_socket;
-
-struct xnl {
-	struct mnl_socket *nl;
-	unsigned int portid;
-	unsigned int seq;
-};
-
-/* groups: a mask of (1 << (XFRMNLGRP_x - 1)); 0 for a request socket.
- * rcvbuf: the subscribed socket's receive buffer in bytes (0: 8 MiB).
- * 0 or -errno. */
-int xnl_open(struct xnl *x, unsigned int groups, int rcvbuf);
-void xnl_close(struct xnl *x);
-int xnl_fd(const struct xnl *x);
-
-/* Called per message; return < 0 to stop with that error. */
-typedef int (*xnl_cb)(const struct nlmsghdr *nlh, void *data);
-
-/* Dump (XFRM_MSG_GETSA or XFRM_MSG_GETPOLICY). 0, -EINTR when the kernel
- * flagged the dump as interrupted (NLM_F_DUMP_INTR: redo it), or -errno. */
-int xnl_dump(struct xnl *x, int type, xnl_cb cb, void *data);
-
-/* Send one request and wait for its ack (or, with cb, its answer).
- * 0 or the kernel's -errno. */
-int xnl_request(struct xnl *x, struct nlmsghdr *nlh, xnl_cb cb, void *data);
-
-/* Read what is queued on a subscribed socket without blocking; cb per
- * message sent by the kernel. 0 when drained, -ENOBUFS if the kernel
- * dropped messages (the caller resyncs), other -errno. */
-int xnl_drain(struct xnl *x, xnl_cb cb, void *data);
+/* An XFRM socket (nl.h does the rest). groups: a mask of
+ * (1 << (XFRMNLGRP_x - 1)); 0 for a request socket. rcvbuf: the subscribed
+ * socket's receive buffer in bytes (0: 8 MiB). 0 or -errno. */
+int xnl_open(struct nl *x, unsigned int groups, int rcvbuf);
 
 /* An SA as the kernel has it. */
 struct xnl_sa {
@@ -90,7 +65,6 @@ struct xnl_pol {
 	struct espx_policy pol;
 	int skip;
 	char why[ESPX_WHY_LEN];
-	int warned;		/* the daemon's: mixed-family warning logged */
 };
 int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p);
 
@@ -104,6 +78,8 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p);
  * ascending index is age order. (An index chosen by hand, `ip xfrm policy
  * add ... index N`, is taken as that age.) */
 void xnl_pol_sort_age(struct xnl_pol *p, size_t n);
+/* The order itself, for arrays of structs that hold an xnl_pol. */
+int xnl_pol_age_cmp(const struct xnl_pol *a, const struct xnl_pol *b);
 
 /* DELPOLICY (struct xfrm_userpolicy_id): by index, or by selector + dir
  * (index 0). 0 or -EINVAL. */
@@ -119,17 +95,17 @@ struct xnl_ae {
 	uint32_t bmp[ESPX_REPLAY_MAX / 32];	/* kernel layout */
 	int valid;			/* the kernel answered */
 };
-int xnl_getae(struct xnl *x, const struct espx_sa_key *key, struct xnl_ae *ae);
+int xnl_getae(struct nl *x, const struct espx_sa_key *key, struct xnl_ae *ae);
 
 /* NEWAE with NLM_F_REPLACE: lifetime counters (always) and, with replay
  * set, the sequence state (its esn_attr/bmp_len/window must be the
  * kernel's, from xnl_getae). */
-int xnl_newae(struct xnl *x, const struct espx_sa_key *key, const struct xnl_ae *ae,
+int xnl_newae(struct nl *x, const struct espx_sa_key *key, const struct xnl_ae *ae,
 	      int replay);
 
 /* XFRM_MSG_EXPIRE: tell the kernel a byte/packet limit was reached; with
  * hard the kernel deletes the SA. */
-int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard);
+int xnl_expire(struct nl *x, const struct espx_sa_key *key, int hard);
 
 /* XFRM_MSG_ACQUIRE for a datapath report (struct espx_acquire_event), as
  * xfrm_state_find() would raise it: sel is the packet's (host prefixes,
@@ -140,7 +116,12 @@ int xnl_expire(struct xnl *x, const struct espx_sa_key *key, int hard);
  * (km_query): the IKE daemon hears it on XFRMNLGRP_ACQUIRE. Builds into
  * nlh (from mnl_nlmsg_put_header); 0 or -EINVAL if ev is not usable. */
 int xnl_acquire_build(struct nlmsghdr *nlh, const struct espx_acquire_event *ev);
-int xnl_acquire(struct xnl *x, const struct espx_acquire_event *ev);
+int xnl_acquire(struct nl *x, const struct espx_acquire_event *ev);
+
+/* XFRM_MSG_EXPIRE (struct xfrm_user_expire): which SA, and hard (the
+ * kernel has deleted it, without a DELSA: its own time limits, or the
+ * EXPIRE espx sent for a byte/packet limit) or soft. 0 or -EINVAL. */
+int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *hard);
 
 /* XFRM_MSG_POLEXPIRE (struct xfrm_user_polexpire): which policy, and hard
  * (the kernel has deleted it, without a DELPOLICY) or soft. 0 or -EINVAL. */
