@@ -190,7 +190,7 @@ static const char *sa_name(const struct espx_sa_key *id, char *buf, size_t n)
 {
 	char a[64];
 
-	snprintf(buf, n, "%s spi 0x%08x", xp_addr_str(id->daddr, id->family, a, sizeof(a)),
+	snprintf(buf, n, "%s spi 0x%08x", addr_str(id->daddr, id->family, a, sizeof(a)),
 		 ntohl(id->spi));
 	return buf;
 }
@@ -859,8 +859,8 @@ static void acquire_one(struct daemon *d, const struct espx_acquire_event *ev)
 	const struct xnl_pol *p = m ? &m->k : NULL;
 	int err;
 
-	xp_addr_str(ev->saddr, ev->family, src, sizeof(src));
-	xp_addr_str(ev->daddr, ev->family, dst, sizeof(dst));
+	addr_str(ev->saddr, ev->family, src, sizeof(src));
+	addr_str(ev->daddr, ev->family, dst, sizeof(dst));
 	if (!p || p->pol.dir != ESPX_POL_OUT) {
 		pr_debug("acquire %s -> %s: policy index %u is not the kernel's (any more); not asked\n",
 			 src, dst, ev->index);

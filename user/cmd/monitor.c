@@ -39,7 +39,7 @@ static void event_print(const struct espx_event *ev, int json)
 	char a[INET6_ADDRSTRLEN];
 	struct jw w;
 
-	xp_addr_str(ev->sa.daddr, ev->sa.family, a, sizeof(a));
+	addr_str(ev->sa.daddr, ev->sa.family, a, sizeof(a));
 	if (!json) {
 		printf("spi 0x%08x dst %s: %s limit reached (%llu packets, %llu bytes)\n",
 		       ntohl(ev->sa.spi), a, type, (unsigned long long)ev->packets,
@@ -67,10 +67,10 @@ static void acquire_print(const struct espx_acquire_event *ev, int json)
 	const struct espx_tmpl *t = &ev->tmpl;
 	struct jw w;
 
-	xp_addr_str(ev->saddr, ev->family, src, sizeof(src));
-	xp_addr_str(ev->daddr, ev->family, dst, sizeof(dst));
-	xp_addr_str(t->saddr, t->family ? t->family : ev->family, tsrc, sizeof(tsrc));
-	xp_addr_str(t->daddr, t->family ? t->family : ev->family, tdst, sizeof(tdst));
+	addr_str(ev->saddr, ev->family, src, sizeof(src));
+	addr_str(ev->daddr, ev->family, dst, sizeof(dst));
+	addr_str(t->saddr, t->family ? t->family : ev->family, tsrc, sizeof(tsrc));
+	addr_str(t->daddr, t->family ? t->family : ev->family, tdst, sizeof(tdst));
 	if (!json) {
 		printf("acquire: policy index %u dir %s: %s -> %s proto %s sport %u dport %u; tmpl src %s dst %s reqid %u mode %s\n",
 		       ev->index, xp_dir_name(ev->pol_dir), src, dst,

@@ -86,13 +86,6 @@ static int policy_flush(int argc, char **argv)
 
 /* ---- listing ---- */
 
-static void prefix_str(const __u32 a[4], __u8 family, __u8 plen, char *buf, size_t n)
-{
-	char s[INET6_ADDRSTRLEN];
-
-	snprintf(buf, n, "%s/%u", xp_addr_str(a, family, s, sizeof(s)), plen);
-}
-
 static int is_icmp(__u8 proto)
 {
 	return proto == 1 || proto == 58;
@@ -120,14 +113,14 @@ static void pol_text(const struct espx_policy *p)
 		return;
 	printf("\ttmpl");
 	if (t->family && !addr_is_zero(t->saddr))
-		printf(" src %s", xp_addr_str(t->saddr, t->family, buf, sizeof(buf)));
+		printf(" src %s", addr_str(t->saddr, t->family, buf, sizeof(buf)));
 	if (t->family && !addr_is_zero(t->daddr))
-		printf(" dst %s", xp_addr_str(t->daddr, t->family, buf, sizeof(buf)));
+		printf(" dst %s", addr_str(t->daddr, t->family, buf, sizeof(buf)));
 	printf("\n\t\tproto esp spi 0x%08x reqid %u mode %s level %s\n", ntohl(t->spi), t->reqid,
 	       xp_mode_name(t->mode), t->optional ? "use" : "required");
 	if (p->sa.spi)
 		printf("\tsa dst %s spi 0x%08x\n",
-		       xp_addr_str(p->sa.daddr, p->sa.family, buf, sizeof(buf)), ntohl(p->sa.spi));
+		       addr_str(p->sa.daddr, p->sa.family, buf, sizeof(buf)), ntohl(p->sa.spi));
 	else
 		printf("\tsa none (%s)\n", t->optional ? "level use: passed in the clear" :
 		       "no usable SA: packets are dropped");
@@ -139,9 +132,9 @@ static void tmpl_json(struct jw *w, const struct espx_tmpl *t)
 
 	jw_obj_open(w, "tmpl");
 	if (t->family && !addr_is_zero(t->saddr))
-		jw_str(w, "src", xp_addr_str(t->saddr, t->family, buf, sizeof(buf)));
+		jw_str(w, "src", addr_str(t->saddr, t->family, buf, sizeof(buf)));
 	if (t->family && !addr_is_zero(t->daddr))
-		jw_str(w, "dst", xp_addr_str(t->daddr, t->family, buf, sizeof(buf)));
+		jw_str(w, "dst", addr_str(t->daddr, t->family, buf, sizeof(buf)));
 	jw_str(w, "proto", "esp");
 	jw_u64(w, "spi", ntohl(t->spi));
 	jw_u64(w, "reqid", t->reqid);
@@ -175,7 +168,7 @@ static void pol_json(struct jw *w, const struct espx_policy *p)
 		/* the SA the datapath uses; spi 0: none */
 		jw_obj_open(w, "sa");
 		jw_u64(w, "spi", ntohl(p->sa.spi));
-		jw_str(w, "dst", p->sa.spi ? xp_addr_str(p->sa.daddr, p->sa.family, buf,
+		jw_str(w, "dst", p->sa.spi ? addr_str(p->sa.daddr, p->sa.family, buf,
 							 sizeof(buf)) : "");
 		jw_obj_close(w);
 	}

@@ -43,7 +43,7 @@ static const char *key_str(const struct espx_sa_key *key, char *buf, size_t n)
 	char a[INET6_ADDRSTRLEN];
 
 	snprintf(buf, n, "dst %s spi 0x%08x",
-		 xp_addr_str(key->daddr, key->family, a, sizeof(a)), ntohl(key->spi));
+		 addr_str(key->daddr, key->family, a, sizeof(a)), ntohl(key->spi));
 	return buf;
 }
 
@@ -200,8 +200,8 @@ static void sel_text(const struct espx_sel *s)
 	if (!s->family) {
 		printf("src any dst any");
 	} else {
-		printf("src %s/%u ", xp_addr_str(s->saddr, s->family, a, sizeof(a)), s->prefixlen_s);
-		printf("dst %s/%u", xp_addr_str(s->daddr, s->family, a, sizeof(a)), s->prefixlen_d);
+		printf("src %s/%u ", addr_str(s->saddr, s->family, a, sizeof(a)), s->prefixlen_s);
+		printf("dst %s/%u", addr_str(s->daddr, s->family, a, sizeof(a)), s->prefixlen_d);
 	}
 	if (s->proto)
 		printf(" proto %s", xp_proto_name(s->proto, p, sizeof(p)));
@@ -240,8 +240,8 @@ static void sa_text(const struct espx_sa_key *id, const struct espx_sa *sa)
 	char a[INET6_ADDRSTRLEN], l1[24], l2[24];
 	int esn = sa->flags & ESPX_SA_F_ESN;
 
-	printf("src %s ", xp_addr_str(sa->saddr, sa->family, a, sizeof(a)));
-	printf("dst %s\n", xp_addr_str(id->daddr, id->family, a, sizeof(a)));
+	printf("src %s ", addr_str(sa->saddr, sa->family, a, sizeof(a)));
+	printf("dst %s\n", addr_str(id->daddr, id->family, a, sizeof(a)));
 	printf("\tproto esp spi 0x%08x reqid %u mode %s\n", ntohl(id->spi), sa->reqid,
 	       xp_mode_name(sa->mode));
 	printf("\treplay-window %u ", sa->replay_window);
@@ -286,10 +286,10 @@ static void sel_json(struct jw *w, const struct espx_sel *s)
 
 	jw_obj_open(w, "sel");
 	jw_str(w, "family", s->family == AF_INET6 ? "inet6" : s->family ? "inet" : "any");
-	snprintf(buf, sizeof(buf), "%s/%u", xp_addr_str(s->saddr, s->family, a, sizeof(a)),
+	snprintf(buf, sizeof(buf), "%s/%u", addr_str(s->saddr, s->family, a, sizeof(a)),
 		 s->prefixlen_s);
 	jw_str(w, "src", s->family ? buf : "any");
-	snprintf(buf, sizeof(buf), "%s/%u", xp_addr_str(s->daddr, s->family, a, sizeof(a)),
+	snprintf(buf, sizeof(buf), "%s/%u", addr_str(s->daddr, s->family, a, sizeof(a)),
 		 s->prefixlen_d);
 	jw_str(w, "dst", s->family ? buf : "any");
 	jw_str(w, "proto", s->proto ? xp_proto_name(s->proto, p, sizeof(p)) : "any");
@@ -305,8 +305,8 @@ static void sa_json(struct jw *w, const struct espx_sa_key *key, const struct es
 	char a[INET6_ADDRSTRLEN];
 
 	jw_obj_open(w, NULL);
-	jw_str(w, "src", xp_addr_str(sa->saddr, sa->family, a, sizeof(a)));
-	jw_str(w, "dst", xp_addr_str(key->daddr, key->family, a, sizeof(a)));
+	jw_str(w, "src", addr_str(sa->saddr, sa->family, a, sizeof(a)));
+	jw_str(w, "dst", addr_str(key->daddr, key->family, a, sizeof(a)));
 	jw_str(w, "family", key->family == AF_INET6 ? "inet6" : "inet");
 	jw_str(w, "proto", "esp");
 	jw_u64(w, "spi", ntohl(key->spi));
@@ -370,7 +370,7 @@ static void kernel_sas(struct espx_dp *dp, struct jw *w, int json)
 		proto = ks.proto == IPPROTO_AH ? "ah" : ks.proto == IPPROTO_COMP ? "comp" : "esp";
 		if (json) {
 			jw_obj_open(w, NULL);
-			jw_str(w, "dst", xp_addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)));
+			jw_str(w, "dst", addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)));
 			jw_str(w, "family", ids[i].family == AF_INET6 ? "inet6" : "inet");
 			jw_str(w, "proto", proto);
 			jw_u64(w, "spi", ntohl(ids[i].spi));
@@ -379,7 +379,7 @@ static void kernel_sas(struct espx_dp *dp, struct jw *w, int json)
 			jw_obj_close(w);
 		} else {
 			printf("dst %s proto %s spi 0x%08x reqid %u\n\tleft to the kernel: %s\n",
-			       xp_addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)), proto,
+			       addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)), proto,
 			       ntohl(ids[i].spi), ks.reqid, ks.why);
 		}
 	}

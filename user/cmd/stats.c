@@ -104,7 +104,7 @@ static void sa_stats_text(const struct espx_sa_key *key, const struct espx_sa *s
 	char a[INET6_ADDRSTRLEN], t[32];
 
 	printf("SA dst %s spi 0x%08x: %llu packets, %llu bytes, last use %s, replay %llu, integrity-failed %llu%s%s\n",
-	       xp_addr_str(key->daddr, key->family, a, sizeof(a)), ntohl(key->spi),
+	       addr_str(key->daddr, key->family, a, sizeof(a)), ntohl(key->spi),
 	       (unsigned long long)sa->packets, (unsigned long long)sa->bytes,
 	       boot_time_str(sa->use_time, t, sizeof(t)),
 	       (unsigned long long)sa->replay_drops, (unsigned long long)sa->integrity_failed,
@@ -117,7 +117,7 @@ static void sa_stats_json(struct jw *w, const struct espx_sa_key *key, const str
 	char a[INET6_ADDRSTRLEN];
 
 	jw_obj_open(w, NULL);
-	jw_str(w, "dst", xp_addr_str(key->daddr, key->family, a, sizeof(a)));
+	jw_str(w, "dst", addr_str(key->daddr, key->family, a, sizeof(a)));
 	jw_u64(w, "spi", ntohl(key->spi));
 	jw_u64(w, "packets", sa->packets);
 	jw_u64(w, "bytes", sa->bytes);

@@ -8,6 +8,7 @@ void jw_init(struct jw *w, FILE *f)
 	w->f = f;
 	w->depth = 0;
 	w->first[0] = 1;
+	w->lines[0] = 0;
 }
 
 static void jw_escaped(struct jw *w, const char *s);
@@ -16,6 +17,8 @@ static void jw_sep(struct jw *w, const char *key)
 {
 	if (!w->first[w->depth])
 		fputc(',', w->f);
+	if (w->lines[w->depth])
+		fputs("\n ", w->f);
 	w->first[w->depth] = 0;
 	if (key) {
 		jw_escaped(w, key);
@@ -39,23 +42,29 @@ static void jw_escaped(struct jw *w, const char *s)
 	fputc('"', w->f);
 }
 
-static void jw_push(struct jw *w, const char *key, char open)
+static void jw_push(struct jw *w, const char *key, char open, int lines)
 {
 	jw_sep(w, key);
 	fputc(open, w->f);
 	if (w->depth < 15)
 		w->depth++;
 	w->first[w->depth] = 1;
+	w->lines[w->depth] = lines;
 }
 
 void jw_obj_open(struct jw *w, const char *key)
 {
-	jw_push(w, key, '{');
+	jw_push(w, key, '{', 0);
 }
 
 void jw_arr_open(struct jw *w, const char *key)
 {
-	jw_push(w, key, '[');
+	jw_push(w, key, '[', 0);
+}
+
+void jw_arr_open_lines(struct jw *w, const char *key)
+{
+	jw_push(w, key, '[', 1);
 }
 
 void jw_obj_close(struct jw *w)
@@ -67,6 +76,8 @@ void jw_obj_close(struct jw *w)
 
 void jw_arr_close(struct jw *w)
 {
+	if (w->lines[w->depth])
+		fputc('\n', w->f);
 	fputc(']', w->f);
 	if (w->depth)
 		w->depth--;
@@ -75,7 +86,10 @@ void jw_arr_close(struct jw *w)
 void jw_str(struct jw *w, const char *key, const char *val)
 {
 	jw_sep(w, key);
-	jw_escaped(w, val);
+	if (val)
+		jw_escaped(w, val);
+	else
+		fputs("null", w->f);
 }
 
 void jw_u64(struct jw *w, const char *key, uint64_t val)
@@ -94,6 +108,12 @@ void jw_bool(struct jw *w, const char *key, int val)
 {
 	jw_sep(w, key);
 	fputs(val ? "true" : "false", w->f);
+}
+
+void jw_null(struct jw *w, const char *key)
+{
+	jw_sep(w, key);
+	fputs("null", w->f);
 }
 
 void jw_end(struct jw *w)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Small helpers with no espx state (util.h): hex, wiping, the boot clock. */
+/* Small helpers with no espx state (util.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -100,4 +101,19 @@ int array_grow(void **v, size_t *cap, size_t need, size_t size, size_t first)
 	*v = nv;
 	*cap = c;
 	return 0;
+}
+
+const char *addr_str(const __u32 a[4], __u8 family, char *buf, size_t n)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)n))
+		snprintf(buf, n, "?");
+	return buf;
+}
+
+const char *prefix_str(const __u32 a[4], __u8 family, __u8 plen, char *buf, size_t n)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	snprintf(buf, n, "%s/%u", addr_str(a, family, s, sizeof(s)), plen);
+	return buf;
 }

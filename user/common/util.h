@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Small helpers with no espx state: hex parsing and formatting, wiping
- * key material, CLOCK_BOOTTIME stamps. */
+ * key material, growing arrays, addresses as text, CLOCK_BOOTTIME stamps. */
 #ifndef ESPX_UTIL_H
 #define ESPX_UTIL_H
 
@@ -22,6 +22,12 @@ void wipe(void *p, size_t n);
  * capacity *cap, which doubles from `first`. 0, or -ENOMEM with the
  * array as it was. */
 int array_grow(void **v, size_t *cap, size_t need, size_t size, size_t first);
+
+/* An address (family AF_INET or AF_INET6; network order) as text; "?" if
+ * it cannot be written. Returns buf. */
+const char *addr_str(const __u32 a[4], __u8 family, char *buf, size_t n);
+/* "ADDR/PLEN". Returns buf. */
+const char *prefix_str(const __u32 a[4], __u8 family, __u8 plen, char *buf, size_t n);
 
 /* CLOCK_BOOTTIME now, in ns (the clock the datapath stamps with). */
 __u64 boot_ns(void);

@@ -216,13 +216,6 @@ const char *xp_mode_name(__u8 mode)
 	return mode == ESPX_MODE_TUNNEL ? "tunnel" : "transport";
 }
 
-const char *xp_addr_str(const __u32 a[4], __u8 family, char *buf, size_t n)
-{
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)n))
-		snprintf(buf, n, "?");
-	return buf;
-}
-
 /* Words ip xfrm has and espx does not; refused by name. */
 struct unsupported {
 	const char *word;

@@ -74,7 +74,6 @@ extern const struct xp_flag_name *const xp_sa_extra_flags;	/* `extra-flag` */
 
 /* Small helpers shared with the listing code. */
 int xp_parse_addr(const char *s, __u32 addr[4], __u8 *family);
-const char *xp_addr_str(const __u32 addr[4], __u8 family, char *buf, size_t n);
 const char *xp_proto_name(__u8 proto, char *buf, size_t n);
 const char *xp_dir_name(__u8 dir);
 const char *xp_mode_name(__u8 mode);

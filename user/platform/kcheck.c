@@ -17,6 +17,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "common/json.h"
 #include "platform/kcheck.h"
 
 #define VMLINUX_BTF	"/sys/kernel/btf/vmlinux"
@@ -494,56 +495,33 @@ static const char *status_word(const struct kcheck_item *it)
 	return "WARN";
 }
 
-/* Strings here are ASCII; escape what JSON requires and nothing more. */
-static void json_str(FILE *out, const char *s)
-{
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = *s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
 static void report_json(FILE *out, const struct kcheck_item *items, int n)
 {
-	static const char *const ok_val[] = { "false", "true", "null" };
+	struct jw w;
 	int i;
 
-	fputs("[", out);
+	jw_init(&w, out);
+	jw_arr_open_lines(&w, NULL);
 	for (i = 0; i < n; i++) {
 		const struct kcheck_item *it = &items[i];
 
-		fputs(i ? ",\n {" : "\n {", out);
-		fputs("\"name\":", out);
-		json_str(out, it->name);
-		/* ok is null when it could not be decided */
-		fprintf(out, ",\"ok\":%s,\"status\":",
-			ok_val[it->ok == KCHECK_UNKNOWN ? 2 : !!it->ok]);
-		json_str(out, it->ok == KCHECK_OK ? "ok" :
-			 it->ok == KCHECK_MISSING ? "missing" : "unknown");
-		fprintf(out, ",\"required\":%s,\"since\":",
-			it->required ? "true" : "false");
-		json_str(out, it->since);
-		fputs(",\"config\":", out);
-		json_str(out, it->config);
-		fputs(",\"why\":", out);
-		json_str(out, it->why);
-		fputs(",\"detail\":", out);
-		json_str(out, it->detail);
-		fputs("}", out);
+		jw_obj_open(&w, NULL);
+		jw_str(&w, "name", it->name);
+		if (it->ok == KCHECK_UNKNOWN)	/* could not be decided */
+			jw_null(&w, "ok");
+		else
+			jw_bool(&w, "ok", !!it->ok);
+		jw_str(&w, "status", it->ok == KCHECK_OK ? "ok" :
+		       it->ok == KCHECK_MISSING ? "missing" : "unknown");
+		jw_bool(&w, "required", it->required);
+		jw_str(&w, "since", it->since);
+		jw_str(&w, "config", it->config);
+		jw_str(&w, "why", it->why);
+		jw_str(&w, "detail", it->detail);
+		jw_obj_close(&w);
 	}
-	fputs("\n]\n", out);
+	jw_arr_close(&w);
+	jw_end(&w);
 }
 
 static void print_needs(FILE *out, const struct kcheck_item *it)
