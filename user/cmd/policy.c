@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cmd/policy.h"
-#include "common/json.h"
+#include "cmd/show.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "model/pol_table.h"
@@ -86,100 +86,11 @@ static int policy_flush(int argc, char **argv)
 
 /* ---- listing ---- */
 
-static int is_icmp(__u8 proto)
-{
-	return proto == 1 || proto == 58;
-}
-
-static void pol_text(const struct espx_policy *p)
-{
-	const struct espx_sel *s = &p->sel;
-	const struct espx_tmpl *t = &p->tmpl;
-	char buf[INET6_ADDRSTRLEN + 8], pn[8];
-
-	prefix_str(s->saddr, s->family, s->prefixlen_s, buf, sizeof(buf));
-	printf("src %s ", buf);
-	prefix_str(s->daddr, s->family, s->prefixlen_d, buf, sizeof(buf));
-	printf("dst %s", buf);
-	if (s->proto)
-		printf(" proto %s", xp_proto_name(s->proto, pn, sizeof(pn)));
-	if (s->sport_mask)
-		printf(" %s %u", is_icmp(s->proto) ? "type" : "sport", ntohs(s->sport));
-	if (s->dport_mask)
-		printf(" %s %u", is_icmp(s->proto) ? "code" : "dport", ntohs(s->dport));
-	printf("\n\tdir %s priority %u index %u action %s ptype main\n", xp_dir_name(p->dir),
-	       p->priority, p->index, p->action == ESPX_POL_BLOCK ? "block" : "allow");
-	if (!(p->flags & ESPX_POL_F_TMPL))
-		return;
-	printf("\ttmpl");
-	if (t->family && !addr_is_zero(t->saddr))
-		printf(" src %s", addr_str(t->saddr, t->family, buf, sizeof(buf)));
-	if (t->family && !addr_is_zero(t->daddr))
-		printf(" dst %s", addr_str(t->daddr, t->family, buf, sizeof(buf)));
-	printf("\n\t\tproto esp spi 0x%08x reqid %u mode %s level %s\n", ntohl(t->spi), t->reqid,
-	       xp_mode_name(t->mode), t->optional ? "use" : "required");
-	if (p->sa.spi)
-		printf("\tsa dst %s spi 0x%08x\n",
-		       addr_str(p->sa.daddr, p->sa.family, buf, sizeof(buf)), ntohl(p->sa.spi));
-	else
-		printf("\tsa none (%s)\n", t->optional ? "level use: passed in the clear" :
-		       "no usable SA: packets are dropped");
-}
-
-static void tmpl_json(struct jw *w, const struct espx_tmpl *t)
-{
-	char buf[INET6_ADDRSTRLEN];
-
-	jw_obj_open(w, "tmpl");
-	if (t->family && !addr_is_zero(t->saddr))
-		jw_str(w, "src", addr_str(t->saddr, t->family, buf, sizeof(buf)));
-	if (t->family && !addr_is_zero(t->daddr))
-		jw_str(w, "dst", addr_str(t->daddr, t->family, buf, sizeof(buf)));
-	jw_str(w, "proto", "esp");
-	jw_u64(w, "spi", ntohl(t->spi));
-	jw_u64(w, "reqid", t->reqid);
-	jw_str(w, "mode", xp_mode_name(t->mode));
-	jw_str(w, "level", t->optional ? "use" : "required");
-	jw_obj_close(w);
-}
-
-static void pol_json(struct jw *w, const struct espx_policy *p)
-{
-	const struct espx_sel *s = &p->sel;
-	char buf[INET6_ADDRSTRLEN + 8], pn[8];
-
-	jw_obj_open(w, NULL);
-	jw_str(w, "family", s->family == AF_INET6 ? "inet6" : "inet");
-	prefix_str(s->saddr, s->family, s->prefixlen_s, buf, sizeof(buf));
-	jw_str(w, "src", buf);
-	prefix_str(s->daddr, s->family, s->prefixlen_d, buf, sizeof(buf));
-	jw_str(w, "dst", buf);
-	jw_str(w, "proto", s->proto ? xp_proto_name(s->proto, pn, sizeof(pn)) : "any");
-	if (s->sport_mask)
-		jw_u64(w, is_icmp(s->proto) ? "type" : "sport", ntohs(s->sport));
-	if (s->dport_mask)
-		jw_u64(w, is_icmp(s->proto) ? "code" : "dport", ntohs(s->dport));
-	jw_str(w, "dir", xp_dir_name(p->dir));
-	jw_u64(w, "priority", p->priority);
-	jw_u64(w, "index", p->index);
-	jw_str(w, "action", p->action == ESPX_POL_BLOCK ? "block" : "allow");
-	if (p->flags & ESPX_POL_F_TMPL) {
-		tmpl_json(w, &p->tmpl);
-		/* the SA the datapath uses; spi 0: none */
-		jw_obj_open(w, "sa");
-		jw_u64(w, "spi", ntohl(p->sa.spi));
-		jw_str(w, "dst", p->sa.spi ? addr_str(p->sa.daddr, p->sa.family, buf,
-							 sizeof(buf)) : "");
-		jw_obj_close(w);
-	}
-	jw_obj_close(w);
-}
-
 static int policy_list(int argc, char **argv, int json)
 {
 	struct pol_table *t = NULL;
 	__u32 dir, i;
-	struct jw w;
+	struct pw p;
 	int err;
 
 	if (argc > 0) {
@@ -188,20 +99,13 @@ static int policy_list(int argc, char **argv, int json)
 	}
 	err = policy_read(&t);
 	if (!err) {
-		jw_init(&w, stdout);
-		if (json)
-			jw_arr_open(&w, NULL);
+		pw_init(&p, stdout, json);
+		pw_arr_open(&p, NULL);
 		for (dir = 0; dir < ESPX_POL__MAX; dir++)
-			for (i = 0; i < t->n[dir]; i++) {
-				if (json)
-					pol_json(&w, &t->p[dir][i]);
-				else
-					pol_text(&t->p[dir][i]);
-			}
-		if (json) {
-			jw_arr_close(&w);
-			jw_end(&w);
-		}
+			for (i = 0; i < t->n[dir]; i++)
+				pol_print(&p, &t->p[dir][i]);
+		pw_arr_close(&p);
+		pw_end(&p);
 	}
 	free(t);
 	return err ? 1 : 0;

@@ -7,12 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "common/json.h"
 #include "common/log.h"
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "platform/pol_store.h"
 #include "platform/sa_install.h"
+#include "cmd/show.h"
 #include "cmd/state.h"
 #include "common/util.h"
 #include "model/xfrm_parse.h"
@@ -184,175 +184,8 @@ static int state_flush(int argc, char **argv)
 
 /* ---- listing ---- */
 
-static const char *limit_str(__u64 v, char *buf, size_t n)
-{
-	if (v == ESPX_INF)
-		snprintf(buf, n, "(INF)");
-	else
-		snprintf(buf, n, "%llu", (unsigned long long)v);
-	return buf;
-}
-
-static void sel_text(const struct espx_sel *s)
-{
-	char a[INET6_ADDRSTRLEN], p[8];
-
-	if (!s->family) {
-		printf("src any dst any");
-	} else {
-		printf("src %s/%u ", addr_str(s->saddr, s->family, a, sizeof(a)), s->prefixlen_s);
-		printf("dst %s/%u", addr_str(s->daddr, s->family, a, sizeof(a)), s->prefixlen_d);
-	}
-	if (s->proto)
-		printf(" proto %s", xp_proto_name(s->proto, p, sizeof(p)));
-	if (s->sport_mask)
-		printf(" %s %u", s->proto == 1 || s->proto == 58 ? "type" : "sport", ntohs(s->sport));
-	if (s->dport_mask)
-		printf(" %s %u", s->proto == 1 || s->proto == 58 ? "code" : "dport", ntohs(s->dport));
-}
-
-/* The SA's flags of one ip xfrm table, as ip xfrm state list prints
- * them: "flag noecn decap-dscp esn", "extra_flag dont-encap-dscp". */
-static void flags_text(const char *title, const struct xp_flag_name *t, __u32 flags)
-{
-	int any = 0;
-
-	for (; t->name; t++) {
-		if (!t->flag || !(flags & t->flag))
-			continue;
-		printf("%s %s", any ? "" : title, t->name);
-		any = 1;
-	}
-}
-
-/* The same as a JSON array of names. */
-static void flags_json(struct jw *w, const char *key, const struct xp_flag_name *t, __u32 flags)
-{
-	jw_arr_open(w, key);
-	for (; t->name; t++)
-		if (t->flag && (flags & t->flag))
-			jw_str(w, NULL, t->name);
-	jw_arr_close(w);
-}
-
-static void sa_text(const struct espx_sa_key *id, const struct espx_sa *sa)
-{
-	char a[INET6_ADDRSTRLEN], l1[24], l2[24];
-	int esn = sa->flags & ESPX_SA_F_ESN;
-
-	printf("src %s ", addr_str(sa->saddr, sa->family, a, sizeof(a)));
-	printf("dst %s\n", addr_str(id->daddr, id->family, a, sizeof(a)));
-	printf("\tproto esp spi 0x%08x reqid %u mode %s\n", ntohl(id->spi), sa->reqid,
-	       xp_mode_name(sa->mode));
-	printf("\treplay-window %u ", sa->replay_window);
-	if (esn)
-		printf("seq 0x%016llx oseq 0x%016llx", (unsigned long long)sa->seq,
-		       (unsigned long long)sa->oseq);
-	else
-		printf("seq 0x%08llx oseq 0x%08llx", (unsigned long long)sa->seq,
-		       (unsigned long long)sa->oseq);
-	flags_text(" flag", xp_sa_flags, sa->flags);
-	flags_text(" extra_flag", xp_sa_extra_flags, sa->flags);
-	printf("\n");
-	printf("\taead " XP_AEAD_NAME " <key not kept> %u\n", sa->icv_len * 8);
-	if (sa->flags & ESPX_SA_F_ENCAP)
-		printf("\tencap type espinudp sport %u dport %u\n", ntohs(sa->encap_sport),
-		       ntohs(sa->encap_dport));
-	printf("\tsel ");
-	sel_text(&sa->sel);
-	printf("\n\tlifetime config:\n");
-	printf("\t  limit: soft %s(bytes), hard %s(bytes)\n",
-	       limit_str(sa->lft.soft_bytes, l1, sizeof(l1)),
-	       limit_str(sa->lft.hard_bytes, l2, sizeof(l2)));
-	printf("\t  limit: soft %s(packets), hard %s(packets)\n",
-	       limit_str(sa->lft.soft_packets, l1, sizeof(l1)),
-	       limit_str(sa->lft.hard_packets, l2, sizeof(l2)));
-	printf("\tlifetime current:\n");
-	printf("\t  %llu(bytes), %llu(packets)\n", (unsigned long long)sa->bytes,
-	       (unsigned long long)sa->packets);
-	printf("\t  add %s ", boot_time_str(sa->add_time, l1, sizeof(l1)));
-	printf("use %s\n", boot_time_str(sa->use_time, l1, sizeof(l1)));
-	printf("\tstats:\n\t  replay-window %u replay %llu failed %llu\n", sa->replay_window,
-	       (unsigned long long)sa->replay_drops, (unsigned long long)sa->integrity_failed);
-	printf("\tespx: aes-%u%s%s%s\n", sa->key_len * 8,
-	       sa->flags & ESPX_SA_F_READY ? " ready" : " not-ready",
-	       sa->flags & ESPX_SA_F_SOFT_SENT ? " soft-expired" : "",
-	       sa->flags & ESPX_SA_F_HARD_SENT ? " hard-expired" : "");
-}
-
-static void sel_json(struct jw *w, const struct espx_sel *s)
-{
-	char a[INET6_ADDRSTRLEN + 4], buf[INET6_ADDRSTRLEN + 8], p[8];
-
-	jw_obj_open(w, "sel");
-	jw_str(w, "family", s->family == AF_INET6 ? "inet6" : s->family ? "inet" : "any");
-	snprintf(buf, sizeof(buf), "%s/%u", addr_str(s->saddr, s->family, a, sizeof(a)),
-		 s->prefixlen_s);
-	jw_str(w, "src", s->family ? buf : "any");
-	snprintf(buf, sizeof(buf), "%s/%u", addr_str(s->daddr, s->family, a, sizeof(a)),
-		 s->prefixlen_d);
-	jw_str(w, "dst", s->family ? buf : "any");
-	jw_str(w, "proto", s->proto ? xp_proto_name(s->proto, p, sizeof(p)) : "any");
-	if (s->sport_mask)
-		jw_u64(w, s->proto == 1 || s->proto == 58 ? "type" : "sport", ntohs(s->sport));
-	if (s->dport_mask)
-		jw_u64(w, s->proto == 1 || s->proto == 58 ? "code" : "dport", ntohs(s->dport));
-	jw_obj_close(w);
-}
-
-static void sa_json(struct jw *w, const struct espx_sa_key *key, const struct espx_sa *sa)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	jw_obj_open(w, NULL);
-	jw_str(w, "src", addr_str(sa->saddr, sa->family, a, sizeof(a)));
-	jw_str(w, "dst", addr_str(key->daddr, key->family, a, sizeof(a)));
-	jw_str(w, "family", key->family == AF_INET6 ? "inet6" : "inet");
-	jw_str(w, "proto", "esp");
-	jw_u64(w, "spi", ntohl(key->spi));
-	jw_u64(w, "reqid", sa->reqid);
-	jw_str(w, "mode", xp_mode_name(sa->mode));
-	jw_u64(w, "replay_window", sa->replay_window);
-	jw_u64(w, "seq", sa->seq);
-	jw_u64(w, "oseq", sa->oseq);
-	jw_bool(w, "esn", !!(sa->flags & ESPX_SA_F_ESN));
-	flags_json(w, "flags", xp_sa_flags, sa->flags);
-	flags_json(w, "extra_flags", xp_sa_extra_flags, sa->flags);
-	jw_obj_open(w, "aead");
-	jw_str(w, "name", XP_AEAD_NAME);
-	jw_u64(w, "key_bits", sa->key_len * 8);
-	jw_u64(w, "icv_bits", sa->icv_len * 8);
-	jw_obj_close(w);
-	if (sa->flags & ESPX_SA_F_ENCAP) {
-		jw_obj_open(w, "encap");
-		jw_str(w, "type", "espinudp");
-		jw_u64(w, "sport", ntohs(sa->encap_sport));
-		jw_u64(w, "dport", ntohs(sa->encap_dport));
-		jw_obj_close(w);
-	}
-	sel_json(w, &sa->sel);
-	jw_obj_open(w, "lifetime");
-	jw_u64(w, "byte_soft", sa->lft.soft_bytes);
-	jw_u64(w, "byte_hard", sa->lft.hard_bytes);
-	jw_u64(w, "packet_soft", sa->lft.soft_packets);
-	jw_u64(w, "packet_hard", sa->lft.hard_packets);
-	jw_u64(w, "packets", sa->packets);
-	jw_u64(w, "bytes", sa->bytes);
-	jw_u64(w, "add_time_ns", sa->add_time);
-	jw_u64(w, "use_time_ns", sa->use_time);
-	jw_obj_close(w);
-	jw_obj_open(w, "stats");
-	jw_u64(w, "replay", sa->replay_drops);
-	jw_u64(w, "integrity_failed", sa->integrity_failed);
-	jw_obj_close(w);
-	jw_bool(w, "ready", !!(sa->flags & ESPX_SA_F_READY));
-	jw_bool(w, "soft_expired", !!(sa->flags & ESPX_SA_F_SOFT_SENT));
-	jw_bool(w, "hard_expired", !!(sa->flags & ESPX_SA_F_HARD_SENT));
-	jw_obj_close(w);
-}
-
 /* SAs the netlink daemon left to the kernel: listed, with the reason. */
-static void kernel_sas(struct espx_dp *dp, struct jw *w, int json)
+static void kernel_sas(struct espx_dp *dp, struct pw *p)
 {
 	int fd = espx_dp_fd(dp, ESPX_MAP_KERNEL_SA);
 	struct espx_sa_key *ids = NULL;
@@ -363,25 +196,17 @@ static void kernel_sas(struct espx_dp *dp, struct jw *w, int json)
 	if (fd < 0 || sa_keys_sorted(fd, &ids, &n))
 		n = 0;
 	for (i = 0; i < n; i++) {
-		const char *proto;
-
 		if (bpf_map_lookup_elem(fd, &ids[i], &ks))
 			continue;
-		proto = ks.proto == IPPROTO_AH ? "ah" : ks.proto == IPPROTO_COMP ? "comp" : "esp";
-		if (json) {
-			jw_obj_open(w, NULL);
-			jw_str(w, "dst", addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)));
-			jw_str(w, "family", ids[i].family == AF_INET6 ? "inet6" : "inet");
-			jw_str(w, "proto", proto);
-			jw_u64(w, "spi", ntohl(ids[i].spi));
-			jw_u64(w, "reqid", ks.reqid);
-			jw_str(w, "kernel", ks.why);
-			jw_obj_close(w);
-		} else {
-			printf("dst %s proto %s spi 0x%08x reqid %u\n\tleft to the kernel: %s\n",
-			       addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)), proto,
-			       ntohl(ids[i].spi), ks.reqid, ks.why);
-		}
+		pw_obj_open(p, NULL);
+		pw_str(p, PRINT_ANY, "dst", "dst %s", addr_str(ids[i].daddr, ids[i].family, a, sizeof(a)));
+		pw_str(p, PRINT_JSON, "family", NULL, ids[i].family == AF_INET6 ? "inet6" : "inet");
+		pw_str(p, PRINT_ANY, "proto", " proto %s", ks.proto == IPPROTO_AH ? "ah" :
+		       ks.proto == IPPROTO_COMP ? "comp" : "esp");
+		pw_uint(p, PRINT_ANY, "spi", " spi 0x%08x", ntohl(ids[i].spi));
+		pw_uint(p, PRINT_ANY, "reqid", " reqid %u\n", ks.reqid);
+		pw_str(p, PRINT_ANY, "kernel", "\tleft to the kernel: %s\n", ks.why);
+		pw_obj_close(p);
 	}
 	free(ids);
 }
@@ -392,7 +217,7 @@ static int state_list(int argc, char **argv, int json)
 	struct espx_sa *sa = NULL;
 	size_t n = 0, i;
 	struct espx_dp dp;
-	struct jw w;
+	struct pw p;
 	int fd, err;
 
 	if (argc > 0) {
@@ -407,22 +232,18 @@ static int state_list(int argc, char **argv, int json)
 	sa = malloc(sizeof(*sa));
 	if (!err && !sa)
 		err = -ENOMEM;
-	jw_init(&w, stdout);
-	if (!err && json)
-		jw_arr_open(&w, NULL);
+	pw_init(&p, stdout, json);
+	if (!err)
+		pw_arr_open(&p, NULL);
 	for (i = 0; !err && i < n; i++) {
 		if (bpf_map_lookup_elem_flags(fd, &keys[i], sa, BPF_F_LOCK))
 			continue;	/* deleted meanwhile */
-		if (json)
-			sa_json(&w, &keys[i], sa);
-		else
-			sa_text(&keys[i], sa);
+		sa_print(&p, &keys[i], sa);
 	}
-	if (!err)
-		kernel_sas(&dp, &w, json);
-	if (!err && json) {
-		jw_arr_close(&w);
-		jw_end(&w);
+	if (!err) {
+		kernel_sas(&dp, &p);
+		pw_arr_close(&p);
+		pw_end(&p);
 	}
 	if (err)
 		pr_warn("state list: reading espx_sa: %s\n", strerror(-err));
