@@ -13,39 +13,35 @@
 #include "model/sa_table.h"
 #include "model/xfrm_parse.h"
 
-/* A policy from `ip xfrm policy add` words; aborts the test if refused. */
-static struct espx_policy P(const char *line)
+/* `ip xfrm policy add` (or, del, `... del`) words parsed; exits the test
+ * if refused. */
+static struct xp_policy parse(const char *line, int del)
 {
 	char buf[512], *argv[64], *tok;
 	struct xp_policy q;
 	struct xp_err err;
-	int argc = 0;
+	int argc = 0, r;
 
 	snprintf(buf, sizeof(buf), "%s", line);
 	for (tok = strtok(buf, " "); tok && argc < 64; tok = strtok(NULL, " "))
 		argv[argc++] = tok;
-	if (xp_parse_policy_add(argc, argv, &q, &err)) {
+	r = del ? xp_parse_policy_del(argc, argv, &q, &err) :
+		  xp_parse_policy_add(argc, argv, &q, &err);
+	if (r) {
 		printf("FAIL parse '%s': %s\n", line, err.msg);
 		exit(1);
 	}
-	return q.pol;
+	return q;
+}
+
+static struct espx_policy P(const char *line)
+{
+	return parse(line, 0).pol;
 }
 
 static struct xp_policy Q(const char *line)
 {
-	char buf[512], *argv[64], *tok;
-	struct xp_policy q;
-	struct xp_err err;
-	int argc = 0;
-
-	snprintf(buf, sizeof(buf), "%s", line);
-	for (tok = strtok(buf, " "); tok && argc < 64; tok = strtok(NULL, " "))
-		argv[argc++] = tok;
-	if (xp_parse_policy_del(argc, argv, &q, &err)) {
-		printf("FAIL parse del '%s': %s\n", line, err.msg);
-		exit(1);
-	}
-	return q;
+	return parse(line, 1);
 }
 
 static __u32 v4(const char *s)

@@ -22,7 +22,6 @@
 #include "platform/heartbeat.h"
 #include "platform/segment.h"
 #include "common/json.h"
-#include "platform/kcheck.h"
 #include "platform/lock.h"
 #include "common/log.h"
 #include "platform/datapath.h"
@@ -126,12 +125,9 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		pr_warn("no device named '%s'\n", ifname);
 		return -ENODEV;
 	}
-	err = kcheck_require();
-	if (err)
-		return err;
-	lock = espx_lock();
+	lock = espx_load_lock();
 	if (lock < 0)
-		return -EBUSY;
+		return lock;
 	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
 	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
 	espx_pins_bpffs(0);

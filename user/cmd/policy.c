@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include "cmd/policy.h"
 #include "cmd/show.h"
+#include "cmd/subcmd.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "model/pol_table.h"
@@ -113,28 +114,15 @@ static int policy_list(int argc, char **argv, int json)
 
 int policy_cmd(int argc, char **argv, int json)
 {
-	const char *sub = argc > 1 ? argv[1] : "list";
+	static const struct obj_cmds cmds = {
+		.obj = "policy",
+		.add = policy_add,
+		.del = policy_del,
+		.list = policy_list,
+		.flush = policy_flush,
+		.usage = policy_usage,
+		.no_update = "; delete the policy and add it again",
+	};
 
-	argc -= 2;
-	argv += 2;
-	if (argc < 0)
-		argc = 0;
-	if (!strcmp(sub, "add"))
-		return policy_add(argc, argv);
-	if (!strcmp(sub, "del") || !strcmp(sub, "delete"))
-		return policy_del(argc, argv);
-	if (!strcmp(sub, "list") || !strcmp(sub, "show"))
-		return policy_list(argc, argv, json);
-	if (!strcmp(sub, "flush"))
-		return policy_flush(argc, argv);
-	if (!strcmp(sub, "help")) {
-		policy_usage(stdout);
-		return 0;
-	}
-	if (!strcmp(sub, "update")) {
-		pr_warn("policy update is not supported; delete the policy and add it again\n");
-		return 2;
-	}
-	pr_warn("policy: unknown command '%s'; expected add, del, list or flush\n", sub);
-	return 2;
+	return obj_cmd_run(&cmds, argc, argv, json);
 }

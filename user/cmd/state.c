@@ -13,6 +13,7 @@
 #include "platform/pol_store.h"
 #include "platform/sa_install.h"
 #include "cmd/show.h"
+#include "cmd/subcmd.h"
 #include "cmd/state.h"
 #include "common/util.h"
 #include "model/xfrm_parse.h"
@@ -257,28 +258,15 @@ static int state_list(int argc, char **argv, int json)
 
 int state_cmd(int argc, char **argv, int json)
 {
-	const char *sub = argc > 1 ? argv[1] : "list";
+	static const struct obj_cmds cmds = {
+		.obj = "state",
+		.add = state_add,
+		.del = state_del,
+		.list = state_list,
+		.flush = state_flush,
+		.usage = state_usage,
+		.no_update = ": an SA cannot change in place; delete it and add it again",
+	};
 
-	argc -= 2;
-	argv += 2;
-	if (argc < 0)
-		argc = 0;
-	if (!strcmp(sub, "add"))
-		return state_add(argc, argv);
-	if (!strcmp(sub, "del") || !strcmp(sub, "delete"))
-		return state_del(argc, argv);
-	if (!strcmp(sub, "list") || !strcmp(sub, "show"))
-		return state_list(argc, argv, json);
-	if (!strcmp(sub, "flush"))
-		return state_flush(argc, argv);
-	if (!strcmp(sub, "help")) {
-		state_usage(stdout);
-		return 0;
-	}
-	if (!strcmp(sub, "update")) {
-		pr_warn("state update is not supported: an SA cannot change in place; delete it and add it again\n");
-		return 2;
-	}
-	pr_warn("state: unknown command '%s'; expected add, del, list or flush\n", sub);
-	return 2;
+	return obj_cmd_run(&cmds, argc, argv, json);
 }

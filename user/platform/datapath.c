@@ -218,18 +218,25 @@ fail:
 	return NULL;
 }
 
+int espx_load_lock(void)
+{
+	int err = kcheck_require(), lock;
+
+	if (err)
+		return err;
+	lock = espx_lock();
+	return lock < 0 ? -EBUSY : lock;
+}
+
 int espx_load(void)
 {
 	struct espx *skel;
 	struct stat st;
 	int lock, err, fresh;
 
-	err = kcheck_require();
-	if (err)
-		return err;
-	lock = espx_lock();
+	lock = espx_load_lock();
 	if (lock < 0)
-		return -EBUSY;
+		return lock;
 	espx_pins_bpffs(0);
 	fresh = stat(espx_pin_root(), &st) != 0;
 	skel = espx_dp_load(0, &err);

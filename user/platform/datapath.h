@@ -75,6 +75,10 @@ struct espx;	/* espx.skel.h */
  * NULL and *err on failure. The caller holds espx_lock(). */
 struct espx *espx_dp_load(int links, int *err);
 
+/* What every load starts with: the kernel check (kcheck_require), then
+ * espx_lock(). The lock's token, or -errno (message printed). */
+int espx_load_lock(void);
+
 /* Load the datapath and pin its maps and set-up programs without attaching
  * it anywhere (state and policy commands call it, so configuration may come
  * before attach). Loading again reuses what is pinned. Takes espx_lock()
