@@ -46,6 +46,7 @@
 #include "platform/heartbeat.h"
 #include "espx_event.h"
 #include "common/log.h"
+#include "model/mirror.h"
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "platform/pins.h"
@@ -368,52 +369,27 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	}
 }
 
-/* Does an outbound IPv6 policy use the SA template t points at? The kernel
- * encrypts outbound IPv6 itself (there is no IPv6 disable_xfrm), so such an
- * SA would be sent on by the kernel and by espx with separate sequence
- * numbers: a nonce reused under one key. */
-static int v6_shares_sa(const struct daemon *d, const struct espx_tmpl *t)
-{
-	size_t i;
-
-	for (i = 0; i < d->npol; i++) {
-		const struct espx_policy *q = &d->pol[i].k.pol;
-
-		if (q->dir == ESPX_POL_OUT && q->sel.family == AF_INET6 &&
-		    (q->flags & ESPX_POL_F_TMPL) && q->tmpl.reqid == t->reqid &&
-		    !memcmp(q->tmpl.daddr, t->daddr, sizeof(t->daddr)))
-			return 1;
-	}
-	return 0;
-}
-
 static int publish(struct daemon *d)
 {
 	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
-	int err, lock, any_v6 = 0, nmixed = 0;
+	unsigned char *flags = calloc(d->npol ? d->npol : 1, 1);
+	int err, lock, nmixed;
 	size_t i;
 
-	if (!v)
+	if (!v || !flags) {
+		free(v);
+		free(flags);
 		return -ENOMEM;
-	for (i = 0; i < d->npol; i++)
-		any_v6 |= d->pol[i].k.pol.dir == ESPX_POL_OUT && d->pol[i].k.pol.sel.family == AF_INET6;
+	}
 	for (i = 0; i < d->npol; i++) {
 		v[i] = d->pol[i].k.pol;
-		if (v[i].dir != ESPX_POL_OUT)
-			continue;
-		/* what espx cannot carry as the kernel would, it blocks
-		 * (fail closed: disable_xfrm keeps the kernel out) */
-		if (d->pol[i].k.why[0])
-			v[i].action = ESPX_POL_BLOCK;
-		if (any_v6 && v[i].sel.family == AF_INET && (v[i].flags & ESPX_POL_F_TMPL) &&
-		    v6_shares_sa(d, &v[i].tmpl)) {
-			if (!d->pol[i].warned++)
-				pr_warn("policy index %u: its SA (reqid %u) also carries IPv6, which the kernel encrypts itself; espx blocks this IPv4 traffic rather than send on the SA beside the kernel (use separate CHILD_SAs per family)\n",
-					v[i].index, v[i].tmpl.reqid);
-			v[i].action = ESPX_POL_BLOCK;
-			nmixed++;
-		}
+		flags[i] = d->pol[i].k.why[0] ? MIRROR_REFUSED : 0;
 	}
+	nmixed = (int)mirror_policies(v, d->npol, flags);
+	for (i = 0; i < d->npol; i++)
+		if ((flags[i] & MIRROR_MIXED) && !d->pol[i].warned++)
+			pr_warn("policy index %u: its SA (reqid %u) also carries IPv6, which the kernel encrypts itself; espx blocks this IPv4 traffic rather than send on the SA beside the kernel (use separate CHILD_SAs per family)\n",
+				v[i].index, v[i].tmpl.reqid);
 	lock = daemon_lock(d);
 	/* IPv4 traffic unblocked on an SA the kernel was sending IPv6 on
 	 * meanwhile: espx continues above the kernel's numbers (a margin
@@ -425,6 +401,7 @@ static int publish(struct daemon *d)
 	err = lock < 0 ? -EBUSY : nmixed < d->nmixed ? -EAGAIN : policy_publish(v, d->npol);
 	espx_unlock(lock);
 	free(v);
+	free(flags);
 	if (!err || err == -ENOSPC)
 		d->publish = 0;
 	return err;
