@@ -40,7 +40,7 @@
 #include <libmnl/libmnl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "cmd/attach.h"
+#include "platform/transition.h"
 #include "cmd/daemon.h"
 #include "platform/handover.h"
 #include "platform/heartbeat.h"
