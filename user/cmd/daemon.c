@@ -47,6 +47,7 @@
 #include "espx_event.h"
 #include "common/log.h"
 #include "model/mirror.h"
+#include "model/sa_table.h"
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "platform/pins.h"

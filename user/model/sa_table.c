@@ -33,6 +33,23 @@ __u64 espx_hwm_start(__u64 want, __u64 hwm, int have)
 	return want > floor ? want : floor;
 }
 
+__u64 sa_split_gap(const struct espx_sa *sa)
+{
+	__u64 room;
+
+	if (sa->flags & ESPX_SA_F_ESN)
+		return 1ULL << 40;
+	room = sa->oseq < 0xffffffffULL ? 0xffffffffULL - sa->oseq : 0;
+	return room / 2 < (1ULL << 28) ? room / 2 : 1ULL << 28;
+}
+
+int handover_split_exhausted(__u64 at, __u64 k_oseq, __u64 step)
+{
+	if (step > 0xffffffffULL)
+		step = 0xffffffffULL;	/* no ESN: 2^32 numbers in all */
+	return k_oseq >= at || at - k_oseq <= SPLIT_STOP_MARGIN + 4 * step;
+}
+
 int sa_key_cmp(const void *a, const void *b)
 {
 	const struct espx_sa_key *x = a, *y = b;

@@ -6,8 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include "platform/handover.h"
 #include "common/log.h"
+#include "model/sa_table.h"
+#include "platform/handover.h"
 #include "platform/datapath.h"
 #include "platform/xfrm_nl.h"
 
@@ -94,24 +95,6 @@ static int take_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 	return 0;
 }
 
-/* How far espx jumps when it keeps sending beside the kernel. */
-static __u64 split_gap(const struct espx_sa *sa)
-{
-	__u64 room;
-
-	if (sa->flags & ESPX_SA_F_ESN)
-		return 1ULL << 40;
-	room = sa->oseq < 0xffffffffULL ? 0xffffffffULL - sa->oseq : 0;
-	return room / 2 < (1ULL << 28) ? room / 2 : 1ULL << 28;
-}
-
-int handover_split_exhausted(__u64 at, __u64 k_oseq, __u64 step)
-{
-	if (step > 0xffffffffULL)
-		step = 0xffffffffULL;	/* no ESN: 2^32 numbers in all */
-	return k_oseq >= at || at - k_oseq <= SPLIT_STOP_MARGIN + 4 * step;
-}
-
 /* Raise espx's output number to oseq + gap; the last number it took
  * before that (it may have sent a few since sa was read) in *last. */
 static int jump(struct ho *h, const struct espx_sa_key *key, __u64 want, __u64 *last)
@@ -137,7 +120,7 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 
 	if (xnl_getae(&h->nl, key, &ae))
 		return 0;
-	if (h->split && jump(h, key, sa->oseq + split_gap(sa), &last)) {
+	if (h->split && jump(h, key, sa->oseq + sa_split_gap(sa), &last)) {
 		pr_warn("SA spi 0x%08x: espx could not move its sequence numbers ahead of the kernel's; not handed back (delete the SA or detach everywhere)\n",
 			ntohl(key->spi));
 		return 0;
@@ -146,7 +129,7 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 	 * the kernel's number below the jump (its per-interval push would
 	 * raise it into espx's), so it is recorded before the kernel can
 	 * send; once the kernel has everything (no device left) it goes. */
-	at = sa->oseq + split_gap(sa);
+	at = sa->oseq + sa_split_gap(sa);
 	if (h->split && (h->split_fd < 0 || bpf_map_update_elem(h->split_fd, key, &at, BPF_ANY)))
 		pr_warn("SA spi 0x%08x: recording the split of its numbers: %s; a restarted daemon could raise the kernel's number into espx's: keep the daemon running until the last detach\n",
 			ntohl(key->spi), h->split_fd < 0 ? "no espx_sa_split map (pins of an older espx)" : strerror(errno));
@@ -171,7 +154,7 @@ static int give_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 		err = xnl_expire(&h->nl, key, 0);
 		pr_warn("SA spi 0x%08x has no ESN and now two senders (the kernel from %llu, espx from %llu): %s\n",
 			ntohl(key->spi), (unsigned long long)(last + 1),
-			(unsigned long long)(sa->oseq + split_gap(sa) + 1),
+			(unsigned long long)(sa->oseq + sa_split_gap(sa) + 1),
 			err ? "asking the IKE daemon to rekey it failed; rekey it now" :
 			"asked the IKE daemon to rekey it now (soft expire)");
 	}

@@ -19,16 +19,7 @@ int handover_take(void);
 /* split: espx goes on sending on other devices. Then the number space is
  * split: espx jumps ahead (by 2^40 with ESN, else up to 2^28) and the
  * kernel gets the numbers below the jump, so the two senders cannot meet
- * before a rekey. */
+ * before a rekey (the arithmetic: model/sa_table.h, sa_split_gap). */
 int handover_give(int split);
-
-/* Numbers the kernel keeps in hand at least, below a split's jump. */
-#define SPLIT_STOP_MARGIN	1024
-/* Must the kernel stop sending on a split SA without ESN? Its share ends
- * at `at` (espx's jump, espx_sa_split) and nothing in the kernel stops it
- * there: the daemon ends the SA (hard expire) once what is left would not
- * outlast four more intervals at the rate just seen (`step`: how far the
- * kernel's number moved in the last one), or SPLIT_STOP_MARGIN numbers. */
-int handover_split_exhausted(__u64 at, __u64 k_oseq, __u64 step);
 
 #endif
