@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* One printer per object (user/cmd/show.h), no root needed: fixed SAs and
- * policies give exactly the text `espx state list` / `espx policy list`
- * print and exactly the JSON of -j, from the same printer. Scripts and
+ * policies give exactly the text `espx state list` / `espx policy list` /
+ * `espx stats` print and exactly the JSON of -j, from the same printer. Scripts and
  * users read both, so every byte is pinned here. */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "check.h"
 #include "cmd/show.h"
 
-enum what { SA, POL };
+enum what { SA, POL, STATS };
 
 static const struct espx_sa_key *g_key;
 static const struct espx_sa *g_sa;
@@ -25,6 +25,8 @@ static void expect(const char *name, enum what w, int json, const char *want)
 	pw_init(&p, f, json);
 	if (w == SA)
 		sa_print(&p, g_key, g_sa);
+	else if (w == STATS)
+		sa_stats_print(&p, g_key, g_sa);
 	else
 		pol_print(&p, g_pol);
 	pw_end(&p);
@@ -106,6 +108,13 @@ static void test_sa_v4(void)
 	       "\"bytes\":1500,\"add_time_ns\":0,\"use_time_ns\":0},"
 	       "\"stats\":{\"replay\":4,\"integrity_failed\":5},"
 	       "\"ready\":false,\"soft_expired\":true,\"hard_expired\":false}\n");
+	expect("sa_stats_text", STATS, 0,
+	       "SA dst 10.88.0.2 spi 0x00001001: 2 packets, 1500 bytes, last use -, replay 4, "
+	       "integrity-failed 5, soft-expired\n");
+	expect("sa_stats_json", STATS, 1,
+	       "{\"dst\":\"10.88.0.2\",\"spi\":4097,\"packets\":2,\"bytes\":1500,"
+	       "\"use_time_ns\":0,\"replay\":4,\"integrity_failed\":5,"
+	       "\"soft_expired\":true,\"hard_expired\":false}\n");
 	free(sa);
 }
 

@@ -184,3 +184,23 @@ void pol_print(struct pw *p, const struct espx_policy *pol)
 	}
 	pw_obj_close(p);
 }
+
+void sa_stats_print(struct pw *p, const struct espx_sa_key *key, const struct espx_sa *sa)
+{
+	char a[INET6_ADDRSTRLEN], t[32];
+
+	pw_obj_open(p, NULL);
+	pw_str(p, PRINT_ANY, "dst", "SA dst %s", addr_str(key->daddr, key->family, a, sizeof(a)));
+	pw_uint(p, PRINT_ANY, "spi", " spi 0x%08x", ntohl(key->spi));
+	pw_u64(p, PRINT_ANY, "packets", ": %llu packets", sa->packets);
+	pw_u64(p, PRINT_ANY, "bytes", ", %llu bytes", sa->bytes);
+	pw_str(p, PRINT_FP, NULL, ", last use %s", boot_time_str(sa->use_time, t, sizeof(t)));
+	pw_u64(p, PRINT_JSON, "use_time_ns", NULL, sa->use_time);
+	pw_u64(p, PRINT_ANY, "replay", ", replay %llu", sa->replay_drops);
+	pw_u64(p, PRINT_ANY, "integrity_failed", ", integrity-failed %llu", sa->integrity_failed);
+	pw_bool(p, PRINT_JSON, "soft_expired", NULL, !!(sa->flags & ESPX_SA_F_SOFT_SENT));
+	pw_text(p, "%s", sa->flags & ESPX_SA_F_SOFT_SENT ? ", soft-expired" : "");
+	pw_bool(p, PRINT_JSON, "hard_expired", NULL, !!(sa->flags & ESPX_SA_F_HARD_SENT));
+	pw_text(p, "%s\n", sa->flags & ESPX_SA_F_HARD_SENT ? ", hard-expired" : "");
+	pw_obj_close(p);
+}

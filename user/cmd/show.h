@@ -15,6 +15,8 @@
 void sel_print(struct pw *p, const struct espx_sel *s, int unset_any);
 /* An SA, as `ip xfrm state list` shows it (text) or one JSON object. */
 void sa_print(struct pw *p, const struct espx_sa_key *key, const struct espx_sa *sa);
+/* An SA's counters, as `espx stats` shows them. */
+void sa_stats_print(struct pw *p, const struct espx_sa_key *key, const struct espx_sa *sa);
 /* A policy and the SA its template resolves to. */
 void pol_print(struct pw *p, const struct espx_policy *pol);
 

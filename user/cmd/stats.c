@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "espx_drop.h"
+#include "cmd/show.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "platform/datapath.h"
@@ -99,37 +100,7 @@ static void drops_json(struct jw *w, const struct espx_drop_count sum[N_SLOTS])
 	jw_obj_close(w);
 }
 
-static void sa_stats_text(const struct espx_sa_key *key, const struct espx_sa *sa)
-{
-	char a[INET6_ADDRSTRLEN], t[32];
-
-	printf("SA dst %s spi 0x%08x: %llu packets, %llu bytes, last use %s, replay %llu, integrity-failed %llu%s%s\n",
-	       addr_str(key->daddr, key->family, a, sizeof(a)), ntohl(key->spi),
-	       (unsigned long long)sa->packets, (unsigned long long)sa->bytes,
-	       boot_time_str(sa->use_time, t, sizeof(t)),
-	       (unsigned long long)sa->replay_drops, (unsigned long long)sa->integrity_failed,
-	       sa->flags & ESPX_SA_F_SOFT_SENT ? ", soft-expired" : "",
-	       sa->flags & ESPX_SA_F_HARD_SENT ? ", hard-expired" : "");
-}
-
-static void sa_stats_json(struct jw *w, const struct espx_sa_key *key, const struct espx_sa *sa)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	jw_obj_open(w, NULL);
-	jw_str(w, "dst", addr_str(key->daddr, key->family, a, sizeof(a)));
-	jw_u64(w, "spi", ntohl(key->spi));
-	jw_u64(w, "packets", sa->packets);
-	jw_u64(w, "bytes", sa->bytes);
-	jw_u64(w, "use_time_ns", sa->use_time);
-	jw_u64(w, "replay", sa->replay_drops);
-	jw_u64(w, "integrity_failed", sa->integrity_failed);
-	jw_bool(w, "soft_expired", !!(sa->flags & ESPX_SA_F_SOFT_SENT));
-	jw_bool(w, "hard_expired", !!(sa->flags & ESPX_SA_F_HARD_SENT));
-	jw_obj_close(w);
-}
-
-static int sas_print(struct jw *w, int json)
+static int sas_print(struct pw *p)
 {
 	struct espx_sa_key *keys = NULL;
 	struct espx_sa *sa;
@@ -141,18 +112,13 @@ static int sas_print(struct jw *w, int json)
 		return fd;
 	sa = malloc(sizeof(*sa));
 	err = sa ? sa_keys_sorted(fd, &keys, &n) : -ENOMEM;
-	if (json)
-		jw_arr_open(w, "sas");
+	pw_arr_open(p, "sas");
 	for (i = 0; !err && i < n; i++) {
 		if (bpf_map_lookup_elem_flags(fd, &keys[i], sa, BPF_F_LOCK))
 			continue;	/* deleted meanwhile */
-		if (json)
-			sa_stats_json(w, &keys[i], sa);
-		else
-			sa_stats_text(&keys[i], sa);
+		sa_stats_print(p, &keys[i], sa);
 	}
-	if (json)
-		jw_arr_close(w);
+	pw_arr_close(p);
 	if (err)
 		pr_warn("stats: reading espx_sa: %s\n", strerror(-err));
 	if (sa)
@@ -166,7 +132,7 @@ static int sas_print(struct jw *w, int json)
 int stats_cmd(int argc, char **argv, int json)
 {
 	struct espx_drop_count sum[N_SLOTS];
-	struct jw w;
+	struct pw p;
 	int err;
 
 	if (argc > 1) {
@@ -177,14 +143,13 @@ int stats_cmd(int argc, char **argv, int json)
 	err = drops_read(sum);
 	if (err)
 		return 1;
-	jw_init(&w, stdout);
-	if (json)
-		jw_obj_open(&w, NULL);
-	err = sas_print(&w, json);
+	pw_init(&p, stdout, json);
+	pw_obj_open(&p, NULL);
+	err = sas_print(&p);
 	if (json) {
-		drops_json(&w, sum);
-		jw_obj_close(&w);
-		jw_end(&w);
+		drops_json(&p.w, sum);
+		pw_obj_close(&p);
+		pw_end(&p);
 	} else if (!err) {
 		drops_text(sum);
 	}
