@@ -33,11 +33,15 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/*.h)
-USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+# user/ in layers (each may include only those after it): cmd/ (the
+# commands), platform/ (maps, pins, netlink, devices), model/ (pure rules,
+# unit-tested without root), common/ (log, JSON, util); see README.md.
+USER_LAYERS := cmd platform model common
+USER_HDRS := $(foreach l,$(USER_LAYERS),$(wildcard user/$(l)/*.h)) $(wildcard include/*.h)
 
-# user/espx.c is the entry point; the other user/*.c form a library shared
-# with the test programs.
-LIB_SRCS := $(filter-out user/espx.c,$(wildcard user/*.c))
+# user/espx.c is the entry point (the command table); user/<layer>/*.c form
+# a library shared with the test programs.
+LIB_SRCS := $(foreach l,$(USER_LAYERS),$(wildcard user/$(l)/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -78,6 +82,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(BUILD)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/espx: $(BUILD)/user/espx.o $(LIB_OBJS)

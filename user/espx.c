@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
-/* espx: command-line entry point. One binary, subcommands in the style of
- * ip(8) and bpftool(8); unique prefixes of command names are accepted. */
+/* espx: command-line entry point and command table. One binary,
+ * subcommands in the style of ip(8) and bpftool(8); unique prefixes of
+ * command names are accepted. Each do_<cmd>() is a thin call into cmd/
+ * (state, policy, stats, monitor, daemon, status) or platform/ (attach,
+ * detach, unload, check). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "attach.h"
-#include "daemon.h"
-#include "kcheck.h"
-#include "log.h"
-#include "monitor.h"
-#include "policy.h"
-#include "state.h"
-#include "stats.h"
+#include "cmd/daemon.h"
+#include "cmd/monitor.h"
+#include "cmd/policy.h"
+#include "cmd/state.h"
+#include "cmd/stats.h"
+#include "cmd/status.h"
+#include "common/log.h"
+#include "platform/kcheck.h"
+#include "platform/transition.h"
 
 #ifndef ESPX_VERSION
 #define ESPX_VERSION "0.1"

@@ -29,9 +29,9 @@
 #include <bpf/libbpf.h>
 #include "espx_crypto_test.skel.h"
 #include "espx_crypto.h"
-#include "sa_install.h"
-#include "log.h"
-#include "util.h"
+#include "platform/sa_install.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #define MAX_PKT (ESPX_TEST_ETH_LEN + 16 + ESPX_GCM_MAX_DATA + 16)
 

@@ -19,9 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "attach.h"
-#include "policy.h"
-#include "xfrm_parse.h"
+#include "platform/pol_store.h"
+#include "platform/datapath.h"
+#include "platform/lock.h"
+#include "model/xfrm_parse.h"
 
 #define MAX_WORDS 64
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* user/heartbeat.h without root: the decision `espx status` makes from the
+/* user/platform/heartbeat.h without root: the decision `espx status` makes from the
  * daemon's heartbeat (none / running / stale), the threshold, the line it
  * prints, and the /proc/PID/stat parsing that tells a reused pid from the
  * daemon's. */
@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <linux/types.h>
 
-#include "heartbeat.h"
+#include "platform/heartbeat.h"
 
 static int failed;
 

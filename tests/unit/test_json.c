@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The JSON writer (user/json.h) behind `espx ... -j`: exact text for
+/* The JSON writer (user/common/json.h) behind `espx ... -j`: exact text for
  * objects, arrays, numbers and strings, commas in the right places at every
- * depth, and string escaping (quotes, backslashes, control characters;
+ * depth, null, arrays one element per line, and string escaping (quotes, backslashes, control characters;
  * UTF-8 passed through). Scripts parse this output, so when python3 is
  * there it must also accept it and read back the same values. */
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "common/json.h"
 
 #define PY "/usr/bin/python3"
 
@@ -191,6 +191,31 @@ static void python_check(void)
 	}
 }
 
+/* espx check -j's shape: one element per line, null for the unknown */
+static void lines(struct jw *w)
+{
+	jw_arr_open_lines(w, NULL);
+	jw_obj_open(w, NULL);
+	jw_null(w, "ok");
+	jw_str(w, "since", NULL);
+	jw_obj_close(w);
+	jw_obj_open(w, NULL);
+	jw_arr_open(w, "a");
+	jw_u64(w, NULL, 1);
+	jw_u64(w, NULL, 2);
+	jw_arr_close(w);
+	jw_obj_close(w);
+	jw_arr_close(w);
+	jw_end(w);
+}
+
+static void lines_empty(struct jw *w)
+{
+	jw_arr_open_lines(w, NULL);
+	jw_arr_close(w);
+	jw_end(w);
+}
+
 int main(void)
 {
 	expect("json_empty_object", empty_obj, "{}\n");
@@ -208,6 +233,9 @@ int main(void)
 	expect("json_deep_nesting", deep,
 	       "[[[[[[[[[[[[[[[[[[[[[1,2],0],1],2],3],4],5],6],7],8],9],10],11],12],"
 	       "13],14],15],16],17],18],19]\n");
+	expect("json_lines", lines,
+	       "[\n {\"ok\":null,\"since\":null},\n {\"a\":[1,2]}\n]\n");
+	expect("json_lines_empty", lines_empty, "[\n]\n");
 	python_check();
 	return failed;
 }

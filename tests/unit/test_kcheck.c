@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "kcheck.h"
+#include "platform/kcheck.h"
 
 static int fail(const char *why, const struct kcheck_item *it)
 {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Pin names and paths (user/pins.h), no root and no bpffs needed.
+/* Pin names and paths (user/platform/pins.h), no root and no bpffs needed.
  * bpffs refuses '.' in names, so a link pin stores a device name with '.'
  * written as ':' and parse must give back the device name and kind exactly;
  * anything that is not "<dev>:xdp" or "<dev>:tc" (other pins in links/, or
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pins.h"
+#include "platform/pins.h"
 
 static int failed;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* espx_pol_bin contents (user/pol_bin.c), no root needed. The datapath
+/* espx_pol_bin contents (user/model/pol_bin.c), no root needed. The datapath
  * looks up a packet's protocol, destination port and source port, each
  * exactly and on a miss in the kind's ANY entry (no entry: no slot), and
  * ANDs the three. That must be the slots whose protocol and port selectors
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pol_bin.h"
+#include "model/pol_bin.h"
 
 #include "check.h"
 

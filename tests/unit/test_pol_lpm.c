@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* espx_pol_lpm contents (user/pol_lpm.c), no root needed. The datapath
+/* espx_pol_lpm contents (user/model/pol_lpm.c), no root needed. The datapath
  * takes the longest trie entry containing a packet's address as the set of
  * scanned policies that could match it, so for every address that set must
  * equal the policies whose selector prefix contains the address (family 0
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "pol_lpm.h"
+#include "model/pol_lpm.h"
 
 #include "check.h"
 

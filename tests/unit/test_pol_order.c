@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The daemon's policy order after a full dump must be the order it has from
- * events (user/xfrm_nl.h, xnl_pol_sort_age), which is XFRM's order among
+ * events (user/platform/xfrm_nl.h, xnl_pol_sort_age), which is XFRM's order among
  * equal priorities: older first.
  *
  * A model of the kernel (net/xfrm/xfrm_policy.c): xfrm_policy_insert puts
@@ -8,7 +8,7 @@
  * (__xfrm_policy_link: list_add), which a dump walks from the head, so a
  * dump is newest first; an update keeps the index (delpol->index), a new
  * policy gets idx_generator | dir with the generator growing by 8. The
- * daemon's event handling (user/daemon.c pol_apply/pol_remove): NEWPOLICY
+ * daemon's event handling (user/cmd/daemon.c pol_apply/pol_remove): NEWPOLICY
  * appends, an update replaces in place, a delete removes.
  *
  *  1. the case from issue 11: an older protect policy and a newer bypass
@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "xfrm_nl.h"
+#include "platform/xfrm_nl.h"
 
 static int failed;
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* espx_hwm_start (user/sa_install.h): where a reinstalled SA identity
+/* espx_hwm_start (user/model/sa_table.h): where a reinstalled SA identity
  * starts numbering. Without a recorded mark, where asked; with one, at
  * least ESPX_HWM_MARGIN above it (packets still in flight on the deleted
  * entry), never below what was asked, saturating instead of wrapping. */
 #include <stdio.h>
 #include <linux/types.h>
-#include "sa_install.h"
+#include "model/sa_table.h"
 
 static int failed;
 

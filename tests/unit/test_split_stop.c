@@ -1,15 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
-/* handover_split_exhausted (user/handover.h): when the daemon ends a split
+/* handover_split_exhausted (user/model/sa_table.h): when the daemon ends a split
  * SA without ESN because the kernel's share of its numbers (below espx's
  * jump) is nearly used: at or past the jump, within SPLIT_STOP_MARGIN of
  * it, or within four intervals at the rate just seen; never while much is
- * left at a low rate. */
+ * left at a low rate. And the jump itself (sa_split_gap). */
 #include <linux/types.h>
 #include "check.h"
-#include "handover.h"
+#include "model/sa_table.h"
+
+static void test_gap(void)
+{
+	struct espx_sa sa = { 0 };
+
+	sa.flags = ESPX_SA_F_ESN;
+	sa.oseq = 5;
+	check(sa_split_gap(&sa) == 1ULL << 40, "split_gap_esn", "gap %llu",
+	      (unsigned long long)sa_split_gap(&sa));
+	sa.flags = 0;
+	sa.oseq = 0;
+	check(sa_split_gap(&sa) == 1ULL << 28, "split_gap_capped", "gap %llu",
+	      (unsigned long long)sa_split_gap(&sa));
+	sa.oseq = 0xffffffffULL - 1000;
+	check(sa_split_gap(&sa) == 500, "split_gap_half_of_rest", "gap %llu",
+	      (unsigned long long)sa_split_gap(&sa));
+	sa.oseq = 0xffffffffULL + 7;
+	check(sa_split_gap(&sa) == 0, "split_gap_none_left", "gap %llu",
+	      (unsigned long long)sa_split_gap(&sa));
+}
 
 int main(void)
 {
+	test_gap();
 	const __u64 at = 3000000000ULL;	/* a jump below 2^32 */
 
 	check(!handover_split_exhausted(at, 1000, 0), "split_far_from_jump_runs", "stopped");

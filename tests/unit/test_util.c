@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Helpers in user/util.h and the drop reason names of include/espx_drop.h.
+/* Helpers in user/common/util.h and the drop reason names of include/espx_drop.h.
  * hex_parse reads key material from the command line: it must take an
  * optional "0x", either case, refuse odd lengths and non-hex characters
  * (-EINVAL) and input longer than the buffer (-E2BIG) without writing past
@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #include "espx_drop.h"
-#include "util.h"
+#include "common/util.h"
 
 static int failed;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Decoding the kernel's XFRM netlink messages (user/xfrm_nl.h) without a
+/* Decoding the kernel's XFRM netlink messages (user/platform/xfrm_nl.h) without a
  * kernel: messages are built here as the kernel builds them (xfrm_user.c
  * copy_to_user_state_extra / copy_to_user_tmpl) and decoded. An AES-GCM SA
  * must come out field by field with its key and replay state; the ECN,
@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <libmnl/libmnl.h>
-#include "xfrm_nl.h"
+#include "platform/xfrm_nl.h"
 
 static int failed;
 
@@ -483,6 +483,39 @@ static void test_polexpire(void)
 	      "polexpire-short-refused", "decoded a truncated message");
 }
 
+static void test_expire(void)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct xfrm_user_expire *ue;
+	struct espx_sa_key key;
+	int hard = -1;
+
+	nlh->nlmsg_type = XFRM_MSG_EXPIRE;
+	ue = mnl_nlmsg_put_extra_header(nlh, sizeof(*ue));
+	memset(ue, 0, sizeof(*ue));
+	ue->state.family = AF_INET6;
+	ue->state.id.spi = htonl(0x1234);
+	ue->state.id.daddr.a6[0] = htonl(0x20010db8);
+	ue->state.id.daddr.a6[3] = htonl(2);
+	ue->hard = 1;
+	check(!xnl_expire_decode(nlh, &key, &hard) && hard == 1 && key.family == AF_INET6 &&
+	      key.spi == htonl(0x1234) && key.daddr[0] == htonl(0x20010db8) &&
+	      key.daddr[3] == htonl(2), "expire-hard-decoded", "fields wrong");
+	ue->state.family = AF_INET;
+	ue->state.id.daddr.a4 = htonl(0x0a000002);
+	ue->hard = 0;
+	check(!xnl_expire_decode(nlh, &key, &hard) && hard == 0 && key.family == AF_INET &&
+	      key.daddr[0] == htonl(0x0a000002) && !key.daddr[1], "expire-soft-decoded-v4",
+	      "fields wrong");
+	ue->state.family = AF_UNSPEC;
+	check(xnl_expire_decode(nlh, &key, &hard) == -EINVAL, "expire-bad-family-refused",
+	      "decoded");
+	ue->state.family = AF_INET;
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(ue->state));
+	check(xnl_expire_decode(nlh, &key, &hard) == -EINVAL, "expire-short-refused",
+	      "decoded a truncated message");
+}
+
 int main(void)
 {
 	test_gcm_sa();
@@ -492,5 +525,6 @@ int main(void)
 	test_windows();
 	test_acquire();
 	test_polexpire();
+	test_expire();
 	return failed;
 }

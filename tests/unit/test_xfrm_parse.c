@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* `ip xfrm` syntax parsing (user/xfrm_parse.h), no root needed.
+/* `ip xfrm` syntax parsing (user/model/xfrm_parse.h), no root needed.
  * Lines that real users paste (iproute2 manual, kernel selftests such as
  * pmtu.sh and xfrm_policy.sh, strongSwan/libreswan set-ups) must give the
  * exact structs the datapath reads; every line espx cannot honour must be
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "xfrm_parse.h"
+#include "model/xfrm_parse.h"
 
 #include "check.h"
 

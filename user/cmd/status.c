@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `espx status` (status.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cmd/status.h"
+#include "common/json.h"
+#include "platform/datapath.h"
+#include "platform/heartbeat.h"
+#include "platform/pins.h"
+#include "platform/transition.h"
+
+static long count_sas(void)
+{
+	char path[300], key[64], next[64];
+	long n = 0;
+	int fd;
+
+	espx_obj_path(path, sizeof(path), ESPX_MAP_SA);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	while (!bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/* Program id behind a pinned link, and its device; -1 if not there. */
+static int pinned_link(const char *ifname, const char *kind, unsigned int *ifindex)
+{
+	char path[300];
+	int fd, id;
+
+	espx_link_pin_path(path, sizeof(path), ifname, kind);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	id = link_prog_id(fd, ifindex);
+	close(fd);
+	return id;
+}
+
+/* The daemon's heartbeat, decided (heartbeat.h); HB_NONE when unreadable. */
+static enum hb_state daemon_state(struct espx_daemon_hb *hb, __u64 *age_ms, int *alive)
+{
+	struct timespec ts;
+	int fd = hb_open();
+
+	memset(hb, 0, sizeof(*hb));
+	*alive = 0;
+	if (fd >= 0) {
+		if (hb_read(fd, hb))
+			memset(hb, 0, sizeof(*hb));
+		close(fd);
+	}
+	if (hb->beat_ns)
+		*alive = hb_alive(hb);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return hb_decide(hb, (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec, *alive, age_ms);
+}
+
+int espx_status(int json)
+{
+	struct espx_daemon_hb hb;
+	enum hb_state hs = HB_NONE;
+	__u64 age_ms = 0;
+	int alive = 0;
+	char line[512];
+	char links[300];
+	struct dirent *de;
+	struct jw w;
+	DIR *d = NULL;
+	long sas = -1;
+
+	if (!espx_pins_bpffs(0)) {
+		sas = count_sas();
+		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
+		d = opendir(links);
+		hs = daemon_state(&hb, &age_ms, &alive);
+	} else {
+		memset(&hb, 0, sizeof(hb));
+	}
+	jw_init(&w, stdout);
+	if (json) {
+		jw_obj_open(&w, NULL);
+		jw_bool(&w, "loaded", sas >= 0);
+		jw_str(&w, "pin_dir", espx_pin_root());
+		jw_int(&w, "sa_count", sas < 0 ? 0 : sas);
+		jw_obj_open(&w, "daemon");
+		jw_str(&w, "state", hb_state_name(hs));
+		jw_int(&w, "pid", hs == HB_NONE ? 0 : hb.pid);
+		jw_bool(&w, "pid_alive", hs != HB_NONE && alive);
+		jw_u64(&w, "heartbeat_age_ms", age_ms);
+		jw_int(&w, "interval_ms", hs == HB_NONE ? 0 : hb.interval_ms);
+		jw_u64(&w, "stale_after_ms", hs == HB_NONE ? 0 : hb_stale_after_ms(hb.interval_ms));
+		jw_obj_close(&w);
+		jw_arr_open(&w, "devices");
+	} else if (sas < 0) {
+		printf("espx is not loaded (no maps in %s)\n", espx_pin_root());
+	} else {
+		printf("maps in %s, %ld SA(s)\n", espx_pin_root(), sas);
+		hb_describe(line, sizeof(line), hs, &hb, age_ms, alive);
+		printf("%s\n", line);
+	}
+	while (d && (de = readdir(d))) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		char dev[IF_NAMESIZE + 8], kind[8], now[IF_NAMESIZE + 1] = "";
+		unsigned int ifindex = 0;
+		int xid, tid;
+
+		/* one entry per device, keyed by its xdp link */
+		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
+		    strcmp(kind, "xdp"))
+			continue;
+		xid = pinned_link(dev, "xdp", &ifindex);
+		tid = pinned_link(dev, "tc", NULL);
+		if (ifindex && if_indextoname(ifindex, now))
+			bpf_xdp_query((int)ifindex, 0, &q);
+		if (json) {
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "dev", dev);
+			jw_int(&w, "ifindex", ifindex);
+			jw_str(&w, "ifname_now", now);
+			jw_str(&w, "xdp_mode", xdp_mode_name(q.attach_mode));
+			jw_int(&w, "xdp_prog_id", xid);
+			jw_int(&w, "tc_prog_id", tid);
+			jw_obj_close(&w);
+		} else {
+			printf("%s: xdp %s prog %d, tc egress (tcx) prog %d%s\n", dev,
+			       xdp_mode_name(q.attach_mode), xid, tid,
+			       !now[0] ? " (device gone)" :
+			       strcmp(now, dev) ? " (device renamed)" : "");
+		}
+	}
+	if (d)
+		closedir(d);
+	if (json) {
+		jw_arr_close(&w);
+		jw_obj_close(&w);
+		jw_end(&w);
+	}
+	return 0;
+}

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The datapath handle (datapath.h): the table of pinned objects, opening
+ * them, loading and pinning the BPF object, removing every pin, and
+ * walking the SA map. */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "espx.skel.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "model/sa_table.h"
+#include "platform/datapath.h"
+#include "platform/devcfg.h"
+#include "platform/kcheck.h"
+#include "platform/lock.h"
+#include "platform/pins.h"
+#include "platform/sa_install.h"
+#include "platform/segment.h"
+
+struct espx_obj_desc {
+	const char *name;
+	const char *sub;	/* pin subdirectory; NULL: the pin root */
+	size_t skel_off;	/* of its struct bpf_map * or bpf_program * in struct espx */
+};
+
+/* offsetof() fails to compile if the skeleton has no such map or program */
+#define MAP(id, n)  [id] = { #n, NULL, offsetof(struct espx, maps.n) }
+#define PROG(id, n) [id] = { #n, ESPX_PIN_PROGS, offsetof(struct espx, progs.n) }
+
+static const struct espx_obj_desc espx_objs[ESPX_OBJ__COUNT] = {
+	MAP(ESPX_MAP_SA, espx_sa),
+	MAP(ESPX_MAP_SA_SETUP, espx_sa_setup),
+	MAP(ESPX_MAP_KERNEL_SA, espx_kernel_sa),
+	MAP(ESPX_MAP_SA_HWM, espx_sa_hwm),
+	MAP(ESPX_MAP_SA_SPLIT, espx_sa_split),
+	MAP(ESPX_MAP_DROPS, espx_drops),
+	MAP(ESPX_MAP_POLICY, espx_policy),
+	MAP(ESPX_MAP_POLICY_HOST, espx_policy_host),
+	MAP(ESPX_MAP_POL_LPM, espx_pol_lpm),
+	MAP(ESPX_MAP_POL_BIN, espx_pol_bin),
+	MAP(ESPX_MAP_IKE, espx_ike),
+	MAP(ESPX_MAP_CONFIG, espx_config),
+	MAP(ESPX_MAP_EVENTS, espx_events),
+	MAP(ESPX_MAP_ACQ, espx_acq),
+	MAP(ESPX_MAP_SEG, espx_seg),
+	MAP(ESPX_MAP_DAEMON, espx_daemon),
+	PROG(ESPX_PROG_SA_CRYPTO_INIT, espx_sa_crypto_init),
+	PROG(ESPX_PROG_SA_GHASH_INIT, espx_sa_ghash_init),
+	PROG(ESPX_PROG_SA_SYNC, espx_sa_sync),
+};
+
+const char *espx_obj_name(enum espx_obj o)
+{
+	return espx_objs[o].name;
+}
+
+void espx_obj_path(char *buf, size_t n, enum espx_obj o)
+{
+	espx_pin_path(buf, n, espx_objs[o].sub, espx_objs[o].name);
+}
+
+int espx_obj_open(enum espx_obj o)
+{
+	return espx_pinned_fd(espx_objs[o].sub, espx_objs[o].name);
+}
+
+void espx_dp_init(struct espx_dp *dp)
+{
+	size_t i;
+
+	for (i = 0; i < ESPX_OBJ__COUNT; i++)
+		dp->fd[i] = -1;
+}
+
+int espx_dp_fd(struct espx_dp *dp, enum espx_obj o)
+{
+	if (dp->fd[o] < 0)
+		dp->fd[o] = espx_obj_open(o);
+	return dp->fd[o];
+}
+
+int espx_dp_try(struct espx_dp *dp, enum espx_obj o)
+{
+	char path[400];
+
+	if (dp->fd[o] < 0) {
+		espx_obj_path(path, sizeof(path), o);
+		dp->fd[o] = bpf_obj_get(path);
+		if (dp->fd[o] < 0)
+			dp->fd[o] = -errno;
+	}
+	return dp->fd[o];
+}
+
+void espx_dp_close(struct espx_dp *dp)
+{
+	size_t i;
+
+	for (i = 0; i < ESPX_OBJ__COUNT; i++) {
+		if (dp->fd[i] >= 0)
+			close(dp->fd[i]);
+		dp->fd[i] = -1;
+	}
+}
+
+int espx_dp_sa_fds(struct espx_dp *dp, struct espx_sa_fds *fds, int install)
+{
+	fds->sa_map = fds->setup_map = fds->crypto_init_prog = fds->ghash_init_prog = -1;
+	fds->hwm_map = -1;
+	fds->sa_map = espx_dp_fd(dp, ESPX_MAP_SA);
+	if (fds->sa_map < 0)
+		return fds->sa_map;
+	/* absent in pins of an older espx: numbers then start where asked */
+	fds->hwm_map = espx_dp_fd(dp, ESPX_MAP_SA_HWM);
+	if (!install)
+		return 0;
+	if ((fds->setup_map = espx_dp_fd(dp, ESPX_MAP_SA_SETUP)) < 0)
+		return fds->setup_map;
+	if ((fds->crypto_init_prog = espx_dp_fd(dp, ESPX_PROG_SA_CRYPTO_INIT)) < 0)
+		return fds->crypto_init_prog;
+	if ((fds->ghash_init_prog = espx_dp_fd(dp, ESPX_PROG_SA_GHASH_INIT)) < 0)
+		return fds->ghash_init_prog;
+	return 0;
+}
+
+/* Create dir with mode 0700, or tighten an existing one to 0700. */
+static int mkdir_private(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		pr_warn("cannot create %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		pr_warn("%s is not a directory\n", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700)) {
+		pr_warn("cannot make %s private: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int ensure_pin_dirs(void)
+{
+	char progs[300], links[300];
+	int err;
+
+	err = espx_pins_bpffs(1);
+	if (err)
+		return err;
+	espx_pin_path(progs, sizeof(progs), NULL, ESPX_PIN_PROGS);
+	espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
+	if ((err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
+	    (err = mkdir_private(links)))
+		return err;
+	return 0;
+}
+
+/* Pin a set-up program, replacing an older version's pin (links hold their own program). */
+static int pin_prog(struct espx *skel, enum espx_obj o)
+{
+	struct bpf_program *prog = *(struct bpf_program **)((char *)skel + espx_objs[o].skel_off);
+	char path[256];
+
+	espx_obj_path(path, sizeof(path), o);
+	unlink(path);	/* a previous version's program; links keep theirs */
+	if (bpf_program__pin(prog, path)) {
+		pr_warn("pinning %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct espx *espx_dp_load(int links, int *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct espx *skel;
+	int o;
+
+	*err = ensure_pin_dirs();
+	if (*err)
+		return NULL;
+	oo.pin_root_path = espx_pin_root();
+	skel = espx__open_opts(&oo);
+	if (!skel) {
+		*err = -errno;
+		pr_warn("opening the BPF object: %s\n", strerror(-*err));
+		return NULL;
+	}
+	if (!links) {
+		bpf_program__set_autoload(skel->progs.espx_xdp_rx, false);
+		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
+		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
+	}
+	*err = espx__load(skel);
+	if (*err) {
+		pr_warn("loading the datapath failed: %s%s\n", strerror(-*err),
+			*err == -EINVAL ? " (pinned maps of another espx version? 'espx unload' removes them; run with -v for the verifier log)"
+					: " (run with -v for libbpf's log)");
+		goto fail;
+	}
+	for (o = 0; o < ESPX_OBJ__COUNT; o++)
+		if (espx_objs[o].sub && (*err = pin_prog(skel, (enum espx_obj)o)))
+			goto fail;
+	return skel;
+fail:
+	espx__destroy(skel);
+	return NULL;
+}
+
+int espx_load_lock(void)
+{
+	int err = kcheck_require(), lock;
+
+	if (err)
+		return err;
+	lock = espx_lock();
+	return lock < 0 ? -EBUSY : lock;
+}
+
+int espx_load(void)
+{
+	struct espx *skel;
+	struct stat st;
+	int lock, err, fresh;
+
+	lock = espx_load_lock();
+	if (lock < 0)
+		return lock;
+	espx_pins_bpffs(0);
+	fresh = stat(espx_pin_root(), &st) != 0;
+	skel = espx_dp_load(0, &err);
+	espx__destroy(skel);
+	if (err && fresh)
+		espx_remove_all_pins();
+	espx_unlock(lock);
+	return err;
+}
+
+int espx_drop_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pr_warn("opening %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	/* Detach even if someone else holds the link open. */
+	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+		pr_debug("link detach %s: %s\n", path, strerror(errno));
+	close(fd);
+	if (unlink(path)) {
+		pr_warn("removing %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 1;
+}
+
+/* Remove every pin in dir (links are detached first), then dir itself. */
+static int remove_dir_pins(const char *dir, int links)
+{
+	struct dirent *de;
+	char path[512];
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (links) {
+			char dev[IF_NAMESIZE + 8], kind[8];
+
+			espx_drop_link(path);
+			if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
+			    !strcmp(kind, "xdp")) {
+				devcfg_restore(dev);
+				if (if_nametoindex(dev))
+					seg_destroy(if_nametoindex(dev), -1);
+			}
+		}
+		else if (unlink(path))
+			pr_warn("removing %s: %s\n", path, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT) {
+		pr_warn("removing %s: %s\n", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int espx_remove_all_pins(void)
+{
+	char links[300], progs[300];
+
+	espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
+	espx_pin_path(progs, sizeof(progs), NULL, ESPX_PIN_PROGS);
+	remove_dir_pins(links, 1);
+	remove_dir_pins(progs, 0);
+	return remove_dir_pins(espx_pin_root(), 0);
+}
+
+int sa_foreach(int sa_fd, sa_fn fn, void *ctx)
+{
+	struct espx_sa_key key, next, *prev = NULL;
+	struct espx_sa *sa = malloc(sizeof(*sa));
+	int err = 0;
+
+	if (!sa)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(sa_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		/* gone since get_next_key: deleted meanwhile, skip it */
+		if (bpf_map_lookup_elem_flags(sa_fd, &key, sa, BPF_F_LOCK))
+			continue;
+		err = fn(&key, sa, ctx);
+		if (err)
+			break;
+	}
+	if (!err && errno != ENOENT)
+		err = -errno;
+	wipe(sa, sizeof(*sa));	/* the GHASH table is key material */
+	free(sa);
+	return err;
+}
+
+int sa_keys_sorted(int sa_fd, struct espx_sa_key **keys, size_t *n)
+{
+	struct espx_sa_key key, *prev = NULL, *k = NULL;
+	size_t cap = 0, cnt = 0;
+
+	while (!bpf_map_get_next_key(sa_fd, prev, &key)) {
+		if (array_grow((void **)&k, &cap, cnt + 1, sizeof(*k), 64)) {
+			free(k);
+			return -ENOMEM;
+		}
+		k[cnt] = key;
+		prev = &k[cnt++];
+	}
+	if (errno != ENOENT) {
+		free(k);
+		return -errno;
+	}
+	if (cnt)
+		qsort(k, cnt, sizeof(*k), sa_key_cmp);
+	*keys = k;
+	*n = cnt;
+	return 0;
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The daemon's heartbeat in the espx_daemon map, and what it says (heartbeat.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "platform/heartbeat.h"
+#include "platform/datapath.h"
+
+__u64 hb_stale_after_ms(__u32 interval_ms)
+{
+	return (__u64)HB_MISSED_BEATS * interval_ms + HB_SLACK_MS;
+}
+
+enum hb_state hb_decide(const struct espx_daemon_hb *hb, __u64 now_ns, int alive,
+			__u64 *age_ms)
+{
+	__u64 age;
+
+	*age_ms = 0;
+	if (!hb || !hb->beat_ns)
+		return HB_NONE;
+	age = now_ns > hb->beat_ns ? (now_ns - hb->beat_ns) / 1000000ULL : 0;
+	*age_ms = age;
+	if (!alive)
+		return HB_STALE;	/* killed: no need to wait for missed beats */
+	return age > hb_stale_after_ms(hb->interval_ms) ? HB_STALE : HB_RUNNING;
+}
+
+const char *hb_state_name(enum hb_state s)
+{
+	switch (s) {
+	case HB_RUNNING: return "running";
+	case HB_STALE: return "stale";
+	default: return "none";
+	}
+}
+
+void hb_describe(char *buf, size_t n, enum hb_state s, const struct espx_daemon_hb *hb,
+		 __u64 age_ms, int alive)
+{
+	switch (s) {
+	case HB_RUNNING:
+		snprintf(buf, n, "daemon: running, pid %u, last heartbeat %llu.%llu s ago, interval %u ms",
+			 hb->pid, (unsigned long long)(age_ms / 1000),
+			 (unsigned long long)(age_ms % 1000 / 100), hb->interval_ms);
+		break;
+	case HB_STALE:
+		if (alive)
+			snprintf(buf, n, "daemon: stale: pid %u is alive but has not reported for %llu.%llu s (interval %u ms): busy or stuck (stopped?); kernel XFRM changes since then are not mirrored yet",
+				 hb->pid, (unsigned long long)(age_ms / 1000),
+				 (unsigned long long)(age_ms % 1000 / 100), hb->interval_ms);
+		else
+			snprintf(buf, n, "daemon: stale: no daemon has run for %llu.%llu s (pid %u is gone); kernel XFRM changes since then are not mirrored; restart it (systemd: Restart=always)",
+				 (unsigned long long)(age_ms / 1000),
+				 (unsigned long long)(age_ms % 1000 / 100), hb->pid);
+		break;
+	default:
+		snprintf(buf, n, "daemon: none");
+	}
+}
+
+int hb_stat_starttime(const char *line, __u64 *start)
+{
+	const char *p = strrchr(line, ')');
+	unsigned long long v;
+	char *end;
+	int field;
+
+	if (!p)
+		return -EINVAL;
+	p++;
+	/* after ") " comes field 3 (state); starttime is field 22 */
+	for (field = 2; field < 21; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	errno = 0;
+	v = strtoull(p + 1, &end, 10);
+	if (errno || end == p + 1 || (*end && *end != ' ' && *end != '\n'))
+		return -EINVAL;
+	*start = v;
+	return 0;
+}
+
+__u64 hb_proc_start(pid_t pid)
+{
+	char path[64], line[1024];
+	__u64 start = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f) && hb_stat_starttime(line, &start))
+		start = 0;
+	fclose(f);
+	return start;
+}
+
+int hb_alive(const struct espx_daemon_hb *hb)
+{
+	__u64 start;
+
+	if (!hb->pid || (kill((pid_t)hb->pid, 0) && errno != EPERM))
+		return 0;
+	/* the pid is taken: by the daemon, or by a process that got it later */
+	start = hb_proc_start((pid_t)hb->pid);
+	return !hb->proc_start || !start || start == hb->proc_start;
+}
+
+int hb_open(void)
+{
+	char path[300];
+	int fd;
+
+	espx_obj_path(path, sizeof(path), ESPX_MAP_DAEMON);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int hb_write(int fd, const struct espx_daemon_hb *hb)
+{
+	__u32 k = 0;
+
+	return bpf_map_update_elem(fd, &k, hb, BPF_ANY) ? -errno : 0;
+}
+
+int hb_read(int fd, struct espx_daemon_hb *hb)
+{
+	__u32 k = 0;
+
+	return bpf_map_lookup_elem(fd, &k, hb) ? -errno : 0;
+}

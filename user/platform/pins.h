@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Where espx pins things, one directory per network namespace.
+ *
+ * The kernel's XFRM database is per network namespace, so is espx: each
+ * namespace gets its own maps and links, under
+ *   /sys/fs/bpf/espx-<name>   a namespace made by `ip netns add <name>`
+ *   /sys/fs/bpf/espx          any other (the host's, a container's)
+ * Inside that directory (mode 0700, every pin 0600, root only):
+ *   <map>               shared maps, pinned by name
+ *   progs/<prog>        SA set-up programs, for later commands
+ *   links/<dev>:xdp     XDP link (receive)
+ *   links/<dev>:tc      tcx egress link (transmit)
+ * bpffs refuses '.' in names, and device names may contain one ("eth0.100")
+ * but never ':', so a device name is stored with '.' written as ':'. */
+#ifndef ESPX_PINS_H
+#define ESPX_PINS_H
+
+#include <stddef.h>
+
+#define ESPX_PIN_PROGS	"progs"
+#define ESPX_PIN_LINKS	"links"
+
+/* Make bpffs reachable at /sys/fs/bpf. `ip netns exec` gives the command a
+ * fresh /sys without the host's bpffs; pins made in a bpffs mounted there
+ * would vanish when the command exits, so espx joins the mount namespace of
+ * the process that ran `ip netns exec`. With mount_it set, bpffs is mounted
+ * (mode 0700) when none is there. 0, or -ENOENT when none is mounted. */
+int espx_pins_bpffs(int mount_it);
+
+/* This network namespace's pin directory (static storage). */
+const char *espx_pin_root(void);
+
+/* <root>/<sub>/<name>; sub may be NULL. */
+void espx_pin_path(char *buf, size_t n, const char *sub, const char *name);
+
+/* Open a pinned map or program (sub NULL for maps, ESPX_PIN_PROGS for
+ * programs); datapath.h names them.
+ * -ENOENT with a message saying to attach or load first. */
+int espx_pinned_fd(const char *sub, const char *name);
+
+/* Pin name of a device's link: kind is "xdp" or "tc". */
+void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kind);
+/* Its full path under links/. */
+void espx_link_pin_path(char *buf, size_t n, const char *ifname, const char *kind);
+/* Inverse: device name and kind from a pin name; -EINVAL if not a link. */
+int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, size_t kn);
+
+#endif

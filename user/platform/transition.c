@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The datapath onto devices and off again (transition.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "espx.skel.h"
+#include "espx_common.h"
+#include "espx_policy.h"
+#include "common/log.h"
+#include "platform/datapath.h"
+#include "platform/devcfg.h"
+#include "platform/handover.h"
+#include "platform/lock.h"
+#include "platform/pins.h"
+#include "platform/segment.h"
+#include "platform/transition.h"
+#include "platform/xfrm_nl.h"
+
+/* How long a transition may hold protected traffic back: long enough for
+ * thousands of SAs' netlink hand-over under load, short enough that a
+ * command killed in between does not leave traffic blocked for long. */
+#define GUARD_NS	(60ULL * 1000000000ULL)
+
+/* Arm or clear the transition guard (espx_config.guard_until): while it
+ * holds, transmit drops what a policy protects. */
+static int guard_set(int cfg_fd, int on)
+{
+	struct espx_config cfg;
+	struct timespec ts;
+	__u32 zero = 0;
+
+	if (cfg_fd < 0 || bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return -ENOENT;
+	cfg.guard_until = 0;
+	if (on && !clock_gettime(CLOCK_BOOTTIME, &ts))
+		cfg.guard_until = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec + GUARD_NS;
+	if (bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY)) {
+		pr_warn("%s the transition guard: %s\n", on ? "arming" : "clearing", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int count_out_policy(const struct nlmsghdr *nlh, void *data)
+{
+	struct xnl_pol p;
+
+	/* a bypass (allow without template) protects nothing */
+	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY && !xnl_pol_decode(nlh, &p) && !p.skip &&
+	    p.pol.dir == ESPX_POL_OUT &&
+	    (p.pol.action == ESPX_POL_BLOCK || (p.pol.flags & ESPX_POL_F_TMPL)))
+		(*(int *)data)++;
+	return 0;
+}
+
+/* Outbound policies the kernel has while espx has none: attaching would
+ * turn the kernel's IPsec off on the device (disable_xfrm) with nothing in
+ * its place, and what they protect would leave in plaintext (an attach
+ * after `espx unload`, or before the daemon's first sync). Their number,
+ * 0 when espx has outbound policies or the kernel has no XFRM. */
+static int kernel_out_uncovered(int cfg_fd)
+{
+	struct espx_config cfg;
+	struct nl nl;
+	__u32 zero = 0, h;
+	int n = 0;
+
+	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
+		return 0;
+	h = cfg.active & 1;
+	if (cfg.count[h][ESPX_POL_OUT] || cfg.nhost[h][ESPX_POL_OUT] || xnl_open(&nl, 0, 0))
+		return 0;
+	if (nl_dump(&nl, XFRM_MSG_GETPOLICY, count_out_policy, &n))
+		n = 0;
+	nl_close(&nl);
+	return n;
+}
+
+const char *xdp_mode_name(int attach_mode)
+{
+	switch (attach_mode) {
+	case XDP_ATTACHED_DRV: return "native";
+	case XDP_ATTACHED_SKB: return "generic";
+	case XDP_ATTACHED_HW: return "offload";
+	case XDP_ATTACHED_MULTI: return "multi";
+	}
+	return "none";
+}
+
+int link_prog_id(int link_fd, unsigned int *ifindex)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_link_get_info_by_fd(link_fd, &info, &len))
+		return -errno;
+	if (ifindex)
+		*ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : info.tcx.ifindex;
+	return (int)info.prog_id;
+}
+
+int espx_attach(const char *ifname, enum espx_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, xo);
+	char xpath[256], tpath[256];
+	struct espx *skel = NULL;
+	int xfd = -1, tfd = -1, lock, err, fresh = 0, devcfg_done = 0, cfg_fd = -1, guarded = 0;
+	unsigned int ifindex;
+	struct stat st;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		pr_warn("no device named '%s'\n", ifname);
+		return -ENODEV;
+	}
+	lock = espx_load_lock();
+	if (lock < 0)
+		return lock;
+	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
+	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
+	espx_pins_bpffs(0);
+	if (!stat(xpath, &st) || !stat(tpath, &st)) {
+		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
+			ifname, ifname);
+		err = -EEXIST;
+		goto out;
+	}
+	fresh = stat(espx_pin_root(), &st) != 0;
+	skel = espx_dp_load(1, &err);
+	if (!skel)
+		goto out;
+	/* Order (docs/architecture.md, "Transitions"): guard, numbers and
+	 * window from the kernel, links, the kernel's IPsec off here, numbers
+	 * again (final: the kernel stopped), segmenter, pins, guard off. In
+	 * between, protected traffic is encrypted by the kernel or dropped by
+	 * the guard, never sent plaintext, never numbered by both. */
+	cfg_fd = bpf_map__fd(skel->maps.espx_config);
+	err = kernel_out_uncovered(cfg_fd);
+	if (err > 0) {
+		pr_warn("the kernel has %d outbound IPsec policies that protect or block, and espx none: attaching would turn the kernel's IPsec off on %s with nothing in its place, and what they protect would leave in plaintext; run 'espx daemon dev %s' (it mirrors them before it attaches) or add them with 'espx policy add'\n",
+			err, ifname, ifname);
+		err = -EPERM;
+		goto out;
+	}
+	err = guard_set(cfg_fd, 1);
+	if (err)
+		goto out;
+	guarded = 1;
+	err = handover_take();	/* the window before XDP decrypts anything */
+	if (err < 0)
+		goto out;
+
+	if (mode == ESPX_XDP_NATIVE)
+		xo.flags = XDP_FLAGS_DRV_MODE;
+	else if (mode == ESPX_XDP_GENERIC)
+		xo.flags = XDP_FLAGS_SKB_MODE;
+	xfd = bpf_link_create(bpf_program__fd(skel->progs.espx_xdp_rx), (int)ifindex, BPF_XDP, &xo);
+	if (xfd < 0) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST)
+			pr_warn("%s already has an XDP program; remove it first (ip link set dev %s xdp off, or xdp-loader unload %s --all)\n",
+				ifname, ifname, ifname);
+		else if (mode == ESPX_XDP_NATIVE && err == -EOPNOTSUPP)
+			pr_warn("%s's driver has no native XDP; use --xdp-mode generic or auto\n", ifname);
+		else
+			pr_warn("attaching XDP to %s: %s\n", ifname, strerror(-err));
+		goto out;
+	}
+	tfd = bpf_link_create(bpf_program__fd(skel->progs.espx_tc_tx), (int)ifindex,
+			      BPF_TCX_EGRESS, NULL);
+	if (tfd < 0) {
+		err = -errno;
+		pr_warn("attaching tcx egress to %s: %s\n", ifname, strerror(-err));
+		goto out;
+	}
+	err = devcfg_apply(ifname);
+	if (err)
+		goto out;
+	devcfg_done = 1;
+	/* the kernel stopped encrypting here (devcfg): continue above its numbers */
+	err = handover_take();
+	if (err < 0)
+		goto out;
+	err = seg_create(ifname, bpf_program__fd(skel->progs.espx_seg_rx),
+			 bpf_map__fd(skel->maps.espx_seg));
+	if (err)
+		goto out;
+	if (bpf_obj_pin(xfd, xpath) || bpf_obj_pin(tfd, tpath)) {
+		err = -errno;
+		pr_warn("pinning links for %s: %s\n", ifname, strerror(-err));
+		unlink(xpath);
+		unlink(tpath);
+		seg_destroy(ifindex, bpf_map__fd(skel->maps.espx_seg));
+		goto out;
+	}
+	{
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		bpf_xdp_query((int)ifindex, 0, &q);
+		printf("attached to %s: xdp %s (%s, prog id %d), tc egress %s (tcx, prog id %d); maps in %s\n",
+		       ifname, bpf_program__name(skel->progs.espx_xdp_rx),
+		       xdp_mode_name(q.attach_mode), link_prog_id(xfd, NULL),
+		       bpf_program__name(skel->progs.espx_tc_tx), link_prog_id(tfd, NULL),
+		       espx_pin_root());
+	}
+	err = 0;
+out:
+	/* Closing the link fds leaves the pinned links in place; on failure
+	 * nothing was pinned, so closing them detaches what was attached. */
+	if (xfd >= 0)
+		close(xfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (err && devcfg_done)
+		devcfg_restore(ifname);
+	if (guarded)
+		guard_set(cfg_fd, 0);
+	espx__destroy(skel);
+	if (err && fresh)	/* leave nothing half-installed */
+		espx_remove_all_pins();
+	espx_unlock(lock);
+	return err;
+}
+
+int espx_attached_count(const char *except)
+{
+	char dir[256], dev[IF_NAMESIZE + 8], kind[8];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
+		    !strcmp(kind, "tc") && (!except || strcmp(dev, except)) &&
+		    strncmp(dev, "espxs", 5))	/* not the GSO segmenters */
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int espx_detach(const char *ifname)
+{
+	char xpath[300], tpath[300];
+	int lock, a, b, cfg_fd, split;
+	unsigned int idx = if_nametoindex(ifname);
+	struct espx_dp dp;
+	struct stat st;
+
+	if (espx_pins_bpffs(0)) {
+		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
+		return -ENOENT;
+	}
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
+	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
+	if (stat(xpath, &st) && stat(tpath, &st)) {
+		espx_unlock(lock);
+		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
+		return -ENOENT;
+	}
+	/* Order (docs/architecture.md, "Transitions"): guard (espx sends
+	 * nothing protected from here), the segmenter gone (nothing comes back
+	 * around it), XDP gone (espx's window stops moving), numbers and
+	 * window to the kernel, the kernel's IPsec on here, TC gone, guard
+	 * off. The hand-back is the last NEWAE while the kernel cannot send
+	 * here: NEWAE sets its number, and one sent while it sends would set
+	 * it back. Interrupted anywhere, a second detach redoes what is left;
+	 * every step is safe to repeat. */
+	espx_dp_init(&dp);
+	cfg_fd = espx_dp_fd(&dp, ESPX_MAP_CONFIG);
+	guard_set(cfg_fd, 1);
+	if (idx)
+		seg_destroy(idx, espx_dp_fd(&dp, ESPX_MAP_SEG));
+	a = espx_drop_link(xpath);
+	/* espx stopped sending here: the kernel continues above espx's numbers
+	 * (below a jump of espx's, if espx still sends on other devices) */
+	split = espx_attached_count(ifname) > 0;
+	handover_give(split);
+	if (devcfg_restore(ifname))
+		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
+			ifname, ifname);
+	b = espx_drop_link(tpath);
+	guard_set(cfg_fd, 0);
+	espx_dp_close(&dp);
+	espx_unlock(lock);
+	if (a < 0 || b < 0)
+		return a < 0 ? a : b;
+	printf("detached from %s\n", ifname);
+	return 0;
+}
+
+/* Before the pins go: hand every attached device back to the kernel in
+ * detach's order (guard, segmenters, numbers, the kernel's IPsec, links,
+ * window), so an unload never lets the kernel reuse espx's numbers. */
+static void unload_handback(void)
+{
+	char dir[256], path[512], dev[IF_NAMESIZE + 8], kind[8];
+	int cfg_fd, n = espx_attached_count(NULL), pass;
+	struct espx_dp dp;
+	struct dirent *de;
+	DIR *d;
+
+	if (!n)
+		return;
+	espx_dp_init(&dp);
+	cfg_fd = espx_dp_fd(&dp, ESPX_MAP_CONFIG);
+	guard_set(cfg_fd, 1);
+	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
+	/* pass 0: segmenters and XDP links; the hand-back; pass 1: the
+	 * kernel's IPsec back and the TC links (the hand-back is the last
+	 * NEWAE while the kernel cannot send: see espx_detach) */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			handover_give(0);
+		d = opendir(dir);
+		while (d && (de = readdir(d))) {
+			if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
+			    strcmp(kind, pass == 0 ? "xdp" : "tc") || !strncmp(dev, "espxs", 5))
+				continue;
+			if (pass == 0 && if_nametoindex(dev))
+				seg_destroy(if_nametoindex(dev), -1);
+			if (pass == 1)
+				devcfg_restore(dev);
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			espx_drop_link(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	guard_set(cfg_fd, 0);
+	espx_dp_close(&dp);
+}
+
+int espx_unload(void)
+{
+	int lock, err;
+
+	if (espx_pins_bpffs(0) || access(espx_pin_root(), F_OK)) {
+		pr_warn("espx is not loaded here (nothing in %s)\n", espx_pin_root());
+		return -ENOENT;
+	}
+	lock = espx_lock();
+	if (lock < 0)
+		return -EBUSY;
+	unload_handback();
+	err = espx_remove_all_pins();
+	devcfg_forget_all();
+	espx_unlock(lock);
+	if (!err)
+		printf("espx unloaded: links, programs and maps removed from %s\n",
+		       espx_pin_root());
+	return err;
+}
