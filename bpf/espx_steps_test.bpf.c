@@ -57,24 +57,31 @@ static __always_inline void out_parse(struct espx_step_out *o, const struct l3 *
 	o->noports = h->noports;
 }
 
+/* The packet's headers as both directions parse them; -1: not IP. */
+static __always_inline int test_parse(struct xdp_md *ctx, struct l3 *h, struct flow *f)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+
+	__builtin_memset(h, 0, sizeof(*h));
+	if (parse_eth(data, end, &h->l3_off, &h->eth_proto) || parse_ip(data, end, h, f))
+		return -1;
+	parse_ports(data, end, h, f);
+	return 0;
+}
+
 /* parse.h: Ethernet, IP, extension headers, ports. ret -1: not parsed. */
 SEC("xdp")
 int t_parse(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct espx_step_out *o = step_out();
 	struct flow f;
 	struct l3 h;
 
 	if (!o)
 		return XDP_ABORTED;
-	__builtin_memset(&h, 0, sizeof(h));
-	if (parse_eth(data, end, &h.l3_off, &h.eth_proto) || parse_ip(data, end, &h, &f)) {
-		o->ret = -1;
-		return XDP_PASS;
-	}
-	parse_ports(data, end, &h, &f);
-	out_parse(o, &h, &f);
+	o->ret = test_parse(ctx, &h, &f);
+	if (!o->ret)
+		out_parse(o, &h, &f);
 	return XDP_PASS;
 }
 
@@ -82,7 +89,6 @@ int t_parse(struct xdp_md *ctx)
 SEC("xdp")
 int t_selector(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct espx_step_out *o = step_out();
 	struct espx_step_in *in;
 	__u32 zero = 0;
@@ -92,13 +98,7 @@ int t_selector(struct xdp_md *ctx)
 	in = bpf_map_lookup_elem(&espx_step_in, &zero);
 	if (!o || !in)
 		return XDP_ABORTED;
-	__builtin_memset(&h, 0, sizeof(h));
-	if (parse_eth(data, end, &h.l3_off, &h.eth_proto) || parse_ip(data, end, &h, &f)) {
-		o->ret = -1;
-		return XDP_PASS;
-	}
-	parse_ports(data, end, &h, &f);
-	o->ret = sel_match(&in->sel, &f);
+	o->ret = test_parse(ctx, &h, &f) ?: sel_match(&in->sel, &f);
 	return XDP_PASS;
 }
 

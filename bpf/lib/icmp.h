@@ -20,6 +20,19 @@ struct icmp_buf {
 	__u8 hdr[40];		/* its IP header */
 };
 
+/* The packet at ETH_HLEN_ becomes [hdr][msg]: room for the new IP and
+ * ICMP headers, cut after the quote, both written. */
+static __always_inline int icmp_put(struct __sk_buff *skb, const void *hdr, __u32 hdr_len,
+				    const void *msg, __u32 msg_len)
+{
+	if (bpf_skb_adjust_room(skb, hdr_len + 8, BPF_ADJ_ROOM_MAC, 0) ||
+	    bpf_skb_change_tail(skb, ETH_HLEN_ + hdr_len + msg_len, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN_, hdr, hdr_len, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN_ + hdr_len, msg, msg_len, 0))
+		return -ESPX_DROP_INTERNAL;
+	return 0;
+}
+
 /* The IPv4 packet at ETH_HLEN_ becomes [IP][ICMP 3/4, next-hop MTU][quote].
  * f: the packet's flow (the answer goes from its destination to its source). */
 static __always_inline int icmp4_too_big(struct __sk_buff *skb, const struct flow *f,
@@ -47,12 +60,7 @@ static __always_inline int icmp4_too_big(struct __sk_buff *skb, const struct flo
 	ip->saddr = f->daddr[0];
 	ip->daddr = f->saddr[0];
 	ip->check = ipv4_csum(ip);
-	if (bpf_skb_adjust_room(skb, 20 + 8, BPF_ADJ_ROOM_MAC, 0) ||
-	    bpf_skb_change_tail(skb, ETH_HLEN_ + 20 + msg_len, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN_, ip, 20, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN_ + 20, m, msg_len, 0))
-		return -ESPX_DROP_INTERNAL;
-	return 0;
+	return icmp_put(skb, ip, 20, m, msg_len);
 }
 
 /* The IPv6 packet at ETH_HLEN_ becomes [IPv6][ICMPv6 2, MTU][quote]. */
@@ -78,12 +86,7 @@ static __always_inline int icmp6_too_big(struct __sk_buff *skb, const struct flo
 	ip6->hop_limit = 64;
 	__builtin_memcpy(&ip6->saddr, f->daddr, 16);
 	__builtin_memcpy(&ip6->daddr, f->saddr, 16);
-	if (bpf_skb_adjust_room(skb, 40 + 8, BPF_ADJ_ROOM_MAC, 0) ||
-	    bpf_skb_change_tail(skb, ETH_HLEN_ + 40 + msg_len, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN_, ip6, 40, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN_ + 40, m, msg_len, 0))
-		return -ESPX_DROP_INTERNAL;
-	return 0;
+	return icmp_put(skb, ip6, 40, m, msg_len);
 }
 
 /* The answer, addressed back to this device's own MAC (the Ethernet
