@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* espx datapath entry points: XDP on receive, TC egress on transmit, and the
  * SA set-up programs. The ESP logic lives in bpf/lib/, one header per step:
- * parse.h, selector.h, policy.h, replay.h, lifetime.h, esp_gcm.h (GCM over
- * ESP), esp_rx.h (decapsulation), esp_tx.h (encapsulation). */
+ * parse.h, selector.h, policy.h, replay.h, lifetime.h, csum.h, icmp.h,
+ * esp_gcm.h (GCM over ESP), esp_rx.h (decapsulation), esp_tx.h
+ * (encapsulation); counters.h says what every step returns. */
 #include "lib/compat.h"
 #include "lib/maps.h"
 #include "lib/sa_setup.h"

@@ -23,6 +23,9 @@
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #endif
+#ifndef TC_ACT_REDIRECT
+#define TC_ACT_REDIRECT	7
+#endif
 #define ESPX_EBADMSG	74
 #define ESPX_EINVAL	22
 #define ESPX_ENOENT	2

@@ -21,6 +21,7 @@
 #define ESPX_BPF_ESP_RX_H
 
 #include "counters.h"
+#include "csum.h"
 #include "esp_gcm.h"
 #include "frag.h"
 #include "lifetime.h"
@@ -43,6 +44,7 @@ struct rx_scratch {
 	__u8 tmp[64];		/* headers being moved */
 	__u64 seq;		/* 64-bit sequence number (ESN inferred) */
 	__u32 frame_len;
+	__u32 count_len;	/* the bytes a result is counted over */
 	__u32 esp_off;
 	__u32 data_len;		/* ciphertext: payload, padding, trailer */
 	__u32 inner_off;
@@ -58,9 +60,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rx_scratch);
 } espx_rx_scratch SEC(".maps");
-
-#define RX_DROP(r, len)	({ count_reason((r), ESPX_DIR_IN, (len)); XDP_DROP; })
-#define RX_PASS(r, len)	({ count_reason((r), ESPX_DIR_IN, (len)); XDP_PASS; })
 
 /* Where the ESP header starts, or 0 if the packet is not ESP (then *ike
  * says whether it is IKE or a NAT-T keepalive by its ports). */
@@ -128,17 +127,17 @@ static __noinline int rx_plain(struct xdp_md *ctx, struct rx_scratch *rs)
 	__u32 dir, known;
 
 	if (!rs)
-		return XDP_DROP;
+		return -ESPX_DROP_INTERNAL;
 	known = rs->h.ext_bad ? PK_ADDRS : rs->h.noports ? PK_NO_PORTS : PK_ALL;
 	if (!policy_any(&rs->f, ESPX_POL_IN, known) && !policy_any(&rs->f, ESPX_POL_FWD, known))
-		return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
+		return STEP_PASS(rs->h.frag ? ESPX_DROP_FRAGMENT : ESPX_DROP_NONE);
 	if (rs->h.ext_bad)
-		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
+		return -ESPX_DROP_EXTHDR;
 	dir = rx_policy_dir(ctx, rs, &rs->f);
 	decide(&rs->h, &rs->f, dir, PM_IN_PLAIN, NULL, &rs->v);
 	if (rs->v.action != PV_PASS)
-		return RX_DROP(rs->v.reason, rs->h.len);
-	return rs->h.frag ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) : XDP_PASS;
+		return step_drop(rs->v.reason);
+	return STEP_PASS(rs->h.frag ? ESPX_DROP_FRAGMENT : ESPX_DROP_NONE);
 }
 
 /* Tunnel mode: is what the ESP payload carries one whole IP packet? (The
@@ -153,17 +152,17 @@ static __always_inline int rx_inner_ok(struct bpf_dynptr *pkt, struct rx_scratch
 
 		if (len < 20 || bpf_dynptr_read(hdr, 20, pkt, off, 0) || ip->version != 4 ||
 		    ip->ihl < 5 || bpf_ntohs(ip->tot_len) != len)
-			return ESPX_DROP_MALFORMED;
+			return -ESPX_DROP_MALFORMED;
 		*eth_proto = bpf_htons(ETH_P_IP);
 	} else if (nh == IPPROTO_IPV6_) {
 		struct ipv6hdr *ip6 = (void *)hdr;
 
 		if (len < 40 || bpf_dynptr_read(hdr, 40, pkt, off, 0) || ip6->version != 6 ||
 		    bpf_ntohs(ip6->payload_len) + 40 != len)
-			return ESPX_DROP_MALFORMED;
+			return -ESPX_DROP_MALFORMED;
 		*eth_proto = bpf_htons(ETH_P_IPV6);
 	} else {
-		return ESPX_DROP_NEXT_HDR;
+		return -ESPX_DROP_NEXT_HDR;
 	}
 	return 0;
 }
@@ -182,8 +181,7 @@ static __always_inline int rx_shift_front(struct xdp_md *ctx, __u8 *tmp, __u32 n
 /* The steps below are subprograms of their own, run one after another with
  * their state in rx_scratch: the GCM callbacks need their share of BPF's
  * 512-byte stack, and one inlined function would spill past it. Each
- * returns RX_NEXT to go on, or the verdict. */
-#define RX_NEXT	(-1)
+ * returns 0 to go on, STEP_PASS or -ESPX_DROP_x (counters.h). */
 
 /* Parse; find ESP (or ESP in UDP) and the key of its SA. */
 static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
@@ -193,26 +191,28 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 	__u32 hdr[2], esp_off;
 
 	if (!rs)
-		return XDP_PASS;
+		return -ESPX_DROP_INTERNAL;
 	__builtin_memset(&rs->h, 0, sizeof(rs->h));
 	__builtin_memset(&rs->key, 0, sizeof(rs->key));
 	rs->frame_len = end - data;
+	rs->count_len = rs->frame_len;
 	if (parse_eth(data, end, &rs->h.l3_off, &rs->h.eth_proto))
-		return XDP_PASS;
+		return STEP_PASS(ESPX_DROP_NONE);
 	if (parse_ip(data, end, &rs->h, &rs->f))
-		return XDP_PASS;	/* not IP, or not ours to judge */
+		return STEP_PASS(ESPX_DROP_NONE);	/* not IP, or not ours to judge */
 	if (rs->h.l3_off + rs->h.len > rs->frame_len)
-		return RX_DROP(ESPX_DROP_TRUNCATED, rs->frame_len);
+		return -ESPX_DROP_TRUNCATED;
+	rs->count_len = rs->h.len;
 	if (rs->h.later) {
 		/* the rest of a datagram: its first fragment's verdict; ESP
 		 * or IKE without one cannot complete (the first is judged) */
 		if (frag_recall(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v))
-			return rs->v.action == PV_PASS ? RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len) :
-			       RX_DROP(rs->v.reason, rs->h.len);
+			return rs->v.action == PV_PASS ? STEP_PASS(ESPX_DROP_FRAGMENT) :
+			       step_drop(rs->v.reason);
 		if (rs->h.proto == IPPROTO_ESP_ ||
 		    (rs->h.proto == IPPROTO_UDP_ &&
 		     ike_pair(rs->f.daddr, rs->f.saddr, rs->f.family)))
-			return RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len);
+			return STEP_PASS(ESPX_DROP_FRAGMENT);
 		return rx_plain(ctx, rs);
 	}
 	parse_ports(data, end, &rs->h, &rs->f);
@@ -220,12 +220,12 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 	if (ike && ike_pair(rs->f.daddr, rs->f.saddr, rs->f.family)) {
 		pv_set(&rs->v, PV_PASS, 0);
 		frag_remember(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v);
-		return RX_PASS(ESPX_DROP_BYPASS, rs->h.len);
+		return STEP_PASS(ESPX_DROP_BYPASS);
 	}
 	if (!esp_off)
 		return rx_plain(ctx, rs);
 	if (bpf_xdp_load_bytes(ctx, esp_off, hdr, sizeof(hdr)))
-		return RX_DROP(ESPX_DROP_TRUNCATED, rs->h.len);
+		return -ESPX_DROP_TRUNCATED;
 	/* SA by (outer destination, SPI, family), as xfrm_state_lookup */
 	__builtin_memcpy(rs->key.daddr, rs->f.daddr, sizeof(rs->key.daddr));
 	rs->key.spi = hdr[0];
@@ -238,12 +238,12 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 		 * SA would take it: a replay espx could not see), the rest of
 		 * the datagram with it; the kernel's own SAs are its business */
 		if (!sa_lookup(&rs->key))
-			return RX_PASS(ESPX_DROP_FRAGMENT, rs->h.len);
+			return STEP_PASS(ESPX_DROP_FRAGMENT);
 		pv_set(&rs->v, PV_DROP, ESPX_DROP_ESP_FRAGMENT);
 		frag_remember(&rs->h, &rs->f, (__u64)PM_IN_PLAIN << 32, &rs->v);
-		return RX_DROP(ESPX_DROP_ESP_FRAGMENT, rs->h.len);
+		return -ESPX_DROP_ESP_FRAGMENT;
 	}
-	return RX_NEXT;
+	return 0;
 }
 
 /* Is the SA usable for this packet, are the lengths sane, is the sequence
@@ -254,30 +254,30 @@ static __noinline int rx_check(struct rx_scratch *rs, struct espx_sa *sa)
 	int r;
 
 	if (!rs || !sa)
-		return XDP_DROP;
+		return -ESPX_DROP_INTERNAL;
 	if (!(sa->flags & ESPX_SA_F_READY))
-		return RX_DROP(ESPX_DROP_NO_CTX, rs->h.len);
+		return -ESPX_DROP_NO_CTX;
 	if (lft_expired(sa))
-		return RX_DROP(ESPX_DROP_HARD_LIMIT, rs->h.len);
+		return -ESPX_DROP_HARD_LIMIT;
 	if (rs->encap != !!(sa->flags & ESPX_SA_F_ENCAP))
-		return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+		return -ESPX_DROP_MALFORMED;
 	/* transport mode keeps the IP header; with extension headers the
 	 * one naming ESP would have to be rewritten too (not done) */
 	if (rs->h.ext && sa->mode == ESPX_MODE_TRANSPORT)
-		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
+		return -ESPX_DROP_EXTHDR;
 	esp_len = rs->h.l3_off + rs->h.len - rs->esp_off;
 	if (esp_len < ESP_HDR_LEN + 2 + sa->icv_len)
-		return RX_DROP(ESPX_DROP_TRUNCATED, rs->h.len);
+		return -ESPX_DROP_TRUNCATED;
 	rs->data_len = esp_len - ESP_HDR_LEN - sa->icv_len;
 	if (rs->data_len > ESPX_GCM_MAX_DATA)
-		return RX_DROP(ESPX_DROP_TOO_BIG, rs->h.len);
+		return -ESPX_DROP_TOO_BIG;
 	rs->seq = replay_seq64(sa, (__u32)rs->seq);
 	r = replay_check(sa, rs->seq);
 	if (r) {
 		__sync_fetch_and_add(&sa->replay_drops, 1);
-		return RX_DROP(r, rs->h.len);
+		return r;
 	}
-	return RX_NEXT;
+	return 0;
 }
 
 /* Verify the ICV and decrypt in place; then, and only then, move the
@@ -289,27 +289,27 @@ static __noinline int rx_open(struct xdp_md *ctx, struct rx_scratch *rs, struct 
 	int r;
 
 	if (!rs || !sa)
-		return XDP_DROP;
+		return -ESPX_DROP_INTERNAL;
 	trailer = rs->tmp;
 	if (bpf_dynptr_from_xdp(ctx, 0, &pkt))
-		return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+		return -ESPX_DROP_INTERNAL;
 	r = esp_gcm_crypt(&pkt, sa, rs->esp_off, rs->data_len, (__u32)(rs->seq >> 32), 1);
 	if (r == -ESPX_EBADMSG) {
 		__sync_fetch_and_add(&sa->integrity_failed, 1);
-		return RX_DROP(ESPX_DROP_ICV, rs->h.len);
+		return -ESPX_DROP_ICV;
 	}
 	if (r)
-		return RX_DROP(ESPX_DROP_CRYPTO, rs->h.len);
+		return -ESPX_DROP_CRYPTO;
 	r = replay_advance(sa, rs->seq);
 	if (r) {	/* another CPU took this number meanwhile */
 		__sync_fetch_and_add(&sa->replay_drops, 1);
-		return RX_DROP(r, rs->h.len);
+		return r;
 	}
 	/* trailer: pad bytes, pad length, next header */
 	if (bpf_dynptr_read(trailer, 2, &pkt, rs->esp_off + ESP_HDR_LEN + rs->data_len - 2, 0))
-		return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+		return -ESPX_DROP_INTERNAL;
 	if (trailer[0] + 2 > rs->data_len)
-		return RX_DROP(ESPX_DROP_PAD, rs->h.len);
+		return -ESPX_DROP_PAD;
 	rs->pad_len = trailer[0];
 	rs->nh = trailer[1];
 	rs->inner_off = rs->esp_off + ESP_HDR_LEN;
@@ -319,12 +319,12 @@ static __noinline int rx_open(struct xdp_md *ctx, struct rx_scratch *rs, struct 
 
 		r = rx_inner_ok(&pkt, rs, rs->inner_off, rs->inner_len, rs->nh, &eth_proto);
 		if (r)
-			return RX_DROP(r, rs->h.len);
+			return r;
 		rs->h.eth_proto = eth_proto;	/* from now on: the inner type */
 	} else if (rs->nh == IPPROTO_ESP_ || rs->nh == 59 /* no next header */) {
-		return RX_DROP(ESPX_DROP_NEXT_HDR, rs->h.len);
+		return -ESPX_DROP_NEXT_HDR;
 	}
-	return RX_NEXT;
+	return 0;
 }
 
 /* Tunnel: [eth][inner]. Transport: [eth][IP, protocol nh][payload]. */
@@ -333,7 +333,7 @@ static __noinline int rx_decap(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	__u32 hdrs, cut, tail;
 
 	if (!rs || !sa)
-		return XDP_DROP;
+		return -ESPX_DROP_INTERNAL;
 	if (sa->mode == ESPX_MODE_TRANSPORT) {
 		hdrs = rs->h.l4_off;			/* keep Ethernet and IP */
 		if (rs->h.family == AF_INET) {
@@ -341,38 +341,38 @@ static __noinline int rx_decap(struct xdp_md *ctx, struct rx_scratch *rs, const 
 
 			if (rs->h.l4_off != rs->h.l3_off + 20 ||
 			    bpf_xdp_load_bytes(ctx, rs->h.l3_off, ip, sizeof(*ip)))
-				return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+				return -ESPX_DROP_MALFORMED;
 			ip->protocol = rs->nh;
 			ip->tot_len = bpf_htons(20 + rs->inner_len);
 			ip->check = 0;
 			ip->check = ipv4_csum(ip);
 			if (bpf_xdp_store_bytes(ctx, rs->h.l3_off, ip, sizeof(*ip)))
-				return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+				return -ESPX_DROP_INTERNAL;
 		} else {
 			struct ipv6hdr *ip6 = (void *)rs->hdr;
 
 			if (bpf_xdp_load_bytes(ctx, rs->h.l3_off, ip6, sizeof(*ip6)))
-				return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+				return -ESPX_DROP_MALFORMED;
 			ip6->nexthdr = rs->nh;
 			ip6->payload_len = bpf_htons(rs->inner_len);
 			if (bpf_xdp_store_bytes(ctx, rs->h.l3_off, ip6, sizeof(*ip6)))
-				return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+				return -ESPX_DROP_INTERNAL;
 		}
 	} else {
 		hdrs = rs->h.l3_off;			/* keep Ethernet (+ tag) */
 		/* the Ethernet type becomes the inner packet's */
 		if (bpf_xdp_store_bytes(ctx, rs->h.l3_off - 2, &rs->h.eth_proto, 2))
-			return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+			return -ESPX_DROP_INTERNAL;
 	}
 	cut = rs->inner_off - hdrs;
 	tail = rs->frame_len - (rs->inner_off + rs->inner_len);
 	if (rx_shift_front(ctx, rs->tmp, hdrs, cut))
-		return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+		return -ESPX_DROP_INTERNAL;
 	if (bpf_xdp_adjust_head(ctx, (int)cut))
-		return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
+		return -ESPX_DROP_INTERNAL;
 	if (tail && bpf_xdp_adjust_tail(ctx, -(int)tail))
-		return RX_DROP(ESPX_DROP_INTERNAL, rs->h.len);
-	return XDP_PASS;
+		return -ESPX_DROP_INTERNAL;
+	return 0;
 }
 
 /* RFC 6040 as the kernel decapsulates (xfrm4/6 remove_tunnel_encap):
@@ -390,7 +390,6 @@ static __always_inline void rx_ecn(void *data, void *end, const struct l3 *h, __
 	if (h->family == AF_INET) {
 		struct iphdr *ip = data + (h->l3_off & 0xff);
 		__u16 old, new;
-		__u32 sum;
 
 		if ((void *)(ip + 1) > end)
 			return;
@@ -406,10 +405,7 @@ static __always_inline void rx_ecn(void *data, void *end, const struct l3 *h, __
 		old = bpf_htons((__u16)(*(__u8 *)ip) << 8 | tos);
 		new = bpf_htons((__u16)(*(__u8 *)ip) << 8 | nt);
 		ip->tos = nt;
-		sum = (__u16)~ip->check + (__u16)~old + new;
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		ip->check = (__u16)~sum;
+		ip->check = csum_replace2(ip->check, old, new);
 	} else {
 		__u8 *b = data + (h->l3_off & 0xff);
 
@@ -435,59 +431,69 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	__u32 dir;
 
 	if (!rs || !sa)
-		return XDP_DROP;
+		return -ESPX_DROP_INTERNAL;
 	h = &rs->ih;
 	__builtin_memset(h, 0, sizeof(*h));
 	if (parse_eth(data, end, &h->l3_off, &h->eth_proto) ||
 	    parse_ip(data, end, h, &rs->inner))
-		return RX_DROP(ESPX_DROP_MALFORMED, rs->h.len);
+		return -ESPX_DROP_MALFORMED;
 	if (sa->mode == ESPX_MODE_TUNNEL)
 		rx_ecn(data, end, h, rs->h.tos, sa);
 	if (h->ext_bad)
-		return RX_DROP(ESPX_DROP_EXTHDR, rs->h.len);
+		return -ESPX_DROP_EXTHDR;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	parse_ports(data, end, h, &rs->inner);
 	/* what the SA may carry (xfrm_selector_match on every state of the
 	 * secpath); a later fragment has no ports: its first was checked */
 	if (h->later ? !sel_match_noports(&sa->sel, &rs->inner) : !sel_match(&sa->sel, &rs->inner))
-		return RX_DROP(ESPX_DROP_SELECTOR, rs->h.len);
+		return -ESPX_DROP_SELECTOR;
 	dir = rx_policy_dir(ctx, rs, &rs->inner);
 	pol_sa_of(&rs->psa, sa, &rs->key);
 	decide(h, &rs->inner, dir, PM_IN_SA, &rs->psa, &rs->v);
 	if (rs->v.action != PV_PASS)
-		return RX_DROP(rs->v.reason, rs->h.len);
-	return XDP_PASS;
+		return step_drop(rs->v.reason);
+	return 0;
+}
+
+/* The steps in order; the result as counters.h defines it. */
+static __always_inline int rx_steps(struct xdp_md *ctx, struct rx_scratch *rs)
+{
+	struct espx_sa *sa;
+	int r;
+
+	r = rx_classify(ctx, rs);
+	if (r)
+		return r;
+	sa = sa_lookup(&rs->key);
+	if (!sa)
+		return STEP_PASS(ESPX_DROP_NO_SA);	/* the kernel's, maybe */
+	r = rx_check(rs, sa);
+	if (r)
+		return r;
+	r = rx_open(ctx, rs, sa);
+	if (r)
+		return r;
+	if (lft_account(sa, &rs->key, rs->inner_len, ESPX_DIR_IN))
+		return -ESPX_DROP_HARD_LIMIT;
+	r = rx_decap(ctx, rs, sa);
+	if (r)
+		return r;
+	return rx_inner(ctx, rs, sa);
 }
 
 static __always_inline int esp_rx(struct xdp_md *ctx)
 {
 	struct rx_scratch *rs;
-	struct espx_sa *sa;
 	__u32 zero = 0;
 	int r;
 
 	rs = bpf_map_lookup_elem(&espx_rx_scratch, &zero);
 	if (!rs)
 		return XDP_PASS;
-	r = rx_classify(ctx, rs);
-	if (r != RX_NEXT)
-		return r;
-	sa = sa_lookup(&rs->key);
-	if (!sa)
-		return RX_PASS(ESPX_DROP_NO_SA, rs->h.len);	/* the kernel's, maybe */
-	r = rx_check(rs, sa);
-	if (r != RX_NEXT)
-		return r;
-	r = rx_open(ctx, rs, sa);
-	if (r != RX_NEXT)
-		return r;
-	if (lft_account(sa, &rs->key, rs->inner_len, ESPX_DIR_IN))
-		return RX_DROP(ESPX_DROP_HARD_LIMIT, rs->h.len);
-	r = rx_decap(ctx, rs, sa);
-	if (r != XDP_PASS)
-		return r;
-	return rx_inner(ctx, rs, sa);
+	r = rx_steps(ctx, rs);
+	step_account(r, ESPX_DIR_IN, rs->count_len);
+	return r < 0 ? XDP_DROP : XDP_PASS;
 }
 
 #endif

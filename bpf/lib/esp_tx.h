@@ -4,23 +4,32 @@
  *   tunnel:    [eth][IP ...]  -> [eth][outer IP][UDP]?[SPI SN IV][IP ... pad padlen nh][ICV]
  *   transport: [eth][IP][L4]  -> [eth][IP, proto ESP][UDP]?[SPI SN IV][L4 ... pad padlen nh][ICV]
  *
- * Outbound policy decides: none -> pass, block -> drop, a template -> the
- * SA user space resolved for it, and without a usable SA the packet is
- * dropped: plaintext that a policy says must be protected never leaves.
- * Fragments (the stack fragments before TC) get their datagram's verdict
- * (frag.h); IPv6 extension headers are walked to the upper layer; UDP
- * 500/4500 bypasses policy only between the IKE peers (espx_ike). */
+ * In steps, each a function returning 0 to go on, STEP_PASS or
+ * STEP_REDIRECT, or -ESPX_DROP_x (counters.h); esp_tx() alone counts and
+ * picks the TC verdict:
+ *   tx_classify  parse; what espx cannot parse passes, unless policies exist
+ *   tx_policy    outbound policy: none -> pass, block -> drop, a template ->
+ *                the SA user space resolved for it (ts->v.sa)
+ *   tx_layout    is the SA usable for this packet, where do the new headers
+ *                go (struct tx_layout), does the result fit the path MTU
+ *   tx_encap     take a sequence number, make room, write the headers
+ *   tx_seal      encrypt, and keep a late checksum write off the ciphertext
+ * Without a usable SA a protected packet is dropped: plaintext that a
+ * policy says must be protected never leaves. Fragments (the stack
+ * fragments before TC) get their datagram's verdict (frag.h); IPv6
+ * extension headers are walked to the upper layer; UDP 500/4500 bypasses
+ * policy only between the IKE peers (espx_ike). */
 #ifndef ESPX_BPF_ESP_TX_H
 #define ESPX_BPF_ESP_TX_H
 
 #include "counters.h"
+#include "csum.h"
 #include "esp_gcm.h"
 #include "frag.h"
+#include "icmp.h"
 #include "lifetime.h"
 #include "parse.h"
 #include "policy.h"
-
-#define TX_DROP(r, len)	({ count_reason((r), ESPX_DIR_OUT, (len)); TC_ACT_SHOT; })
 
 /* What must be linear for parsing: Ethernet, IPv4 with options or IPv6,
  * and the ports; with IPv6 extension headers, up to where parse.h stops
@@ -28,31 +37,109 @@
 #define TX_PULL_LEN	(ETH_HLEN_ + 60 + 8)
 #define TX_PULL_EXT	(IPV6_EXT_END + 8)
 
-/* Ones' complement sum of s->buf[off, end), end - off a multiple of 4,
- * in 256-byte bpf_csum_diff() calls (one bpf_loop callback each). */
-struct csum_sum {
-	struct gcm_scratch *s;
-	__u32 off;
-	__u32 end;
-	__u32 sum;
+/* Where the new headers go (tx_layout), read by tx_encap and tx_seal. */
+struct tx_layout {
+	__u32 esp_off;		/* ESP header */
+	__u32 hdrs;		/* bytes before it that are new: outer IP, UDP */
+	__u32 insert;		/* hdrs + ESP header */
+	__u32 trailer_len;	/* pad, pad length, next header, ICV */
+	__u32 data_len;		/* encrypted bytes */
+	__u32 payload;		/* inner packet (tunnel) or L4 segment (transport) */
+	__u32 spi;
+	__u8  pad;
+	__u8  nh;
+	__u8  proto;		/* what the IP header before ESP names: ESP, or UDP */
+	__u8  late;		/* bytes after the trailer for tx_csum_neutralize */
+	__u64 oseq;
 };
 
-static int csum_range_cb(__u32 i, void *data)
-{
-	struct csum_sum *c = data;
-	__u32 off = c->off + i * 256, len;
-	__s64 r;
+/* Per-packet working state kept off the 512-byte stack (per CPU; a TC
+ * program runs to completion on its CPU). */
+struct tx_scratch {
+	struct flow f;
+	struct pol_verdict v;
+	struct tx_layout lo;
+	struct l3 h;
+	struct icmp_buf icmp;
+	__u32 count_len;	/* the bytes a result is counted over */
+	__u32 redirect;		/* STEP_REDIRECT: the device to send it to */
+	__u32 too_big;		/* -ESPX_DROP_MTU: the MTU to tell the sender; 0: none */
+};
 
-	if (off >= c->end || off > ESPX_GCM_MAX_DATA - 256)
-		return 1;
-	len = c->end - off;
-	if (len > 256)
-		len = 256;
-	r = bpf_csum_diff(NULL, 0, (void *)&c->s->buf[off & (ESPX_GCM_MAX_DATA - 1)],
-			  len & 0x1fc, c->sum);
-	if (r < 0)
-		return 1;
-	c->sum = (__u32)r;
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tx_scratch);
+} espx_tx_scratch SEC(".maps");
+
+/* 1. Parse: the IP header, IPv6 extension headers, the ports. */
+static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct l3 *h;
+	struct flow *fp;
+	void *data, *end;
+	__u32 want = TX_PULL_LEN;
+	__u8 nh = 0;
+
+	if (!ts)
+		return -ESPX_DROP_INTERNAL;
+	h = &ts->h;
+	fp = &ts->f;
+	__builtin_memset(h, 0, sizeof(*h));
+	ts->count_len = skb->len;
+	ts->too_big = 0;
+	h->l3_off = ETH_HLEN_;
+	h->eth_proto = skb->protocol;
+	if (skb->protocol == bpf_htons(ETH_P_IPV6) &&
+	    !bpf_skb_load_bytes(skb, ETH_HLEN_ + 6, &nh, 1) &&
+	    (nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ ||
+	     nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_FRAG_))
+		want = TX_PULL_EXT;
+	bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	/* an IP packet espx cannot parse is not let past policies unseen */
+	if (parse_ip(data, end, h, fp))
+		return policy_table_used(ESPX_POL_OUT) ? -ESPX_DROP_MALFORMED :
+		       STEP_PASS(ESPX_DROP_NONE);
+	ts->count_len = h->len;
+	parse_ports(data, end, h, fp);
+	if (h->ext_bad)		/* the upper layer is not known: fail closed */
+		return policy_any(fp, ESPX_POL_OUT, PK_ADDRS) ? -ESPX_DROP_EXTHDR :
+		       STEP_PASS(ESPX_DROP_NONE);
+	return 0;
+}
+
+/* 2. The verdict: pass, drop, or protect with the SA in ts->v.sa. A
+ * subprogram of its own: the policy lookup's stack and the encryption's
+ * are never needed at once. */
+static __noinline int tx_policy(struct tx_scratch *ts)
+{
+	struct l3 *h;
+	struct flow *fp;
+
+	if (!ts)
+		return -ESPX_DROP_INTERNAL;
+	h = &ts->h;
+	fp = &ts->f;
+	/* IKE and NAT-T keepalives between the IKE peers are the IKE
+	 * daemon's own (socket bypass policies in the kernel); UDP 500 and
+	 * 4500 to anyone else is decided by policy like any packet */
+	if (h->proto == IPPROTO_UDP_ && !h->later && (ike_port(fp->sport) || ike_port(fp->dport)) &&
+	    ike_pair(fp->saddr, fp->daddr, fp->family)) {
+		pv_set(&ts->v, PV_PASS, 0);
+		frag_remember(h, fp, (__u64)PM_OUT << 32, &ts->v);
+		return STEP_PASS(ESPX_DROP_BYPASS);
+	}
+	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, &ts->v);
+	if (ts->v.action == PV_PASS)
+		return STEP_PASS(ESPX_DROP_NONE);
+	if (ts->v.action != PV_PROTECT)
+		return step_drop(ts->v.reason);
+	/* espx and the kernel are handing over: neither may send it now */
+	if (transition_guard())
+		return -ESPX_DROP_GUARD;
 	return 0;
 }
 
@@ -66,7 +153,6 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	struct gcm_scratch *s = gcm_scratch();
 	__u32 l4_len = h->len - (h->l4_off - h->l3_off), csum_off, i, last;
 	struct csum_sum c = {};
-	__u64 sum = 0;
 	__u16 zero = 0, res;
 
 	if (h->proto == IPPROTO_TCP_)
@@ -78,29 +164,111 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	if (h->frag || !s)
 		return 0;
 	if (l4_len > ESPX_GCM_MAX_DATA - 256 || l4_len < csum_off + 2)
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	if (bpf_skb_store_bytes(skb, h->l4_off + csum_off, &zero, 2, 0))
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	/* the segment, zero padded to whole 256-byte chunks */
 	last = l4_len & (ESPX_GCM_MAX_DATA - 256);
 	for (i = 0; i < 32; i++)
 		*(__u64 *)&s->buf[last + i * 8] = 0;
 	if (bpf_skb_load_bytes(skb, h->l4_off, s->buf, l4_len & (ESPX_GCM_MAX_DATA - 1)))
-		return -1;
-	c.s = s;
-	c.end = (l4_len + 3) & ~3U;	/* the bytes past l4_len are zero */
-	bpf_loop((l4_len + 255) / 256, csum_range_cb, &c, 0);
-	/* pseudo header: addresses, protocol, length */
-	sum = c.sum;
-	for (i = 0; i < (f->family == AF_INET ? 1 : 4); i++)
-		sum += (__u64)f->saddr[i & 3] + f->daddr[i & 3];
-	sum += (__u64)bpf_htonl(h->proto) + bpf_htonl(l4_len);	/* 64-bit: keep the carry */
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	res = csum_fold32((__u32)sum);
+		return -ESPX_DROP_INTERNAL;
+	csum_buf(&c, s, 0, (l4_len + 3) & ~3U);	/* the bytes past l4_len are zero */
+	res = csum_fold32(csum_pseudo(c.sum, f->saddr, f->daddr, f->family, h->proto, l4_len));
 	if (h->proto == IPPROTO_UDP_ && res == 0)
 		res = 0xffff;
-	return bpf_skb_store_bytes(skb, h->l4_off + csum_off, &res, 2, 0) ? -1 : 0;
+	return bpf_skb_store_bytes(skb, h->l4_off + csum_off, &res, 2, 0) ? -ESPX_DROP_INTERNAL : 0;
+}
+
+/* Would the packet, encapsulated, still fit the device? If not: -MTU, and
+ * in ts->too_big the largest inner packet that fits, whatever its padding,
+ * when the sender is to hear it (IPv6, or IPv4 with DF). */
+static __always_inline int tx_path_mtu(struct __sk_buff *skb, struct tx_scratch *ts,
+				       const struct espx_sa *sa)
+{
+	const struct tx_layout *lo = &ts->lo;
+	__u32 mtu = 0, over, room;
+
+	/* + 2: the checksum-neutralizing bytes after the IP packet */
+	if (bpf_check_mtu(skb, 0, &mtu, (__s32)(lo->insert + lo->trailer_len + 2), 0) !=
+	    BPF_MTU_CHK_RET_FRAG_NEEDED)
+		return 0;
+	over = lo->insert + sa->icv_len + 2 + 3 + 2;
+	room = mtu > over ? mtu - over : 0;
+	if (ts->h.family == AF_INET6 && room < 1280)
+		room = 1280;
+	if (ts->h.family == AF_INET6 || (ts->h.df && room >= 68))
+		ts->too_big = room;
+	return -ESPX_DROP_MTU;
+}
+
+/* 3. Can the SA protect this packet, where does ESP go (ts->lo), and will
+ * the result fit? The L4 checksum is completed here, before the MTU check,
+ * so that a "too big" answer quotes it complete. */
+static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
+{
+	struct tx_layout *lo;
+	struct l3 *h;
+	int tunnel, encap, r;
+
+	if (!ts || !sa)
+		return -ESPX_DROP_INTERNAL;
+	h = &ts->h;
+	lo = &ts->lo;
+	if (!(sa->flags & ESPX_SA_F_READY))
+		return -ESPX_DROP_NO_SA_OUT;
+	if (lft_expired(sa))
+		return -ESPX_DROP_HARD_LIMIT;
+	if (skb->gso_segs > 1) {
+		/* a super-packet (forwarded, aggregated): around through the
+		 * segmenter, back here one segment at a time */
+		__u32 k = skb->ifindex, *seg = bpf_map_lookup_elem(&espx_seg, &k);
+
+		if (!seg)
+			return -ESPX_DROP_GSO;
+		ts->redirect = *seg;
+		return STEP_REDIRECT;
+	}
+	/* transport mode protects whole datagrams (RFC 4303 s3.3.4), which
+	 * the stack has already cut: too big once encapsulated. With IPv6
+	 * extension headers ESP would go after them (not done). */
+	if (h->frag && sa->mode == ESPX_MODE_TRANSPORT)
+		return -ESPX_DROP_MTU;
+	if (h->ext && sa->mode == ESPX_MODE_TRANSPORT)
+		return -ESPX_DROP_EXTHDR;
+	if (ETH_HLEN_ + h->len > skb->len) {
+		ts->count_len = skb->len;
+		return -ESPX_DROP_TRUNCATED;
+	}
+	tunnel = sa->mode == ESPX_MODE_TUNNEL;
+	encap = !!(sa->flags & ESPX_SA_F_ENCAP);
+	if (!tunnel && h->family != sa->family)
+		return -ESPX_DROP_SELECTOR;
+	r = tx_l4_csum(skb, h, &ts->f);
+	if (r)
+		return r;
+	if (tunnel) {
+		lo->payload = h->len;
+		lo->nh = h->family == AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
+		lo->hdrs = (sa->family == AF_INET ? 20 : 40) + (encap ? 8 : 0);
+		lo->esp_off = ETH_HLEN_ + lo->hdrs;
+	} else {
+		lo->payload = h->len - (h->l4_off - h->l3_off);
+		lo->nh = h->proto;
+		lo->hdrs = encap ? 8 : 0;
+		lo->esp_off = h->l4_off + lo->hdrs;
+	}
+	lo->pad = (4 - ((lo->payload + 2) & 3)) & 3;	/* RFC 4303 s2.4: 4-byte alignment */
+	lo->data_len = lo->payload + lo->pad + 2;
+	if (lo->data_len > ESPX_GCM_MAX_DATA)
+		return -ESPX_DROP_TOO_BIG;
+	lo->insert = lo->hdrs + ESP_HDR_LEN;
+	lo->trailer_len = lo->pad + 2 + sa->icv_len;
+	lo->proto = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
+	lo->spi = ts->v.sa.spi;
+	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize) */
+	lo->late = !h->frag && (h->proto == IPPROTO_TCP_ || h->proto == IPPROTO_UDP_) ? 2 : 0;
+	return tx_path_mtu(skb, ts, sa);
 }
 
 /* The outer TOS / traffic class as the kernel's tunnel encapsulation sets
@@ -115,253 +283,197 @@ static __always_inline __u8 tx_outer_tos(__u8 tos, __u32 sa_flags)
 	return (sa_flags & ESPX_SA_F_DONT_ENCAP_DSCP ? 0 : tos & ~3) | ecn;
 }
 
-/* Outer headers: UDP for NAT-T, then the outer IP header (tunnel) or the
- * rewritten IP header (transport). A subprogram of its own, to keep the
- * stack of the main path within BPF's 512 bytes. */
-struct tx_layout {
-	__u32 esp_off;		/* ESP header */
-	__u32 hdrs;		/* bytes before it that are new: outer IP, UDP */
-	__u32 insert;		/* hdrs + ESP header */
-	__u32 trailer_len;	/* pad, pad length, next header, ICV */
-	__u32 data_len;		/* encrypted bytes */
-	__u32 payload;		/* inner packet (tunnel) or L4 segment (transport) */
-	__u32 spi;
-	__u8  pad;
-	__u8  nh;
-	__u8  unused[2];
-	__u64 oseq;
-};
-
-static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct espx_sa *sa,
-				       const struct l3 *h, const struct tx_layout *lo)
+/* Bytes from the ESP header to the end of the ICV. */
+static __always_inline __u32 tx_esp_len(const struct espx_sa *sa, const struct tx_layout *lo)
 {
-	__u32 esp_off = lo->esp_off, hdrs = lo->hdrs, insert = lo->insert;
-	__u32 trailer_len = lo->trailer_len, data_len = lo->data_len;
-	int tunnel = sa->mode == ESPX_MODE_TUNNEL, encap = !!(sa->flags & ESPX_SA_F_ENCAP);
+	return ESP_HDR_LEN + lo->data_len + sa->icv_len;
+}
+
+/* The ESP trailer: padding 1, 2, ... lo->pad, pad length, next header. */
+static __always_inline int tx_put_trailer(struct __sk_buff *skb, const struct tx_layout *lo)
+{
+	__u32 off = lo->esp_off + ESP_HDR_LEN + lo->payload;
 	__u8 trailer[6];
-	__u32 esp[4];
 	int i;
 
-	/* trailer: 1, 2, ... lo->pad, then lo->pad length and next header */
 	for (i = 0; i < 4; i++)
 		trailer[i] = i + 1;
 	trailer[lo->pad & 3] = lo->pad;
 	trailer[(lo->pad & 3) + 1] = lo->nh;
-	{
-		__u32 toff = esp_off + ESP_HDR_LEN + lo->payload;
-
-		if ((lo->pad == 0 && bpf_skb_store_bytes(skb, toff, trailer, 2, 0)) ||
-		    (lo->pad == 1 && bpf_skb_store_bytes(skb, toff, trailer, 3, 0)) ||
-		    (lo->pad == 2 && bpf_skb_store_bytes(skb, toff, trailer, 4, 0)) ||
-		    (lo->pad == 3 && bpf_skb_store_bytes(skb, toff, trailer, 5, 0)))
-			return -1;
-	}
-	/* ESP header; the IV is the 64-bit sequence number: unique per key */
-	esp[0] = lo->spi;
-	esp[1] = bpf_htonl((__u32)lo->oseq);
-	*(__u64 *)&esp[2] = bswap64(lo->oseq);
-	if (bpf_skb_store_bytes(skb, esp_off, esp, sizeof(esp), 0))
-		return -1;
-
-	if (encap) {
-		struct udphdr udp = {
-			.source = sa->encap_sport,
-			.dest = sa->encap_dport,
-			.len = bpf_htons(8 + ESP_HDR_LEN + data_len + sa->icv_len),
-		};
-
-		if (bpf_skb_store_bytes(skb, esp_off - 8, &udp, sizeof(udp), 0))
-			return -1;
-	}
-	if (tunnel && sa->family == AF_INET) {
-		__u16 eth_type = bpf_htons(ETH_P_IP);
-		struct iphdr ip;
-		__u16 ifrag = 0;
-
-		__builtin_memset(&ip, 0, sizeof(ip));
-		*(__u8 *)&ip = 0x45;	/* version 4, 20-byte header */
-		ip.tos = tx_outer_tos(h->tos, sa->flags);
-		ip.tot_len = bpf_htons(hdrs + ESP_HDR_LEN + data_len + sa->icv_len);
-		ip.id = (__u16)bpf_get_prandom_u32();
-		ip.ttl = 64;
-		ip.protocol = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
-		ip.saddr = sa->saddr[0];
-		ip.daddr = sa->daddr[0];
-
-		/* DF as the kernel sets it: the inner IPv4 DF, always for IPv6,
-		 * never with nopmtudisc */
-		if (sa->flags & ESPX_SA_F_NOPMTUDISC)
-			ip.frag_off = 0;
-		else if (h->family == AF_INET6)
-			ip.frag_off = bpf_htons(IP_DF_);
-		else if (!bpf_skb_load_bytes(skb, esp_off + ESP_HDR_LEN + 6, &ifrag, 2))
-			ip.frag_off = ifrag & bpf_htons(IP_DF_);
-		ip.check = ipv4_csum(&ip);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip, sizeof(ip), 0) ||
-		    bpf_skb_store_bytes(skb, 12, &eth_type, 2, 0))
-			return -1;
-	} else if (tunnel) {
-		__u16 eth_type = bpf_htons(ETH_P_IPV6);
-		__u8 tos = tx_outer_tos(h->tos, sa->flags);
-		struct ipv6hdr ip6;
-		__u8 iflow[4] = {};
-
-		__builtin_memset(&ip6, 0, sizeof(ip6));
-		*(__u8 *)&ip6 = 0x60 | (tos >> 4);	/* version 6, traffic class high */
-		ip6.payload_len = bpf_htons(hdrs - 40 + ESP_HDR_LEN + data_len + sa->icv_len);
-		ip6.nexthdr = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
-		ip6.hop_limit = 64;
-		ip6.flow_lbl[0] = (tos & 0xf) << 4;
-		/* the flow label is copied from an IPv6 inner packet */
-		if (h->family == AF_INET6 &&
-		    !bpf_skb_load_bytes(skb, esp_off + ESP_HDR_LEN, iflow, 4)) {
-			ip6.flow_lbl[0] |= iflow[1] & 0xf;
-			ip6.flow_lbl[1] = iflow[2];
-			ip6.flow_lbl[2] = iflow[3];
-		}
-		__builtin_memcpy(&ip6.saddr, sa->saddr, 16);
-		__builtin_memcpy(&ip6.daddr, sa->daddr, 16);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip6, sizeof(ip6), 0) ||
-		    bpf_skb_store_bytes(skb, 12, &eth_type, 2, 0))
-			return -1;
-	} else if (h->family == AF_INET) {
-		struct iphdr ip;
-
-		if (h->l4_off != h->l3_off + 20 ||
-		    bpf_skb_load_bytes(skb, h->l3_off, &ip, sizeof(ip)))
-			return -1;
-		ip.protocol = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
-		ip.tot_len = bpf_htons(h->len + insert + trailer_len);
-		ip.check = 0;
-		ip.check = ipv4_csum(&ip);
-		if (bpf_skb_store_bytes(skb, h->l3_off, &ip, sizeof(ip), 0))
-			return -1;
-	} else {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, h->l3_off, &ip6, sizeof(ip6)))
-			return -1;
-		ip6.nexthdr = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
-		ip6.payload_len = bpf_htons(h->len - 40 + insert + trailer_len);
-		if (bpf_skb_store_bytes(skb, h->l3_off, &ip6, sizeof(ip6), 0))
-			return -1;
-	}
-
+	/* constant lengths, one per pad (the helper wants a known size) */
+	if ((lo->pad == 0 && bpf_skb_store_bytes(skb, off, trailer, 2, 0)) ||
+	    (lo->pad == 1 && bpf_skb_store_bytes(skb, off, trailer, 3, 0)) ||
+	    (lo->pad == 2 && bpf_skb_store_bytes(skb, off, trailer, 4, 0)) ||
+	    (lo->pad == 3 && bpf_skb_store_bytes(skb, off, trailer, 5, 0)))
+		return -ESPX_DROP_INTERNAL;
 	return 0;
 }
 
-/* Per-packet working state kept off the 512-byte stack (per CPU; a TC
- * program runs to completion on its CPU). */
-struct tx_scratch {
-	struct flow f;
-	struct pol_verdict v;
-	struct tx_layout lo;
-	struct l3 h;
-	__u8 icmp[8 + 80];	/* ICMP header + quoted start of the packet */
-	__u8 hdr[40];		/* new IP header */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct tx_scratch);
-} espx_tx_scratch SEC(".maps");
-
-/* The packet will not fit the device once encapsulated. Tell the sender,
- * as a router on the path would: the packet becomes an ICMP "fragmentation
- * needed" (IPv4 with DF) or ICMPv6 "packet too big" quoting its start, from
- * the inner destination to the inner source, and is turned around into
- * this device's receive path. The sender's stack lowers its path MTU (TCP
- * its segment size) and tries again. */
-static __noinline int tx_too_big(struct __sk_buff *skb, struct tx_scratch *ts, __u32 mtu)
+/* The ESP header; the IV is the 64-bit sequence number: unique per key. */
+static __always_inline int tx_put_esp(struct __sk_buff *skb, const struct tx_layout *lo)
 {
-	__u32 quote, msg_len, sum = 0, i;
-	__u8 mac[12], *b;
-	__s64 r;
+	__u32 esp[4];
 
-	if (!ts)
-		return TX_DROP(ESPX_DROP_INTERNAL, 0);
-	b = ts->icmp;
-	__builtin_memset(b, 0, sizeof(ts->icmp));
-	if (ts->h.family == AF_INET) {
-		struct iphdr *ip = (void *)ts->hdr;
-
-		/* IP header and 40 bytes: the 8 RFC 792 asks for, and as many
-		 * as the kernel needs to keep the checksum fields in the skb */
-		quote = 60;
-		if (bpf_skb_load_bytes(skb, ETH_HLEN_, b + 8, quote))
-			return TX_DROP(ESPX_DROP_INTERNAL, 0);
-		b[0] = 3;			/* destination unreachable */
-		b[1] = 4;			/* fragmentation needed */
-		*(__u16 *)(b + 6) = bpf_htons(mtu);
-		msg_len = 8 + quote;
-		r = bpf_csum_diff(NULL, 0, (void *)b, 68, 0);
-		*(__u16 *)(b + 2) = csum_fold32((__u32)r);
-		__builtin_memset(ip, 0, 20);
-		*(__u8 *)ip = 0x45;
-		ip->tot_len = bpf_htons(20 + msg_len);
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_ICMP_;
-		ip->saddr = ts->f.daddr[0];
-		ip->daddr = ts->f.saddr[0];
-		ip->check = ipv4_csum(ip);
-		if (bpf_skb_adjust_room(skb, 20 + 8, BPF_ADJ_ROOM_MAC, 0) ||
-		    bpf_skb_change_tail(skb, ETH_HLEN_ + 20 + msg_len, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_HLEN_, ip, 20, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_HLEN_ + 20, b, 68, 0))
-			return TX_DROP(ESPX_DROP_INTERNAL, 0);
-	} else {
-		struct ipv6hdr *ip6 = (void *)ts->hdr;
-		__u64 acc;
-
-		quote = 80;
-		if (bpf_skb_load_bytes(skb, ETH_HLEN_, b + 8, quote))
-			return TX_DROP(ESPX_DROP_INTERNAL, 0);
-		b[0] = 2;			/* packet too big */
-		*(__u32 *)(b + 4) = bpf_htonl(mtu);
-		msg_len = 8 + quote;
-		/* pseudo header: addresses, length, next header 58 */
-		acc = 0;
-		for (i = 0; i < 4; i++)
-			acc += (__u64)ts->f.saddr[i] + ts->f.daddr[i];
-		acc += (__u64)bpf_htonl(msg_len) + bpf_htonl(IPPROTO_ICMPV6_);
-		acc = (acc & 0xffffffff) + (acc >> 32);
-		acc = (acc & 0xffffffff) + (acc >> 32);
-		sum = (__u32)acc;
-		r = bpf_csum_diff(NULL, 0, (void *)b, 88, sum);
-		*(__u16 *)(b + 2) = csum_fold32((__u32)r);
-		__builtin_memset(ip6, 0, 40);
-		*(__u8 *)ip6 = 0x60;
-		ip6->payload_len = bpf_htons(msg_len);
-		ip6->nexthdr = IPPROTO_ICMPV6_;
-		ip6->hop_limit = 64;
-		__builtin_memcpy(&ip6->saddr, ts->f.daddr, 16);
-		__builtin_memcpy(&ip6->daddr, ts->f.saddr, 16);
-		if (bpf_skb_adjust_room(skb, 40 + 8, BPF_ADJ_ROOM_MAC, 0) ||
-		    bpf_skb_change_tail(skb, ETH_HLEN_ + 40 + msg_len, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_HLEN_, ip6, 40, 0) ||
-		    bpf_skb_store_bytes(skb, ETH_HLEN_ + 40, b, 88, 0))
-			return TX_DROP(ESPX_DROP_INTERNAL, 0);
-	}
-	/* back in: addressed to our own MAC */
-	if (bpf_skb_load_bytes(skb, 0, mac, 12))
-		return TX_DROP(ESPX_DROP_INTERNAL, 0);
-	if (bpf_skb_store_bytes(skb, 0, mac + 6, 6, 0) ||
-	    bpf_skb_store_bytes(skb, 6, mac, 6, 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, 0);
-	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	esp[0] = lo->spi;
+	esp[1] = bpf_htonl((__u32)lo->oseq);
+	*(__u64 *)&esp[2] = bswap64(lo->oseq);
+	return bpf_skb_store_bytes(skb, lo->esp_off, esp, sizeof(esp), 0) ? -ESPX_DROP_INTERNAL : 0;
 }
 
-/* Encrypt in place; its own frame for the GCM state (stack budget). */
-static __always_inline int tx_seal(struct __sk_buff *skb, struct espx_sa *sa, __u32 esp_off,
-			      __u32 data_len, __u32 seq_hi)
+/* NAT-T: UDP before ESP (RFC 3948), checksum zero. */
+static __always_inline int tx_put_udp(struct __sk_buff *skb, const struct espx_sa *sa,
+				      const struct tx_layout *lo)
 {
-	struct bpf_dynptr pkt;
+	struct udphdr udp = {
+		.source = sa->encap_sport,
+		.dest = sa->encap_dport,
+		.len = bpf_htons(8 + tx_esp_len(sa, lo)),
+	};
 
-	if (!sa || bpf_dynptr_from_skb(skb, 0, &pkt))
-		return -1;
-	return esp_gcm_crypt(&pkt, sa, esp_off, data_len, seq_hi, 0) ? -1 : 0;
+	return bpf_skb_store_bytes(skb, lo->esp_off - 8, &udp, sizeof(udp), 0) ?
+	       -ESPX_DROP_INTERNAL : 0;
+}
+
+/* The new Ethernet type, for the outer header of tunnel mode. */
+static __always_inline int tx_put_eth_type(struct __sk_buff *skb, __u16 type)
+{
+	__u16 t = bpf_htons(type);
+
+	return bpf_skb_store_bytes(skb, 12, &t, 2, 0) ? -ESPX_DROP_INTERNAL : 0;
+}
+
+/* Tunnel mode, IPv4 outside. */
+static __always_inline int tx_outer_ip4(struct __sk_buff *skb, const struct espx_sa *sa,
+					const struct l3 *h, const struct tx_layout *lo)
+{
+	struct iphdr ip;
+	__u16 ifrag = 0;
+
+	__builtin_memset(&ip, 0, sizeof(ip));
+	*(__u8 *)&ip = 0x45;	/* version 4, 20-byte header */
+	ip.tos = tx_outer_tos(h->tos, sa->flags);
+	ip.tot_len = bpf_htons(lo->hdrs + tx_esp_len(sa, lo));
+	ip.id = (__u16)bpf_get_prandom_u32();
+	ip.ttl = 64;
+	ip.protocol = lo->proto;
+	ip.saddr = sa->saddr[0];
+	ip.daddr = sa->daddr[0];
+	/* DF as the kernel sets it: the inner IPv4 DF, always for IPv6,
+	 * never with nopmtudisc */
+	if (sa->flags & ESPX_SA_F_NOPMTUDISC)
+		ip.frag_off = 0;
+	else if (h->family == AF_INET6)
+		ip.frag_off = bpf_htons(IP_DF_);
+	else if (!bpf_skb_load_bytes(skb, lo->esp_off + ESP_HDR_LEN + 6, &ifrag, 2))
+		ip.frag_off = ifrag & bpf_htons(IP_DF_);
+	ip.check = ipv4_csum(&ip);
+	if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip, sizeof(ip), 0))
+		return -ESPX_DROP_INTERNAL;
+	return tx_put_eth_type(skb, ETH_P_IP);
+}
+
+/* Tunnel mode, IPv6 outside. */
+static __always_inline int tx_outer_ip6(struct __sk_buff *skb, const struct espx_sa *sa,
+					const struct l3 *h, const struct tx_layout *lo)
+{
+	__u8 tos = tx_outer_tos(h->tos, sa->flags);
+	struct ipv6hdr ip6;
+	__u8 iflow[4] = {};
+
+	__builtin_memset(&ip6, 0, sizeof(ip6));
+	*(__u8 *)&ip6 = 0x60 | (tos >> 4);	/* version 6, traffic class high */
+	ip6.payload_len = bpf_htons(lo->hdrs - 40 + tx_esp_len(sa, lo));
+	ip6.nexthdr = lo->proto;
+	ip6.hop_limit = 64;
+	ip6.flow_lbl[0] = (tos & 0xf) << 4;
+	/* the flow label is copied from an IPv6 inner packet */
+	if (h->family == AF_INET6 &&
+	    !bpf_skb_load_bytes(skb, lo->esp_off + ESP_HDR_LEN, iflow, 4)) {
+		ip6.flow_lbl[0] |= iflow[1] & 0xf;
+		ip6.flow_lbl[1] = iflow[2];
+		ip6.flow_lbl[2] = iflow[3];
+	}
+	__builtin_memcpy(&ip6.saddr, sa->saddr, 16);
+	__builtin_memcpy(&ip6.daddr, sa->daddr, 16);
+	if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip6, sizeof(ip6), 0))
+		return -ESPX_DROP_INTERNAL;
+	return tx_put_eth_type(skb, ETH_P_IPV6);
+}
+
+/* Transport mode, IPv4: the packet's own header names ESP (or UDP). */
+static __always_inline int tx_transport_ip4(struct __sk_buff *skb, const struct l3 *h,
+					    const struct tx_layout *lo)
+{
+	struct iphdr ip;
+
+	if (h->l4_off != h->l3_off + 20 ||
+	    bpf_skb_load_bytes(skb, h->l3_off, &ip, sizeof(ip)))
+		return -ESPX_DROP_INTERNAL;
+	ip.protocol = lo->proto;
+	ip.tot_len = bpf_htons(h->len + lo->insert + lo->trailer_len);
+	ip.check = 0;
+	ip.check = ipv4_csum(&ip);
+	return bpf_skb_store_bytes(skb, h->l3_off, &ip, sizeof(ip), 0) ? -ESPX_DROP_INTERNAL : 0;
+}
+
+/* Transport mode, IPv6 (no extension headers: tx_layout refused them). */
+static __always_inline int tx_transport_ip6(struct __sk_buff *skb, const struct l3 *h,
+					    const struct tx_layout *lo)
+{
+	struct ipv6hdr ip6;
+
+	if (bpf_skb_load_bytes(skb, h->l3_off, &ip6, sizeof(ip6)))
+		return -ESPX_DROP_INTERNAL;
+	ip6.nexthdr = lo->proto;
+	ip6.payload_len = bpf_htons(h->len - 40 + lo->insert + lo->trailer_len);
+	return bpf_skb_store_bytes(skb, h->l3_off, &ip6, sizeof(ip6), 0) ? -ESPX_DROP_INTERNAL : 0;
+}
+
+/* Everything but the ciphertext, into the room tx_encap made. */
+static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct espx_sa *sa,
+					    const struct l3 *h, const struct tx_layout *lo)
+{
+	int r;
+
+	r = tx_put_trailer(skb, lo);
+	if (!r)
+		r = tx_put_esp(skb, lo);
+	if (!r && lo->proto == IPPROTO_UDP_)
+		r = tx_put_udp(skb, sa, lo);
+	if (r)
+		return r;
+	if (sa->mode == ESPX_MODE_TUNNEL)
+		return sa->family == AF_INET ? tx_outer_ip4(skb, sa, h, lo) :
+		       tx_outer_ip6(skb, sa, h, lo);
+	return h->family == AF_INET ? tx_transport_ip4(skb, h, lo) : tx_transport_ip6(skb, h, lo);
+}
+
+/* 4. Commit: a sequence number and the lifetime, then room for the new
+ * headers and the trailer (and the late-checksum bytes, in one go), and
+ * the headers. */
+static __noinline int tx_encap(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
+{
+	struct tx_layout *lo;
+	struct l3 *h;
+	__u64 oseq;
+
+	if (!ts || !sa)
+		return -ESPX_DROP_INTERNAL;
+	h = &ts->h;
+	lo = &ts->lo;
+	/* a sequence number is never used twice, whatever happens next */
+	oseq = __sync_fetch_and_add(&sa->oseq, 1) + 1;
+	if (!(sa->flags & ESPX_SA_F_ESN) && oseq > 0xffffffffULL)
+		return -ESPX_DROP_SEQ_OVERFLOW;
+	if (lft_account(sa, &ts->v.sa, h->len, ESPX_DIR_OUT))
+		return -ESPX_DROP_HARD_LIMIT;
+	lo->oseq = oseq;
+	if (bpf_skb_change_tail(skb, skb->len + lo->trailer_len + lo->late, 0))
+		return -ESPX_DROP_INTERNAL;
+	if (bpf_skb_adjust_room(skb, lo->insert,
+				sa->mode == ESPX_MODE_TUNNEL ? BPF_ADJ_ROOM_MAC : BPF_ADJ_ROOM_NET, 0))
+		return -ESPX_DROP_INTERNAL;
+	return tx_write_headers(skb, sa, h, lo);
 }
 
 /* The stack hands TCP (and often UDP) over with CHECKSUM_PARTIAL: the
@@ -373,25 +485,20 @@ static __always_inline int tx_seal(struct __sk_buff *skb, struct espx_sa *sa, __
  * appended after the IP packet (receivers trim to the IP length) whose
  * value makes that late checksum equal to the bytes already there: the
  * write changes nothing. Without CHECKSUM_PARTIAL nothing writes, and the
- * two bytes are plain Ethernet padding. */
-static __always_inline __u16 csum16_add(__u16 a, __u16 b)
-{
-	__u32 s = (__u32)a + b;
-
-	return (__u16)((s & 0xffff) + (s >> 16));
-}
-
+ * two bytes are plain Ethernet padding. l4_in_payload: where the L4 header
+ * starts in the ciphertext. */
 static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratch *ts,
 					 __u32 l4_in_payload)
 {
 	struct gcm_scratch *s = gcm_scratch();
 	struct csum_sum c = {};
 	__u32 field, end, icv_off, icv_len;
+	__u8 *icv;
 	__u16 cp, t, n;
 	__s64 r;
 
 	if (!ts || !s)
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	if (ts->h.proto == IPPROTO_TCP_)
 		field = l4_in_payload + 16;
 	else if (ts->h.proto == IPPROTO_UDP_)
@@ -401,221 +508,71 @@ static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratc
 	end = ts->lo.data_len;
 	icv_len = ts->lo.trailer_len - ts->lo.pad - 2;
 	if (field + 2 > end || end > ESPX_GCM_MAX_DATA || (l4_in_payload & 3) || icv_len > 16)
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	/* sum of ciphertext from the L4 header on, then the ICV */
-	c.s = s;
-	c.off = l4_in_payload;
-	c.end = end;
-	bpf_loop((end - l4_in_payload + 255) / 256, csum_range_cb, &c, 0);
+	csum_buf(&c, s, l4_in_payload, end);
 	icv_off = ts->lo.esp_off + ESP_HDR_LEN + end;
-	__builtin_memset(ts->icmp, 0, 16);
-	if ((icv_len == 16 && bpf_skb_load_bytes(skb, icv_off, ts->icmp, 16)) ||
-	    (icv_len == 12 && bpf_skb_load_bytes(skb, icv_off, ts->icmp, 12)) ||
-	    (icv_len == 8 && bpf_skb_load_bytes(skb, icv_off, ts->icmp, 8)))
-		return -1;
-	r = bpf_csum_diff(NULL, 0, (void *)ts->icmp, 16, c.sum);
+	icv = ts->icmp.msg;
+	__builtin_memset(icv, 0, 16);
+	if ((icv_len == 16 && bpf_skb_load_bytes(skb, icv_off, icv, 16)) ||
+	    (icv_len == 12 && bpf_skb_load_bytes(skb, icv_off, icv, 12)) ||
+	    (icv_len == 8 && bpf_skb_load_bytes(skb, icv_off, icv, 8)))
+		return -ESPX_DROP_INTERNAL;
+	r = bpf_csum_diff(NULL, 0, (void *)icv, 16, c.sum);
 	if (r < 0)
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	t = (__u16)~csum_fold32((__u32)r);	/* folded sum, field included */
 	cp = *(__u16 *)&s->buf[field & (ESPX_GCM_MAX_DATA - 2)];
+	/* 1 packet in 65536 has ciphertext 0000 where the late checksum goes,
+	 * which that write would turn into ffff: dropped, and the sender's
+	 * retransmission gets a new sequence number and IV */
 	if (cp == 0)
-		return -2;	/* would be written as 0xffff: cannot be kept */
+		return -ESPX_DROP_CSUM_COLLISION;
 	/* want fold(t + n) == ~cp */
 	n = csum16_add((__u16)~cp, (__u16)~t);
-	/* esp_tx made room for these two bytes with the trailer */
+	/* tx_encap made room for these two bytes with the trailer */
 	if (bpf_skb_store_bytes(skb, skb->len - 2, &n, 2, 0))
-		return -1;
+		return -ESPX_DROP_INTERNAL;
 	return 0;
 }
 
-#define TX_NEXT	(-1)
-
-/* Parse, then the verdict: pass, drop, or TX_NEXT with the SA to protect
- * with in ts->v. A subprogram of its own: the policy lookup's stack and
- * the encryption's are never needed at once. */
-static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
+/* 5. Encrypt in place; then keep a late checksum write off the result. */
+static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
 {
-	struct l3 *h;
-	struct flow *fp;
-	void *data, *end;
+	struct bpf_dynptr pkt;
 
-	if (!ts)
-		return TC_ACT_OK;
-	h = &ts->h;
-	fp = &ts->f;
-	__builtin_memset(h, 0, sizeof(*h));
-	h->l3_off = ETH_HLEN_;
-	h->eth_proto = skb->protocol;
-	{
-		__u32 want = TX_PULL_LEN;
-		__u8 nh = 0;
-
-		if (skb->protocol == bpf_htons(ETH_P_IPV6) &&
-		    !bpf_skb_load_bytes(skb, ETH_HLEN_ + 6, &nh, 1) &&
-		    (nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ ||
-		     nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_FRAG_))
-			want = TX_PULL_EXT;
-		bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
-	}
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
-	/* an IP packet espx cannot parse is not let past policies unseen */
-	if (parse_ip(data, end, h, fp))
-		return policy_table_used(ESPX_POL_OUT) ? TX_DROP(ESPX_DROP_MALFORMED, skb->len) :
-		       TC_ACT_OK;
-	parse_ports(data, end, h, fp);
-	if (h->ext_bad)		/* the upper layer is not known: fail closed */
-		return policy_any(fp, ESPX_POL_OUT, PK_ADDRS) ? TX_DROP(ESPX_DROP_EXTHDR, h->len) : TC_ACT_OK;
-	/* IKE and NAT-T keepalives between the IKE peers are the IKE
-	 * daemon's own (socket bypass policies in the kernel); UDP 500 and
-	 * 4500 to anyone else is decided by policy like any packet */
-	if (h->proto == IPPROTO_UDP_ && !h->later && (ike_port(fp->sport) || ike_port(fp->dport)) &&
-	    ike_pair(fp->saddr, fp->daddr, fp->family)) {
-		pv_set(&ts->v, PV_PASS, 0);
-		frag_remember(h, fp, (__u64)PM_OUT << 32, &ts->v);
-		count_reason(ESPX_DROP_BYPASS, ESPX_DIR_OUT, h->len);
-		return TC_ACT_OK;
-	}
-	decide(h, fp, ESPX_POL_OUT, PM_OUT, NULL, &ts->v);
-	if (ts->v.action == PV_PASS)
-		return TC_ACT_OK;
-	if (ts->v.action != PV_PROTECT)
-		return TX_DROP(ts->v.reason, h->len);
-	/* espx and the kernel are handing over: neither may send it now */
-	if (transition_guard())
-		return TX_DROP(ESPX_DROP_GUARD, h->len);
-	return TX_NEXT;
+	if (!ts || !sa || bpf_dynptr_from_skb(skb, 0, &pkt))
+		return -ESPX_DROP_CRYPTO;
+	if (esp_gcm_crypt(&pkt, sa, ts->lo.esp_off, ts->lo.data_len, (__u32)(ts->lo.oseq >> 32), 0))
+		return -ESPX_DROP_CRYPTO;
+	if (!ts->lo.late)
+		return 0;
+	return tx_csum_neutralize(skb, ts, sa->mode == ESPX_MODE_TUNNEL ?
+				  ts->h.l4_off - ts->h.l3_off : 0);
 }
 
-/* Protect the packet with the SA in ts->v. */
-static __noinline int tx_protect(struct __sk_buff *skb, struct tx_scratch *ts)
+/* The steps in order; the result as counters.h defines it. */
+static __always_inline int tx_steps(struct __sk_buff *skb, struct tx_scratch *ts)
 {
-	__u32 pad, data_len, payload, esp_off, hdrs, insert, trailer_len, seq_hi, late;
-	const struct espx_sa_key *key;
 	struct espx_sa *sa;
-	struct flow *fp;
-	struct l3 *h;
-	__u64 oseq;
-	__u8 nh;
-	int tunnel, encap;
+	int r;
 
-	if (!ts)
-		return TC_ACT_SHOT;
-	h = &ts->h;
-	fp = &ts->f;
-	key = &ts->v.sa;
-	sa = sa_lookup(key);
-	if (!sa || !(sa->flags & ESPX_SA_F_READY))
-		return TX_DROP(ESPX_DROP_NO_SA_OUT, h->len);
-	if (lft_expired(sa))
-		return TX_DROP(ESPX_DROP_HARD_LIMIT, h->len);
-	if (skb->gso_segs > 1) {
-		/* a super-packet (forwarded, aggregated): around through the
-		 * segmenter, back here one segment at a time */
-		__u32 k = skb->ifindex, *seg = bpf_map_lookup_elem(&espx_seg, &k);
-
-		if (seg)
-			return bpf_redirect(*seg, 0);
-		return TX_DROP(ESPX_DROP_GSO, h->len);
-	}
-	/* transport mode protects whole datagrams (RFC 4303 s3.3.4), which
-	 * the stack has already cut: too big once encapsulated. With IPv6
-	 * extension headers ESP would go after them (not done). */
-	if (h->frag && sa->mode == ESPX_MODE_TRANSPORT)
-		return TX_DROP(ESPX_DROP_MTU, h->len);
-	if (h->ext && sa->mode == ESPX_MODE_TRANSPORT)
-		return TX_DROP(ESPX_DROP_EXTHDR, h->len);
-	if (ETH_HLEN_ + h->len > skb->len)
-		return TX_DROP(ESPX_DROP_TRUNCATED, skb->len);
-
-	tunnel = sa->mode == ESPX_MODE_TUNNEL;
-	encap = !!(sa->flags & ESPX_SA_F_ENCAP);
-	if (!tunnel && h->family != sa->family)
-		return TX_DROP(ESPX_DROP_SELECTOR, h->len);
-	if (tx_l4_csum(skb, h, fp))
-		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
-	if (tunnel) {
-		payload = h->len;
-		nh = h->family == AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
-		hdrs = (sa->family == AF_INET ? 20 : 40) + (encap ? 8 : 0);
-		esp_off = ETH_HLEN_ + hdrs;
-	} else {
-		payload = h->len - (h->l4_off - h->l3_off);
-		nh = h->proto;
-		hdrs = encap ? 8 : 0;
-		esp_off = h->l4_off + hdrs;
-	}
-	pad = (4 - ((payload + 2) & 3)) & 3;	/* RFC 4303 s2.4: 4-byte alignment */
-	data_len = payload + pad + 2;
-	if (data_len > ESPX_GCM_MAX_DATA)
-		return TX_DROP(ESPX_DROP_TOO_BIG, h->len);
-	insert = hdrs + ESP_HDR_LEN;
-	trailer_len = pad + 2 + sa->icv_len;
-
-	/* path MTU: too big once encapsulated -> tell the sender */
-	{
-		__u32 mtu = 0;
-
-		/* + 2: the checksum-neutralizing bytes after the IP packet */
-		if (bpf_check_mtu(skb, 0, &mtu, (__s32)(insert + trailer_len + 2), 0) ==
-		    BPF_MTU_CHK_RET_FRAG_NEEDED) {
-			/* the largest inner packet that fits, whatever its padding */
-			__u32 over = insert + sa->icv_len + 2 + 3 + 2;
-			__u32 room = mtu > over ? mtu - over : 0;
-
-			count_reason(ESPX_DROP_MTU, ESPX_DIR_OUT, h->len);
-			if (h->family == AF_INET6 && room < 1280)
-				room = 1280;
-			if (h->family == AF_INET6 || (h->df && room >= 68)) {
-				return tx_too_big(skb, ts, room);
-			}
-			return TC_ACT_SHOT;
-		}
-	}
-
-	/* a sequence number is never used twice, whatever happens next */
-	oseq = __sync_fetch_and_add(&sa->oseq, 1) + 1;
-	if (!(sa->flags & ESPX_SA_F_ESN) && oseq > 0xffffffffULL)
-		return TX_DROP(ESPX_DROP_SEQ_OVERFLOW, h->len);
-	if (lft_account(sa, key, h->len, ESPX_DIR_OUT))
-		return TX_DROP(ESPX_DROP_HARD_LIMIT, h->len);
-
-	/* trailer and ICV, and for TCP and UDP the two bytes that keep a late
-	 * checksum write off the ciphertext (tx_csum_neutralize), in one go */
-	late = !h->frag && (h->proto == IPPROTO_TCP_ || h->proto == IPPROTO_UDP_) ? 2 : 0;
-	if (bpf_skb_change_tail(skb, skb->len + trailer_len + late, 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
-	if (bpf_skb_adjust_room(skb, insert, tunnel ? BPF_ADJ_ROOM_MAC : BPF_ADJ_ROOM_NET, 0))
-		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
-
-	ts->lo.esp_off = esp_off;
-	ts->lo.hdrs = hdrs;
-	ts->lo.insert = insert;
-	ts->lo.trailer_len = trailer_len;
-	ts->lo.data_len = data_len;
-	ts->lo.payload = payload;
-	ts->lo.pad = pad;
-	ts->lo.nh = nh;
-	ts->lo.spi = key->spi;
-	ts->lo.oseq = oseq;
-	if (tx_write_headers(skb, sa, h, &ts->lo))
-		return TX_DROP(ESPX_DROP_INTERNAL, h->len);
-
-	seq_hi = (__u32)(oseq >> 32);
-	if (tx_seal(skb, sa, esp_off, data_len, seq_hi))
-		return TX_DROP(ESPX_DROP_CRYPTO, h->len);
-	if (late) {
-		int r = tx_csum_neutralize(skb, ts, tunnel ? h->l4_off - h->l3_off : 0);
-
-		/* 1 packet in 65536 has ciphertext 0000 where the late checksum
-		 * goes, which that write would turn into ffff: dropped, and the
-		 * sender's retransmission gets a new sequence number and IV */
-		if (r == -2)
-			return TX_DROP(ESPX_DROP_CSUM_COLLISION, h->len);
-		if (r)
-			return TX_DROP(ESPX_DROP_INTERNAL, h->len);
-	}
-	return TC_ACT_OK;
+	r = tx_classify(skb, ts);
+	if (r)
+		return r;
+	r = tx_policy(ts);
+	if (r)
+		return r;
+	sa = sa_lookup(&ts->v.sa);
+	if (!sa)
+		return -ESPX_DROP_NO_SA_OUT;
+	r = tx_layout(skb, ts, sa);
+	if (r)
+		return r;
+	r = tx_encap(skb, ts, sa);
+	if (r)
+		return r;
+	return tx_seal(skb, ts, sa);
 }
 
 static __always_inline int esp_tx(struct __sk_buff *skb)
@@ -629,10 +586,21 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
 	if (!ts)
 		return TC_ACT_OK;
-	r = tx_classify(skb, ts);
-	if (r != TX_NEXT)
-		return r;
-	return tx_protect(skb, ts);
+	r = tx_steps(skb, ts);
+	step_account(r, ESPX_DIR_OUT, ts->count_len);
+	if (r == STEP_REDIRECT)
+		return bpf_redirect(ts->redirect, 0);
+	if (r >= 0)
+		return TC_ACT_OK;
+	if (r == -ESPX_DROP_MTU && ts->too_big) {
+		/* tell the sender, from this device's receive path */
+		if (icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big)) {
+			count_reason(ESPX_DROP_INTERNAL, ESPX_DIR_OUT, 0);
+			return TC_ACT_SHOT;
+		}
+		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+	}
+	return TC_ACT_SHOT;
 }
 
 #endif

@@ -198,24 +198,4 @@ static __always_inline void parse_ports(void *data, void *end, struct l3 *h, str
 	}
 }
 
-static __always_inline __u16 csum_fold32(__u32 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
-/* Checksum of a 20-byte IPv4 header (its csum field must be zero). */
-static __always_inline __u16 ipv4_csum(const struct iphdr *ip)
-{
-	const __u16 *w = (const __u16 *)ip;
-	__u32 sum = 0;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < 10; i++)
-		sum += w[i];
-	return csum_fold32(sum);
-}
-
 #endif

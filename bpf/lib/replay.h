@@ -35,7 +35,7 @@ static __always_inline __u64 replay_seq64(const struct espx_sa *sa, __u32 seq_lo
 	return ((__u64)th << 32) | seq_lo;
 }
 
-/* 0 if seq may be accepted, else the drop reason. Caller holds sa->lock. */
+/* 0 if seq may be accepted, else -ESPX_DROP_x. Caller holds sa->lock. */
 static __always_inline int replay_check_locked(const struct espx_sa *sa, __u64 seq)
 {
 	__u64 diff, bit;
@@ -43,15 +43,15 @@ static __always_inline int replay_check_locked(const struct espx_sa *sa, __u64 s
 	if (!sa->replay_window)
 		return 0;	/* as XFRM: window 0 turns the check off */
 	if (seq == 0)
-		return ESPX_DROP_REPLAY_OLD;	/* 0 is never sent (nor inferred, see above) */
+		return -ESPX_DROP_REPLAY_OLD;	/* 0 is never sent (nor inferred, see above) */
 	if (seq > sa->seq)
 		return 0;
 	diff = sa->seq - seq;
 	if (diff >= sa->replay_window)
-		return ESPX_DROP_REPLAY_OLD;
+		return -ESPX_DROP_REPLAY_OLD;
 	bit = seq % ESPX_REPLAY_MAX;
 	if (sa->replay[(bit / 64) & (ESPX_REPLAY_WORDS - 1)] & (1ULL << (bit % 64)))
-		return ESPX_DROP_REPLAY;
+		return -ESPX_DROP_REPLAY;
 	return 0;
 }
 
