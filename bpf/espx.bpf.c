@@ -30,7 +30,7 @@ int espx_tc_tx(struct __sk_buff *skb)
 	return esp_tx(skb);
 }
 
-/* Segments from the GSO segmenter's veth (user/segment.h) go back out of
+/* Segments from the GSO segmenter's veth (user/platform/segment.h) go back out of
  * the device they came from, into espx_tc_tx. */
 SEC("tc")
 int espx_seg_rx(struct __sk_buff *skb)

@@ -3,7 +3,7 @@
  * (bpf/lib/maps.h). Only user space touches it: `espx daemon` writes it at
  * start and every interval, and clears it (beat_ns 0) when it stops
  * cleanly; `espx status` reads it to say whether kernel XFRM changes are
- * being mirrored right now (user/heartbeat.h decides).
+ * being mirrored right now (user/platform/heartbeat.h decides).
  *
  * Why a pinned map and not a file under /run/espx: the daemon mirrors one
  * network namespace's XFRM database into that namespace's pin directory,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# espx's locks live in a directory of root's own (/run/espx, user/lock.h):
+# espx's locks live in a directory of root's own (/run/espx, user/platform/lock.h):
 #  - an unprivileged user holding the old lock path (/run/lock/espx.lock) or
 #    a file in /tmp changes nothing, and cannot create files in /run/espx;
 #  - a symlink, a file, a directory others can write to or that another user

@@ -174,7 +174,7 @@ struct {
 	ESPX_PINNED
 } espx_acq SEC(".maps");
 
-/* GSO segmenter (user/segment.h): attached device's ifindex -> the veth
+/* GSO segmenter (user/platform/segment.h): attached device's ifindex -> the veth
  * that segments its protected GSO packets, and that veth's peer -> the
  * attached device the segments go back out of. */
 struct {
