@@ -10,7 +10,7 @@
 #include <bpf/libbpf.h>
 #include "espx_event.h"
 #include "espx_drop.h"
-#include "common/json.h"
+#include "common/print.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "cmd/monitor.h"
@@ -33,73 +33,65 @@ struct mon {
 	__u64 since;		/* skip events stamped before this (boot ns) */
 };
 
+/* One printer per event for text and JSON (common/print.h): the text line
+ * leads with the SA, the JSON object with the event's type. */
 static void event_print(const struct espx_event *ev, int json)
 {
 	const char *type = ev->type == ESPX_EV_HARD ? "hard" : "soft";
 	char a[INET6_ADDRSTRLEN];
-	struct jw w;
+	struct pw p;
 
 	addr_str(ev->sa.daddr, ev->sa.family, a, sizeof(a));
-	if (!json) {
-		printf("spi 0x%08x dst %s: %s limit reached (%llu packets, %llu bytes)\n",
-		       ntohl(ev->sa.spi), a, type, (unsigned long long)ev->packets,
-		       (unsigned long long)ev->bytes);
-		return;
-	}
-	jw_init(&w, stdout);
-	jw_obj_open(&w, NULL);
-	jw_str(&w, "event", type);
-	jw_str(&w, "dir", ev->dir == ESPX_DIR_OUT ? "out" : "in");
-	jw_str(&w, "dst", a);
-	jw_str(&w, "family", ev->sa.family == AF_INET6 ? "inet6" : "inet");
-	jw_u64(&w, "spi", ntohl(ev->sa.spi));
-	jw_u64(&w, "packets", ev->packets);
-	jw_u64(&w, "bytes", ev->bytes);
-	jw_u64(&w, "time_ns", ev->time);
-	jw_obj_close(&w);
-	jw_end(&w);
+	pw_init(&p, stdout, json);
+	pw_obj_open(&p, NULL);
+	pw_uint(&p, PRINT_FP, NULL, "spi 0x%08x", ntohl(ev->sa.spi));
+	pw_str(&p, PRINT_JSON, "event", NULL, type);
+	pw_str(&p, PRINT_JSON, "dir", NULL, ev->dir == ESPX_DIR_OUT ? "out" : "in");
+	pw_str(&p, PRINT_ANY, "dst", " dst %s", a);
+	pw_str(&p, PRINT_FP, NULL, ": %s limit reached", type);
+	pw_str(&p, PRINT_JSON, "family", NULL, ev->sa.family == AF_INET6 ? "inet6" : "inet");
+	pw_uint(&p, PRINT_JSON, "spi", NULL, ntohl(ev->sa.spi));
+	pw_u64(&p, PRINT_ANY, "packets", " (%llu packets", ev->packets);
+	pw_u64(&p, PRINT_ANY, "bytes", ", %llu bytes)\n", ev->bytes);
+	pw_u64(&p, PRINT_JSON, "time_ns", NULL, ev->time);
+	pw_obj_close(&p);
+	pw_end(&p);
 }
 
 static void acquire_print(const struct espx_acquire_event *ev, int json)
 {
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], p[16];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], proto[16];
 	char tsrc[INET6_ADDRSTRLEN], tdst[INET6_ADDRSTRLEN];
 	const struct espx_tmpl *t = &ev->tmpl;
-	struct jw w;
+	struct pw p;
 
 	addr_str(ev->saddr, ev->family, src, sizeof(src));
 	addr_str(ev->daddr, ev->family, dst, sizeof(dst));
 	addr_str(t->saddr, t->family ? t->family : ev->family, tsrc, sizeof(tsrc));
 	addr_str(t->daddr, t->family ? t->family : ev->family, tdst, sizeof(tdst));
-	if (!json) {
-		printf("acquire: policy index %u dir %s: %s -> %s proto %s sport %u dport %u; tmpl src %s dst %s reqid %u mode %s\n",
-		       ev->index, xp_dir_name(ev->pol_dir), src, dst,
-		       xp_proto_name(ev->proto, p, sizeof(p)), ntohs(ev->sport), ntohs(ev->dport),
-		       tsrc, tdst, t->reqid, xp_mode_name(t->mode));
-		return;
-	}
-	jw_init(&w, stdout);
-	jw_obj_open(&w, NULL);
-	jw_str(&w, "event", "acquire");
-	jw_str(&w, "dir", "out");
-	jw_u64(&w, "index", ev->index);
-	jw_str(&w, "policy_dir", xp_dir_name(ev->pol_dir));
-	jw_str(&w, "family", ev->family == AF_INET6 ? "inet6" : "inet");
-	jw_str(&w, "src", src);
-	jw_str(&w, "dst", dst);
-	jw_str(&w, "proto", xp_proto_name(ev->proto, p, sizeof(p)));
-	jw_u64(&w, "sport", ntohs(ev->sport));
-	jw_u64(&w, "dport", ntohs(ev->dport));
-	jw_obj_open(&w, "tmpl");
-	jw_str(&w, "src", tsrc);
-	jw_str(&w, "dst", tdst);
-	jw_u64(&w, "reqid", t->reqid);
-	jw_u64(&w, "spi", ntohl(t->spi));
-	jw_str(&w, "mode", xp_mode_name(t->mode));
-	jw_obj_close(&w);
-	jw_u64(&w, "time_ns", ev->time);
-	jw_obj_close(&w);
-	jw_end(&w);
+	xp_proto_name(ev->proto, proto, sizeof(proto));
+	pw_init(&p, stdout, json);
+	pw_obj_open(&p, NULL);
+	pw_str(&p, PRINT_ANY, "event", "%s:", "acquire");
+	pw_str(&p, PRINT_JSON, "dir", NULL, "out");
+	pw_uint(&p, PRINT_ANY, "index", " policy index %u", ev->index);
+	pw_str(&p, PRINT_ANY, "policy_dir", " dir %s", xp_dir_name(ev->pol_dir));
+	pw_str(&p, PRINT_JSON, "family", NULL, ev->family == AF_INET6 ? "inet6" : "inet");
+	pw_str(&p, PRINT_ANY, "src", ": %s", src);
+	pw_str(&p, PRINT_ANY, "dst", " -> %s", dst);
+	pw_str(&p, PRINT_ANY, "proto", " proto %s", proto);
+	pw_uint(&p, PRINT_ANY, "sport", " sport %u", ntohs(ev->sport));
+	pw_uint(&p, PRINT_ANY, "dport", " dport %u", ntohs(ev->dport));
+	pw_obj_open(&p, "tmpl");
+	pw_str(&p, PRINT_ANY, "src", "; tmpl src %s", tsrc);
+	pw_str(&p, PRINT_ANY, "dst", " dst %s", tdst);
+	pw_uint(&p, PRINT_ANY, "reqid", " reqid %u", t->reqid);
+	pw_uint(&p, PRINT_JSON, "spi", NULL, ntohl(t->spi));
+	pw_str(&p, PRINT_ANY, "mode", " mode %s\n", xp_mode_name(t->mode));
+	pw_obj_close(&p);
+	pw_u64(&p, PRINT_JSON, "time_ns", NULL, ev->time);
+	pw_obj_close(&p);
+	pw_end(&p);
 }
 
 /* Every event starts with type and dir (espx_event.h); the rest by type.
