@@ -60,16 +60,17 @@ static void event_print(const struct espx_event *ev, int json)
 
 static void acquire_print(const struct espx_acquire_event *ev, int json)
 {
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], proto[16];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pbuf[16];
 	char tsrc[INET6_ADDRSTRLEN], tdst[INET6_ADDRSTRLEN];
 	const struct espx_tmpl *t = &ev->tmpl;
+	const char *proto;
 	struct pw p;
 
 	addr_str(ev->saddr, ev->family, src, sizeof(src));
 	addr_str(ev->daddr, ev->family, dst, sizeof(dst));
 	addr_str(t->saddr, t->family ? t->family : ev->family, tsrc, sizeof(tsrc));
 	addr_str(t->daddr, t->family ? t->family : ev->family, tdst, sizeof(tdst));
-	xp_proto_name(ev->proto, proto, sizeof(proto));
+	proto = xp_proto_name(ev->proto, pbuf, sizeof(pbuf));
 	pw_init(&p, stdout, json);
 	pw_obj_open(&p, NULL);
 	pw_str(&p, PRINT_ANY, "event", "%s:", "acquire");
