@@ -20,6 +20,7 @@
 #include "platform/devcfg.h"
 #include "platform/kcheck.h"
 #include "platform/lock.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 #include "platform/sa_install.h"
 #include "platform/segment.h"
@@ -160,7 +161,9 @@ static int ensure_pin_dirs(void)
 		return err;
 	espx_pin_path(progs, sizeof(progs), NULL, ESPX_PIN_PROGS);
 	espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
-	if ((err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
+	/* the anchor first: a directory without one is never taken for dead */
+	if ((err = mkdir_private(ESPX_PIN_DIR)) || (err = nsstate_prepare(espx_pin_root())) ||
+	    (err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
 	    (err = mkdir_private(links)))
 		return err;
 	return 0;
