@@ -166,7 +166,7 @@ static void sweep(void)
 	if (now - last_ms < 1000)
 		return;
 	last_ms = now;
-	nsstate_sweep(0);
+	nsstate_sweep();
 }
 
 /* One daemon per network namespace: a second would fight the first over

@@ -77,6 +77,7 @@ int espx_status(int json)
 	long sas = -1;
 
 	if (!espx_pins_bpffs(0)) {
+		nsstate_warn_old();
 		sas = count_sas();
 		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
 		d = opendir(links);
@@ -179,11 +180,14 @@ int espx_status_all(int json)
 	struct pw p;
 	int err;
 
-	if (espx_pins_bpffs(0)) {
-		live = NULL;	/* no bpffs: no state anywhere */
-	} else if ((err = nsstate_list(&live, &nlive))) {
-		pr_warn("listing the namespaces espx has state for: %s\n", strerror(-err));
-		return err;
+	/* no bpffs: no state anywhere */
+	if (!espx_pins_bpffs(0)) {
+		nsstate_warn_old();
+		err = nsstate_list(&live, &nlive);
+		if (err) {
+			pr_warn("listing the namespaces espx has state for: %s\n", strerror(-err));
+			return err;
+		}
 	}
 	gone = nsstate_released(&ngone);
 	pw_init(&p, stdout, json);

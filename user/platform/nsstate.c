@@ -226,7 +226,7 @@ static int release(const char *dir, const char *id, unsigned long ino, struct ns
 }
 
 /* The state of an espx older than one directory per namespace identity. */
-static void warn_old_layout(void)
+void nsstate_warn_old(void)
 {
 	char path[300];
 	struct dirent *de;
@@ -237,10 +237,18 @@ static void warn_old_layout(void)
 		pr_warn("%s holds maps of an older espx (one directory per namespace name): detach and unload them with that espx, or, once nothing uses them, remove them (everything in %s except the %s* directories)\n",
 			ESPX_PIN_DIR, ESPX_PIN_DIR, ESPX_NS_DIR_PREFIX);
 	d = opendir(ESPX_BPFFS);
-	while (d && (de = readdir(d)))
-		if (!strncmp(de->d_name, "espx-", 5))
-			pr_warn("%s/%s is the state of an older espx (named after a namespace): detach and unload it with that espx, or remove it (rm -r %s/%s) once nothing uses it\n",
-				ESPX_BPFFS, de->d_name, ESPX_BPFFS, de->d_name);
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "espx-", 5))
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name + 5);
+		if (access(path, F_OK))
+			pr_warn("%s/%s is the state an older espx kept for namespace %s, which is gone: remove it (rm -r %s/%s)\n",
+				ESPX_BPFFS, de->d_name, de->d_name + 5, ESPX_BPFFS, de->d_name);
+		else
+			pr_warn("%s/%s is the state of an older espx in namespace %s: unload it with that espx (ip netns exec %s espx unload), or, once nothing uses it, remove it (rm -r %s/%s)\n",
+				ESPX_BPFFS, de->d_name, de->d_name + 5, de->d_name + 5, ESPX_BPFFS,
+				de->d_name);
+	}
 	if (d)
 		closedir(d);
 }
@@ -312,10 +320,8 @@ done:
 	return 0;
 }
 
-int nsstate_sweep(int warn_old)
+int nsstate_sweep(void)
 {
-	if (warn_old)
-		warn_old_layout();
 	return walk(NULL, NULL, 0);
 }
 

@@ -47,9 +47,11 @@ long nsstate_anchor_ino(const char *dir);
 
 /* Release the state of every namespace that is gone, saying so at info
  * level, one line each. Directories espx does not recognise, and the
- * layout of older espx versions, are left alone; with warn_old, the older
- * layout is named with what to do about it. 0 or -ENOMEM. */
-int nsstate_sweep(int warn_old);
+ * layout of older espx versions, are left alone. 0 or -ENOMEM. */
+int nsstate_sweep(void);
+/* Name the state of an older espx (one directory per namespace name) with
+ * what to do about it; `espx attach` and `espx status` do. */
+void nsstate_warn_old(void);
 /* What this process's sweeps released (the first NS_MAX_RELEASED). */
 #define NS_MAX_RELEASED	256
 const struct ns_entry *nsstate_released(size_t *n);

@@ -88,13 +88,13 @@ static int join_mnt_ns(pid_t pid)
 }
 
 /* Once per process, when bpffs is found: release dead namespaces' state. */
-static int found(int mount_it)
+static int found(void)
 {
 	static int swept;
 
 	if (!swept) {
 		swept = 1;
-		nsstate_sweep(mount_it);
+		nsstate_sweep();
 	}
 	return 0;
 }
@@ -105,7 +105,7 @@ int espx_pins_bpffs(int mount_it)
 	pid_t outer;
 
 	if (is_bpffs(BPFFS))
-		return found(mount_it);
+		return found();
 	/* `ip netns exec` runs espx with a fresh /sys and no bpffs: a bpffs
 	 * mounted there would go, with every pin, when espx exits. Use the
 	 * caller's mount namespace instead, as if espx had been run there. */
@@ -115,7 +115,7 @@ int espx_pins_bpffs(int mount_it)
 		if ((is_bpffs(path) || mount_it) && !join_mnt_ns(outer)) {
 			pr_debug("using the bpffs of PID %d's mount namespace\n", (int)outer);
 			if (is_bpffs(BPFFS))
-				return found(mount_it);
+				return found();
 		}
 	}
 	if (!mount_it)
@@ -126,7 +126,7 @@ int espx_pins_bpffs(int mount_it)
 		return -errno;
 	}
 	pr_info("mounted bpffs on %s\n", BPFFS);
-	return found(mount_it);
+	return found();
 }
 
 const char *espx_pin_root(void)
