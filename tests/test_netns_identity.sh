@@ -9,7 +9,7 @@
 # --all` lists the namespaces alive, and the released ones once.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_netns_identity
-plan 23
+plan 26
 _anon=()
 cleanup() {
 	local p
@@ -108,6 +108,22 @@ else fail recreated_starts_empty "state list in the new $N: $out"; fi
 check recreated_attaches ip netns exec "$N" "$ESPX" attach vn
 check recreated_has_no_sa test "$(ip netns exec "$N" "$ESPX" -j state list)" = "[]"
 check recreated_new_dir test "$(pin_dir "$N")" = "/sys/fs/bpf/espx/net-$(ino_of "/run/netns/$N")"
+
+# ---- the daemon releases a dead namespace's state without any command ----
+DLOG=$(mktemp /tmp/espx-nsid-d.XXXXXX)
+ip netns exec "$O" "$ESPX" -v daemon --interval 100 >"$DLOG" 2>&1 &
+DPID=$!
+netns_add G gone
+check daemon_case_add ip netns exec "$G" "$ESPX" state add $(sa_line 0x7404)
+DG=$(pin_dir "$G") IG=$(ino_of "/run/netns/$G")
+ip netns del "$G"
+# the directory is renamed away first, the line said once it is all gone
+msg="released the espx state of network namespace $IG (gone): 0 device link(s), 1 SA(s)"
+if wait_for 15 grep -qF "$msg" "$DLOG"; then pass daemon_says_released
+else fail daemon_says_released "no '$msg'; daemon log: $(tail -n 3 "$DLOG" | xargs)"; fi
+check daemon_releases_dead_namespace bash -c "! ls -d $DG /sys/fs/bpf/espx/gone-net-$IG-* 2>/dev/null"
+stop "$DPID"
+rm -f "$DLOG"
 
 # ---- a device that returns to the root namespace when its namespace dies ----
 # (a physical NIC: no rtnl_link_ops) keeps espx's XDP and tcx links unless
