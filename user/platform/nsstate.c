@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,25 @@ static int release(const char *dir, const char *id, unsigned long ino, struct ns
 	return 1;
 }
 
+/* gone-<id>-<pid>: a release that <pid> did not finish (killed while at
+ * it) is finished here; one whose anchor names a live namespace again
+ * (the inode reused meanwhile) is left for <pid> to put back. */
+static void finish_release(const char *dir, const char *rest)
+{
+	const char *dash = strrchr(rest, '-');
+	char id[64];
+	long a = nsstate_anchor_ino(dir);
+	int pid = dash ? atoi(dash + 1) : 0;
+
+	/* while <pid> lives it finishes (or puts back) itself */
+	if (!dash || a > 0 || (pid > 0 && !kill(pid, 0)))
+		return;
+	snprintf(id, sizeof(id), "%.*s", (int)(dash - rest), rest);
+	remove_tree(dir);
+	remove_run_files(id);
+	pr_info("finished releasing %s (a release interrupted)\n", id);
+}
+
 /* The state of an espx older than one directory per namespace identity. */
 void nsstate_warn_old(void)
 {
@@ -281,9 +301,7 @@ static int walk(struct ns_entry **out, size_t *n, int live)
 	while ((de = readdir(d))) {
 		snprintf(dir, sizeof(dir), "%s/%s", ESPX_PIN_DIR, de->d_name);
 		if (!live && !strncmp(de->d_name, GONE_PREFIX, strlen(GONE_PREFIX))) {
-			/* an interrupted release: finish it */
-			if (nsstate_anchor_ino(dir) == 0)
-				remove_tree(dir);
+			finish_release(dir, de->d_name + strlen(GONE_PREFIX));
 			continue;
 		}
 		if (id_ino(de->d_name, &ino))
