@@ -39,7 +39,7 @@ long nsstate_anchor_ino(const char *dir)
 	char path[400];
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, ESPX_PIN_ANCHOR);
+	snprintf(path, sizeof(path), "%s/%s", dir, espx_obj_name(ESPX_LINK_ANCHOR));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -55,41 +55,23 @@ long nsstate_anchor_ino(const char *dir)
 	return (long)info.netns.netns_ino;
 }
 
-/* The anchor: an sk_lookup program that lets every lookup go on as if it
- * were not there, attached to this namespace through a link. It is two
- * instructions built here rather than a program in bpf/, because it must
- * be pinned before the datapath's load pins its first map. */
-static int make_anchor(const char *dir)
+/* The anchor: espx_anchor (bpf/espx.bpf.c) attached to this namespace,
+ * its link pinned. Loaded on its own, because it must be pinned before
+ * the datapath's load pins its first map. */
+static int make_anchor(void)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = SK_PASS },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_SK_LOOKUP);
-	int prog, netns = -1, link = -1, err = 0;
 	char path[400];
+	int link, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, ESPX_PIN_ANCHOR);
-	prog = bpf_prog_load(BPF_PROG_TYPE_SK_LOOKUP, "espx_anchor", "GPL", insns, 2, &po);
-	if (prog < 0) {
-		err = -errno;
-		pr_warn("loading the namespace anchor (an sk_lookup program): %s\n", strerror(-err));
-		return err;
-	}
-	netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (netns < 0 || (link = bpf_link_create(prog, netns, BPF_SK_LOOKUP, NULL)) < 0) {
-		err = -errno;
-		pr_warn("attaching the namespace anchor to this network namespace: %s\n",
-			strerror(-err));
-	} else if (bpf_obj_pin(link, path)) {
+	espx_obj_path(path, sizeof(path), ESPX_LINK_ANCHOR);
+	link = espx_dp_anchor_link();
+	if (link < 0)
+		return link;
+	if (bpf_obj_pin(link, path)) {
 		err = -errno;
 		pr_warn("pinning %s: %s\n", path, strerror(-err));
 	}
-	if (link >= 0)
-		close(link);
-	if (netns >= 0)
-		close(netns);
-	close(prog);
+	close(link);
 	return err;
 }
 
@@ -384,7 +366,7 @@ int nsstate_prepare(const char *root)
 			pr_warn("cannot create %s: %s\n", root, strerror(errno));
 			return -errno;
 		}
-		return make_anchor(root);
+		return make_anchor();	/* root is espx_pin_root() */
 	}
 	pr_warn("%s: kept being re-created while espx released it; try again\n", root);
 	return -EAGAIN;

@@ -4,16 +4,17 @@
  * A namespace's pin directory is named after its nsfs inode (pins.h). The
  * inode alone is not proof of identity: a dead namespace's inode number is
  * reused by a later one. So each directory holds an ANCHOR, a pinned
- * BPF_LINK_TYPE_NETNS link (a two-instruction sk_lookup program returning
- * SK_PASS) made in that namespace when its state is first created. The
- * link's info reports the namespace's inode while the namespace lives and
- * 0 forever once it is gone, and the pin does not keep the namespace
- * alive. A directory whose anchor reads its own inode belongs to a live
- * namespace; one whose anchor reads 0 belongs to a dead one and is
- * released: every link detached (a physical device goes back to the root
- * namespace when its namespace dies, still carrying espx's XDP and tcx
- * links), every pin removed (maps, programs, and with them the crypto
- * contexts, freed with their last reference), its /run/espx files removed. */
+ * BPF_LINK_TYPE_NETNS link of espx_anchor (bpf/espx.bpf.c, an sk_lookup
+ * program returning SK_PASS), made in that namespace when its state is
+ * first created. The link's info reports the namespace's inode while the
+ * namespace lives and 0 forever once it is gone, and the pin does not keep
+ * the namespace alive. A directory whose anchor reads its own inode belongs
+ * to a live namespace; one whose anchor reads 0 belongs to a dead one and
+ * is released: every link detached (a physical device goes back to the
+ * root namespace when its namespace dies, still carrying espx's XDP and
+ * tcx links), every pin removed (maps, programs, and with them the crypto
+ * contexts, freed with their last reference), its /run/espx files
+ * removed. */
 #ifndef ESPX_NSSTATE_H
 #define ESPX_NSSTATE_H
 
