@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* espx datapath entry points: XDP on receive, TC egress on transmit, and the
- * SA set-up programs. The ESP logic lives in bpf/lib/, one header per step:
+/* espx datapath entry points: XDP on receive, TC egress on transmit, the SA
+ * set-up programs and the namespace anchor. The ESP logic lives in bpf/lib/,
+ * one header per step:
  * parse.h, selector.h, policy.h, replay.h, lifetime.h, csum.h, icmp.h,
  * esp_gcm.h (GCM over ESP), esp_rx.h (decapsulation), esp_tx.h
  * (encapsulation); counters.h says what every step returns. */
@@ -38,6 +39,15 @@ int espx_seg_rx(struct __sk_buff *skb)
 	__u32 k = skb->ifindex, *dev = bpf_map_lookup_elem(&espx_seg, &k);
 
 	return dev ? bpf_redirect(*dev, 0) : TC_ACT_SHOT;
+}
+
+/* The namespace anchor (user/platform/nsstate.h): attached to a network
+ * namespace through a pinned link, it tells whether that namespace still
+ * lives. It lets every socket lookup go on as if it were not there. */
+SEC("sk_lookup")
+int espx_anchor(struct bpf_sk_lookup *ctx)
+{
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

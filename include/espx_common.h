@@ -8,7 +8,9 @@
 #include <linux/types.h>
 #endif
 
-/* Where espx pins its maps and links; the directory is mode 0700, files 0600. */
+/* Under it, one directory per network namespace identity, net-<nsfs inode>,
+ * holds that namespace's maps and links (user/platform/pins.h); the
+ * directories are mode 0700, files 0600. */
 #define ESPX_PIN_DIR		"/sys/fs/bpf/espx"
 
 /* Largest ESP payload (plaintext incl. trailer) the GCM core handles, in

@@ -10,8 +10,8 @@ trap finish EXIT INT TERM
 netns_add A a
 netns_add B b
 veth_pair "$A" va "$B" vb 10.99.0.1/24 10.99.0.2/24
-PIN_A=/sys/fs/bpf/espx-$A
-PIN_B=/sys/fs/bpf/espx-$B
+PIN_A=$(pin_dir "$A")
+PIN_B=$(pin_dir "$B")
 in_a() { ip netns exec "$A" "$@"; }
 in_b() { ip netns exec "$B" "$@"; }
 

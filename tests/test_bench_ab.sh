@@ -86,6 +86,8 @@ if ! chk=$("$ESPX" check 2>&1); then
 	fi
 	exit
 fi
+ns_dirs() { ls /sys/fs/bpf/espx 2>/dev/null | grep '^net-' | sort; }
+dirs_before=$(ns_dirs)
 out=$("$AB" --only B -r 1 -s 1 -o "$OUT/b" 2>&1)
 rc=$?
 if ((rc == 0)) && grep -qE '^UDP 64 B +pps +[0-9]+ \[' "$OUT/b/ab.txt"; then pass ab_only_b_table
@@ -99,8 +101,12 @@ if len(f) != 8 or bad:
 PYEOF
 ); then pass ab_only_b_json; else fail ab_only_b_json "$err"; fi
 check ab_only_b_png test "$(head -c 4 "$OUT/b/ab.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG'
-if [[ -e /run/netns/$ABL || -e /run/netns/$ABR || -e /sys/fs/bpf/espx-$ABL || -e /sys/fs/bpf/espx-$ABR ]]; then
-	fail ab_only_b_cleans_up "$(ip netns list | grep -F "$ESPX_AB_NS" | xargs) $(ls -d /sys/fs/bpf/espx-"$ESPX_AB_NS"* 2>/dev/null)"
+# espx keys its pins to the namespace's identity: what the run's namespaces
+# left goes at the next espx command (this status)
+"$ESPX" status >/dev/null 2>&1
+left=$(comm -13 <(echo "$dirs_before") <(ns_dirs) | xargs)
+if [[ -e /run/netns/$ABL || -e /run/netns/$ABR || -n $left ]]; then
+	fail ab_only_b_cleans_up "$(ip netns list | grep -F "$ESPX_AB_NS" | xargs) pin dirs left: $left"
 else
 	pass ab_only_b_cleans_up
 fi

@@ -10,7 +10,7 @@ need_root test_cli
 trap finish EXIT INT TERM
 
 netns_add A cli
-PIN=/sys/fs/bpf/espx-$A
+PIN=$(pin_dir "$A")
 in_a() { ip netns exec "$A" "$@"; }
 espx() { in_a "$ESPX" "$@"; }
 

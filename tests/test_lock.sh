@@ -118,16 +118,18 @@ rc=$?
 ((rc == 0)) && grep -q "not 0 to 3600 seconds; waiting 30 s" <<<"$out" && pass lock_wait_bad_value_warned ||
 	fail lock_wait_bad_value_warned "rc $rc: $out"
 
-# --- one daemon per namespace: its lock lives there too ---
-flock -o "$RUN/espx.daemon" sleep 60 &
-wait_for 5 held "$RUN/espx.daemon"
+# --- one daemon per namespace: its lock lives there too, named after the
+# namespace's identity (its nsfs inode, as the pin directory: pins.h) ---
+DLOCK=$RUN/net-$(stat -L -c %i /proc/self/ns/net).daemon
+flock -o "$DLOCK" sleep 60 &
+wait_for 5 held "$DLOCK"
 t0=$(date +%s%N)
 check_fails second_daemon_refused 'another espx daemon runs in this network namespace \(pid [0-9]+, flock' \
 	timeout 10 "$ESPX" daemon
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ms < 2000)) && pass "second_daemon_refused_at_once ($ms ms)" || fail second_daemon_refused_at_once "$ms ms"
 stop_holders
-rm -f "$RUN/espx.daemon"; ln -s $T/elsewhere/daemon "$RUN/espx.daemon"
+rm -f "$DLOCK"; ln -s $T/elsewhere/daemon "$DLOCK"
 check_fails daemon_lock_symlink_refused 'symbolic link' timeout 10 "$ESPX" daemon
 check daemon_lock_symlink_not_followed test ! -e $T/elsewhere/daemon
 exit $_failed

@@ -19,7 +19,9 @@ def main():
     sc = T.Scenario("xdp-loader")
     a, b, _ = T.site_pair(sc, configure=False)
     try:
-        pin = f"/sys/fs/bpf/espx-{b.ns.name}"
+        # espx's pin directory for this namespace: its identity, the nsfs inode
+        pin = f"/sys/fs/bpf/espx/net-{os.stat(f'/run/netns/{b.ns.name}').st_ino}"
+        os.makedirs("/sys/fs/bpf/espx", mode=0o700, exist_ok=True)
         # nsenter keeps this mount namespace (and its bpffs), unlike ip netns exec
         r = subprocess.run(["nsenter", f"--net=/run/netns/{b.ns.name}", "xdp-loader", "load",
                             "-m", "skb", "--pin-path", pin, "--prog-name", "espx_xdp_rx", b.dev,

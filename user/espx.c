@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		"                              load the datapath (if needed) and attach it to DEV:\n"
 		"                              XDP on receive, tcx egress on transmit\n"
 		"  detach DEV                  take espx off DEV (SAs stay in the maps)\n"
-		"  status                      devices espx is attached to, SA count, daemon heartbeat\n"
+		"  status [ --all ]            devices espx is attached to, SA count, daemon heartbeat;\n"
+		"                              --all: every network namespace espx has state in\n"
 		"  unload                      detach from all devices, remove all pinned state\n"
 		"  state { add | del | list | flush } ...\n"
 		"                              SAs, in 'ip xfrm state' syntax (espx state help)\n"
@@ -112,6 +113,12 @@ static int do_detach(int argc, char **argv)
 
 static int do_status(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--all"))
+		return espx_status_all(json_output) ? 1 : 0;
+	if (argc != 1) {
+		pr_warn("status: unexpected argument '%s' (espx status [ --all ])\n", argv[1]);
+		return 2;
+	}
 	return espx_status(json_output) ? 1 : 0;
 }
 
@@ -199,7 +206,7 @@ static const struct cmd {
 	{ "check", do_check, 0 },
 	{ "attach", do_attach, 1 },
 	{ "detach", do_detach, 1 },
-	{ "status", do_status, 0 },
+	{ "status", do_status, 1 },
 	{ "unload", do_unload, 0 },
 	{ "state", do_state, 1 },
 	{ "policy", do_policy, 1 },

@@ -152,7 +152,8 @@ config_A() {
 # shellcheck disable=SC2086,SC2317
 config_B() {
 	local e=(ip netns exec)
-	# pins a killed earlier run may have left in /sys/fs/bpf/espx-$L, -$R
+	# nothing to unload in namespaces just made (espx keys its state to the
+	# namespace itself, a dead one's goes at the next espx command); harmless
 	"${e[@]}" $L "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $R "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $L "$ESPX" attach $DL && "${e[@]}" $R "$ESPX" attach $DR &&

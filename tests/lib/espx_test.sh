@@ -85,6 +85,14 @@ netns_add() {
 	printf -v "$1" '%s' "$ns"
 }
 
+# pin_dir NS: where espx pins the state of namespace NS (platform/pins.h):
+# one directory per namespace identity, its nsfs inode.
+pin_dir() {
+	local ino
+	ino=$(stat -L -c %i "/run/netns/$1") || return 1
+	echo "/sys/fs/bpf/espx/net-$ino"
+}
+
 # veth_pair NS1 DEV1 NS2 DEV2 ADDR1/PLEN ADDR2/PLEN
 veth_pair() {
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" &&

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 
 static int failed;
@@ -93,8 +94,9 @@ static void paths(void)
 	char buf[512], want[512];
 	size_t n = strlen(root);
 
-	check(!strncmp(root, "/sys/fs/bpf/espx", 16) && (root[16] == '\0' || root[16] == '-'),
-	      root, "pins_root_prefix");
+	/* one directory per namespace identity: its nsfs inode */
+	snprintf(want, sizeof(want), "/sys/fs/bpf/espx/net-%lu", nsstate_self_ino());
+	check(nsstate_self_ino() > 0 && !strcmp(root, want), root, "pins_root_is_netns_inode");
 	check(espx_pin_root() == root, "root not cached", "pins_root_stable");
 
 	espx_pin_path(buf, sizeof(buf), NULL, "espx_sa");

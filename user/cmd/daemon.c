@@ -7,6 +7,8 @@
  *             pinned espx_daemon map (heartbeat.h), cleared on a clean
  *             stop: `espx status` tells running, stale (killed or stuck:
  *             kernel changes are not mirrored meanwhile) and none apart.
+ *  sweep:     every interval (at most once a second), the state of
+ *             namespaces that are gone is released (nsstate.h).
  *  stop:      SIGTERM/SIGINT: detach the devices it attached, each detach
  *             handing sequence numbers back to the kernel (handover.h). */
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include "platform/transition.h"
 #include "platform/xfrm_sync.h"
 #include "platform/heartbeat.h"
+#include "platform/nsstate.h"
 #include "common/log.h"
 #include "platform/lock.h"
 #include "platform/pins.h"
@@ -151,6 +154,19 @@ static int dev_attached(const char *ifname)
 
 	espx_link_pin_path(path, sizeof(path), ifname, "tc");
 	return !access(path, F_OK);
+}
+
+/* Release the state of namespaces that are gone (nsstate.h), at most once
+ * a second however short the interval: it reads every namespace's anchor. */
+static void sweep(void)
+{
+	static __u64 last_ms;
+	__u64 now = xsync_mono_ms();
+
+	if (now - last_ms < 1000)
+		return;
+	last_ms = now;
+	nsstate_sweep();
 }
 
 /* One daemon per network namespace: a second would fight the first over
@@ -305,6 +321,7 @@ static void daemon_loop(struct daemon *d)
 				n = 0;
 			heartbeat(d, 0);
 			xreport_tick(d, 0);
+			sweep();
 		}
 		if (pfd[3].revents) {
 			struct signalfd_siginfo si;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* `espx status` (status.h). */
+/* `espx status` and `espx status --all` (status.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,27 +13,20 @@
 #include <bpf/libbpf.h>
 #include "cmd/status.h"
 #include "common/json.h"
+#include "common/log.h"
+#include "common/print.h"
 #include "platform/datapath.h"
 #include "platform/heartbeat.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 #include "platform/transition.h"
 
 static long count_sas(void)
 {
-	char path[300], key[64], next[64];
-	long n = 0;
-	int fd;
+	char path[300];
 
 	espx_obj_path(path, sizeof(path), ESPX_MAP_SA);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -1;
-	while (!bpf_map_get_next_key(fd, n ? key : NULL, next)) {
-		memcpy(key, next, sizeof(key));
-		n++;
-	}
-	close(fd);
-	return n;
+	return nsstate_count_sas(path);
 }
 
 /* Program id behind a pinned link, and its device; -1 if not there. */
@@ -83,6 +77,7 @@ int espx_status(int json)
 	long sas = -1;
 
 	if (!espx_pins_bpffs(0)) {
+		nsstate_warn_old();
 		sas = count_sas();
 		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
 		d = opendir(links);
@@ -149,5 +144,62 @@ int espx_status(int json)
 		jw_obj_close(&w);
 		jw_end(&w);
 	}
+	return 0;
+}
+
+/* One namespace of `status --all`, text or JSON. */
+static void print_ns(struct pw *p, const struct ns_entry *e, unsigned long self)
+{
+	int i;
+
+	pw_obj_open(p, NULL);
+	pw_u64(p, PRINT_ANY, "netns_ino", "net-%llu", e->ino);
+	pw_str(p, PRINT_ANY, "name", e->name[0] ? " (%s)" : "%s", e->name);
+	pw_bool(p, PRINT_JSON, "self", NULL, e->ino == self);
+	if (e->ino == self)
+		pw_text(p, " [this namespace]");
+	pw_str(p, PRINT_ANY, "state", ": %s", e->alive ? "alive" : "released");
+	pw_u64(p, PRINT_ANY, "sa_count", ", %llu SA(s)", e->sas < 0 ? 0 : (unsigned long long)e->sas);
+	pw_text(p, ", devices:");
+	pw_arr_open(p, "devices");
+	for (i = 0; i < e->ndevs; i++)
+		pw_str(p, PRINT_ANY, NULL, " %s", e->devs[i]);
+	pw_arr_close(p);
+	if (!e->ndevs)
+		pw_text(p, " none");
+	pw_text(p, "\n");
+	pw_obj_close(p);
+}
+
+int espx_status_all(int json)
+{
+	const struct ns_entry *gone;
+	struct ns_entry *live = NULL;
+	unsigned long self = nsstate_self_ino();
+	size_t nlive = 0, ngone, i;
+	struct pw p;
+	int err;
+
+	/* no bpffs: no state anywhere */
+	if (!espx_pins_bpffs(0)) {
+		nsstate_warn_old();
+		err = nsstate_list(&live, &nlive);
+		if (err) {
+			pr_warn("listing the namespaces espx has state for: %s\n", strerror(-err));
+			return err;
+		}
+	}
+	gone = nsstate_released(&ngone);
+	pw_init(&p, stdout, json);
+	pw_arr_open(&p, NULL);
+	for (i = 0; i < nlive; i++)
+		print_ns(&p, &live[i], self);
+	for (i = 0; i < ngone; i++)
+		print_ns(&p, &gone[i], self);
+	pw_arr_close(&p);
+	if (!json && !nlive && !ngone)
+		printf("espx has no state in any network namespace\n");
+	pw_end(&p);
+	free(live);
 	return 0;
 }

@@ -4,6 +4,7 @@
  * walking the SA map. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "platform/devcfg.h"
 #include "platform/kcheck.h"
 #include "platform/lock.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 #include "platform/sa_install.h"
 #include "platform/segment.h"
@@ -54,6 +56,8 @@ static const struct espx_obj_desc espx_objs[ESPX_OBJ__COUNT] = {
 	PROG(ESPX_PROG_SA_CRYPTO_INIT, espx_sa_crypto_init),
 	PROG(ESPX_PROG_SA_GHASH_INIT, espx_sa_ghash_init),
 	PROG(ESPX_PROG_SA_SYNC, espx_sa_sync),
+	/* program espx_anchor; what is pinned is its link, in the pin root */
+	[ESPX_LINK_ANCHOR] = { ESPX_PIN_ANCHOR, NULL, offsetof(struct espx, progs.espx_anchor) },
 };
 
 const char *espx_obj_name(enum espx_obj o)
@@ -160,7 +164,9 @@ static int ensure_pin_dirs(void)
 		return err;
 	espx_pin_path(progs, sizeof(progs), NULL, ESPX_PIN_PROGS);
 	espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
-	if ((err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
+	/* the anchor first: a directory without one is never taken for dead */
+	if ((err = mkdir_private(ESPX_PIN_DIR)) || (err = nsstate_prepare(espx_pin_root())) ||
+	    (err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
 	    (err = mkdir_private(links)))
 		return err;
 	return 0;
@@ -179,6 +185,38 @@ static int pin_prog(struct espx *skel, enum espx_obj o)
 		return -errno;
 	}
 	return 0;
+}
+
+int espx_dp_anchor_link(void)
+{
+	struct bpf_program *anchor, *p;
+	struct bpf_map *m;
+	struct espx *skel = espx__open();
+	int netns = -1, link = -1, err;
+
+	if (!skel) {
+		err = -errno;
+		pr_warn("opening the BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	anchor = *(struct bpf_program **)((char *)skel + espx_objs[ESPX_LINK_ANCHOR].skel_off);
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == anchor);
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_autocreate(m, false);
+	err = espx__load(skel);
+	if (err)
+		pr_warn("loading the namespace anchor (sk_lookup): %s\n", strerror(-err));
+	else if ((netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0 ||
+		 (link = bpf_link_create(bpf_program__fd(anchor), netns, BPF_SK_LOOKUP, NULL)) < 0) {
+		err = -errno;
+		pr_warn("attaching the namespace anchor to this network namespace: %s\n",
+			strerror(-err));
+	}
+	if (netns >= 0)
+		close(netns);
+	espx__destroy(skel);	/* the link holds the program */
+	return err ? err : link;
 }
 
 struct espx *espx_dp_load(int links, int *err)
@@ -202,6 +240,7 @@ struct espx *espx_dp_load(int links, int *err)
 		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
 		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
 	}
+	bpf_program__set_autoload(skel->progs.espx_anchor, false);	/* espx_dp_anchor_link */
 	*err = espx__load(skel);
 	if (*err) {
 		pr_warn("loading the datapath failed: %s%s\n", strerror(-*err),

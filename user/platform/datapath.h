@@ -36,6 +36,9 @@ enum espx_obj {
 	ESPX_PROG_SA_CRYPTO_INIT,
 	ESPX_PROG_SA_GHASH_INIT,
 	ESPX_PROG_SA_SYNC,
+	/* the namespace anchor (nsstate.h): its link, pinned as <root>/anchor
+	 * by espx_dp_anchor(), before anything else */
+	ESPX_LINK_ANCHOR,
 	ESPX_OBJ__COUNT
 };
 
@@ -74,6 +77,10 @@ struct espx;	/* espx.skel.h */
  * programs, and verifying the datapath costs each of them most of its time.
  * NULL and *err on failure. The caller holds espx_lock(). */
 struct espx *espx_dp_load(int links, int *err);
+
+/* Load only the anchor program (no map, no other program) and attach it
+ * to this network namespace: the link's fd, or -errno (message printed). */
+int espx_dp_anchor_link(void);
 
 /* What every load starts with: the kernel check (kcheck_require), then
  * espx_lock(). The lock's token, or -errno (message printed). */

@@ -14,9 +14,10 @@
 #include <bpf/bpf.h>
 #include "espx_common.h"
 #include "common/log.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 
-#define BPFFS		"/sys/fs/bpf"
+#define BPFFS		ESPX_BPFFS
 #define BPFFS_MAGIC	0xcafe4a11u
 
 static int is_bpffs(const char *path)
@@ -86,13 +87,25 @@ static int join_mnt_ns(pid_t pid)
 	return err;
 }
 
+/* Once per process, when bpffs is found: release dead namespaces' state. */
+static int found(void)
+{
+	static int swept;
+
+	if (!swept) {
+		swept = 1;
+		nsstate_sweep();
+	}
+	return 0;
+}
+
 int espx_pins_bpffs(int mount_it)
 {
 	char path[96];
 	pid_t outer;
 
 	if (is_bpffs(BPFFS))
-		return 0;
+		return found();
 	/* `ip netns exec` runs espx with a fresh /sys and no bpffs: a bpffs
 	 * mounted there would go, with every pin, when espx exits. Use the
 	 * caller's mount namespace instead, as if espx had been run there. */
@@ -102,7 +115,7 @@ int espx_pins_bpffs(int mount_it)
 		if ((is_bpffs(path) || mount_it) && !join_mnt_ns(outer)) {
 			pr_debug("using the bpffs of PID %d's mount namespace\n", (int)outer);
 			if (is_bpffs(BPFFS))
-				return 0;
+				return found();
 		}
 	}
 	if (!mount_it)
@@ -113,47 +126,16 @@ int espx_pins_bpffs(int mount_it)
 		return -errno;
 	}
 	pr_info("mounted bpffs on %s\n", BPFFS);
-	return 0;
-}
-
-/* Name of this network namespace under /run/netns, if it has one. */
-static int netns_name(char *buf, size_t n)
-{
-	struct stat self, st;
-	struct dirent *de;
-	char path[300];
-	DIR *d;
-	int found = 0;
-
-	if (stat("/proc/self/ns/net", &self))
-		return 0;
-	d = opendir("/run/netns");
-	while (d && !found && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
-		if (!stat(path, &st) && st.st_ino == self.st_ino && st.st_dev == self.st_dev &&
-		    !strpbrk(de->d_name, ".:/")) {
-			snprintf(buf, n, "%.100s", de->d_name);
-			found = 1;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return found();
 }
 
 const char *espx_pin_root(void)
 {
 	static char root[256];
-	char name[128];
 
-	if (root[0])
-		return root;
-	if (netns_name(name, sizeof(name)))
-		snprintf(root, sizeof(root), "%s-%s", ESPX_PIN_DIR, name);
-	else
-		snprintf(root, sizeof(root), "%s", ESPX_PIN_DIR);
+	if (!root[0])
+		snprintf(root, sizeof(root), "%s/" ESPX_NS_DIR_PREFIX "%lu", ESPX_PIN_DIR,
+			 nsstate_self_ino());
 	return root;
 }
 

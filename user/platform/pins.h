@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Where espx pins things, one directory per network namespace.
+/* Where espx pins things, one directory per network namespace identity.
  *
  * The kernel's XFRM database is per network namespace, so is espx: each
  * namespace gets its own maps and links, under
- *   /sys/fs/bpf/espx-<name>   a namespace made by `ip netns add <name>`
- *   /sys/fs/bpf/espx          any other (the host's, a container's)
+ *   /sys/fs/bpf/espx/net-<inode>   <inode> the namespace's nsfs inode
+ *                                  (stat -L -c %i /proc/self/ns/net)
+ * whatever its name, if any: the host's, a container's, `ip netns add`'s.
  * Inside that directory (mode 0700, every pin 0600, root only):
+ *   anchor              the namespace's anchor link (nsstate.h): tells a
+ *                       live namespace's directory from a dead one's
  *   <map>               shared maps, pinned by name
  *   progs/<prog>        SA set-up programs, for later commands
  *   links/<dev>:xdp     XDP link (receive)
@@ -17,14 +20,19 @@
 
 #include <stddef.h>
 
-#define ESPX_PIN_PROGS	"progs"
-#define ESPX_PIN_LINKS	"links"
+#define ESPX_BPFFS		"/sys/fs/bpf"
+#define ESPX_NS_DIR_PREFIX	"net-"
+#define ESPX_PIN_ANCHOR		"anchor"
+#define ESPX_PIN_PROGS		"progs"
+#define ESPX_PIN_LINKS		"links"
 
 /* Make bpffs reachable at /sys/fs/bpf. `ip netns exec` gives the command a
  * fresh /sys without the host's bpffs; pins made in a bpffs mounted there
  * would vanish when the command exits, so espx joins the mount namespace of
  * the process that ran `ip netns exec`. With mount_it set, bpffs is mounted
- * (mode 0700) when none is there. 0, or -ENOENT when none is mounted. */
+ * (mode 0700) when none is there. The first call in a process also
+ * releases the state of namespaces that are gone (nsstate_sweep), so every
+ * command does. 0, or -ENOENT when none is mounted. */
 int espx_pins_bpffs(int mount_it);
 
 /* This network namespace's pin directory (static storage). */

@@ -19,6 +19,7 @@
 #include "platform/devcfg.h"
 #include "platform/handover.h"
 #include "platform/lock.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 #include "platform/segment.h"
 #include "platform/transition.h"
@@ -127,6 +128,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
 	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
 	espx_pins_bpffs(0);
+	nsstate_warn_old();
 	if (!stat(xpath, &st) || !stat(tpath, &st)) {
 		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
 			ifname, ifname);
