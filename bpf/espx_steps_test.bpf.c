@@ -191,7 +191,7 @@ int t_tx(struct __sk_buff *skb)
 	}
 	if (!r && sa) {
 		o->step = 4;
-		r = tx_layout(skb, ts, sa);
+		r = tx_layout(skb, ts, sa, 0);
 		if (!r) {
 			o->step = 5;
 			r = tx_encap(skb, ts, sa);

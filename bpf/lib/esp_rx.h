@@ -52,6 +52,7 @@ struct rx_scratch {
 	__u8  encap;
 	__u8  pad_len;
 	__u8  nh;
+	__u8  fwd;		/* decrypted in tunnel mode, fwd policy passed */
 };
 
 struct {
@@ -194,6 +195,7 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 		return -ESPX_DROP_INTERNAL;
 	__builtin_memset(&rs->h, 0, sizeof(rs->h));
 	__builtin_memset(&rs->key, 0, sizeof(rs->key));
+	rs->fwd = 0;
 	rs->frame_len = end - data;
 	rs->count_len = rs->frame_len;
 	if (parse_eth(data, end, &rs->h.l3_off, &rs->h.eth_proto))
@@ -453,6 +455,7 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	decide(h, &rs->inner, dir, PM_IN_SA, &rs->psa, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return step_drop(rs->v.reason);
+	rs->fwd = dir == ESPX_POL_FWD && sa->mode == ESPX_MODE_TUNNEL;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "platform/lock.h"
 #include "platform/nsstate.h"
 #include "platform/pins.h"
+#include "platform/podpath.h"
 #include "platform/segment.h"
 #include "platform/transition.h"
 #include "platform/xfrm_nl.h"
@@ -263,6 +264,9 @@ int espx_detach(const char *ifname)
 		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
 		return -ENOENT;
 	}
+	a = pod_detach(ifname);		/* a pod's veth with the fast path */
+	if (a != -ENOENT)
+		return a;
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
@@ -357,6 +361,7 @@ int espx_unload(void)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
+	pod_detach_all();
 	unload_handback();
 	err = espx_remove_all_pins();
 	devcfg_forget_all();
