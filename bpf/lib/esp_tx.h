@@ -63,7 +63,7 @@ struct tx_scratch {
 	struct icmp_buf icmp;
 	struct bpf_fib_lookup fib;	/* the pod fast path's uplink (redirect.h) */
 	struct pol_verdict fv;		/* ... and its fwd check */
-	__u32 mtu;			/* ... bpf_check_mtu's answer, unused */
+	__u32 mtu;			/* ... bpf_check_mtu's length in/MTU out */
 	__u32 count_len;	/* the bytes a result is counted over */
 	__u32 redirect;		/* STEP_REDIRECT: the device to send it to */
 	__u8  neigh;		/* ... through bpf_redirect_neigh (redirect.h) */

@@ -159,6 +159,7 @@ static __always_inline int pod_tx_steps(struct __sk_buff *skb, struct tx_scratch
 		return STEP_PASS(ESPX_DROP_NONE);
 	uplink = fib->ifindex;
 	seg = bpf_map_lookup_elem(&espx_seg, &uplink);
+	ts->mtu = 0;	/* in: 0 = check this packet's own length */
 	if (!seg || bpf_check_mtu(skb, uplink, &ts->mtu, POD_TX_ROOM, 0) != BPF_MTU_CHK_RET_SUCCESS)
 		return STEP_PASS(ESPX_DROP_NONE);
 	if (skb->gso_segs > 1 && fr != BPF_FIB_LKUP_RET_SUCCESS)
