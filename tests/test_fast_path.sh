@@ -14,7 +14,7 @@
 # replaces; wrong uses fail with a message that says what to do.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_fast_path
-plan 26
+plan 29
 trap finish EXIT INT TERM
 T_PREFIX=fast-
 
@@ -33,17 +33,25 @@ pod_up() {
 	ip -n "$p" neigh add 169.254.1.1 lladdr "$mac" dev eth0 nud permanent &&
 	ip -n "$p" route add 169.254.1.1 dev eth0 &&
 	ip -n "$p" route add default via 169.254.1.1 dev eth0 &&
-	ip -n "$n" route add 10.244.$i.10/32 dev vp$i
+	ip -n "$n" route add 10.244.$i.10/32 dev vp$i &&
+	ip -n "$p" addr add fd44:$i::10/128 dev eth0 nodad &&
+	ip -n "$p" neigh add fe80::1 lladdr "$mac" dev eth0 nud permanent &&
+	ip -n "$p" -6 route add default via fe80::1 dev eth0 &&
+	ip -n "$n" -6 route add fd44:$i::10/128 dev vp$i
 }
 setup() {
 	local i j k1 k2 n out in d
 	veth_pair "$N1" up1 "$N2" up2 10.0.0.1/24 10.0.0.2/24 || return 1
-	k1=$(hexkey 20) k2=$(hexkey 20)
+	ip -n "$N1" addr add fd00::1/64 dev up1 nodad && ip -n "$N2" addr add fd00::2/64 dev up2 nodad ||
+		return 1
+	k1=$(hexkey 20) k2=$(hexkey 20) k3=$(hexkey 20) k4=$(hexkey 20)
 	for i in 1 2; do
 		j=$((3 - i)) n=${NODES[$i - 1]}
-		ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1 || return 1
+		ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
+			return 1
 		pod_up $i || return 1
 		ip -n "$n" route add 10.244.$j.0/24 via 10.0.0.$j || return 1
+		ip -n "$n" -6 route add fd44:$j::/64 via fd00::$j || return 1
 		ex "$n" attach up$i >/dev/null || return 1
 		ex "$n" state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x401 reqid 1 mode tunnel \
 			aead "$AEAD" 0x$k1 128 sel src 10.244.1.0/24 dst 10.244.2.0/24 || return 1
@@ -55,6 +63,17 @@ setup() {
 		for d in in fwd; do
 			ex "$n" policy add src 10.244.$j.0/24 dst 10.244.$i.0/24 dir $d tmpl \
 				src 10.0.0.$j dst 10.0.0.$i proto esp reqid $in mode tunnel || return 1
+		done
+		# IPv6 pods over an IPv6 uplink: their own SA pair
+		ex "$n" state add src fd00::1 dst fd00::2 proto esp spi 0x601 reqid 11 mode tunnel \
+			aead "$AEAD" 0x$k3 128 sel src fd44:1::/64 dst fd44:2::/64 || return 1
+		ex "$n" state add src fd00::2 dst fd00::1 proto esp spi 0x602 reqid 12 mode tunnel \
+			aead "$AEAD" 0x$k4 128 sel src fd44:2::/64 dst fd44:1::/64 || return 1
+		ex "$n" policy add src fd44:$i::/64 dst fd44:$j::/64 dir out tmpl src fd00::$i \
+			dst fd00::$j proto esp reqid 1$out mode tunnel || return 1
+		for d in in fwd; do
+			ex "$n" policy add src fd44:$j::/64 dst fd44:$i::/64 dir $d tmpl \
+				src fd00::$j dst fd00::$i proto esp reqid 1$in mode tunnel || return 1
 		done
 	done
 }
@@ -129,6 +148,13 @@ if grep -q "ttl=62" <<<"$out"; then pass ttl-once-per-node; else fail ttl-once-p
 o1b=$(fastpkts "$N1" out) i2b=$(fastpkts "$N2" in)
 if ((o1b - o1 >= 5 && i2b - i2 >= 4)); then pass counted-both-ways "node1 out +$((o1b - o1)), node2 in +$((i2b - i2))"
 else fail counted-both-ways "node1 out +$((o1b - o1)), node2 in +$((i2b - i2)) (want >= 5 and >= 4)"; fi
+out=$(ip netns exec "$P1" ping -6 -c 5 -i 0.1 -W 2 fd44:2::10 2>&1)
+check v6-ping-fast grep -q " 0% packet loss" <<<"$out"
+if grep -q "ttl=62" <<<"$out"; then pass v6-hop-limit-once-per-node; else fail v6-hop-limit-once-per-node "$(grep -m1 ttl <<<"$out")"; fi
+o1v=$(fastpkts "$N1" out) i2v=$(fastpkts "$N2" in)
+if ((o1v - o1b >= 5 && i2v - i2b >= 4)); then pass v6-counted-both-ways
+else fail v6-counted-both-ways "node1 out +$((o1v - o1b)), node2 in +$((i2v - i2b)) (want >= 5 and >= 4)"; fi
+o1b=$o1v
 ob1=$(ex "$N1" -j stats | json_get "$(cat)" "j['drops']['out'].get('fast-path', {}).get('bytes', 0)")
 check tcp-pod1-to-pod2 xfer "$P1" "$P2" 10.244.2.10
 check tcp-pod2-to-pod1 xfer "$P2" "$P1" 10.244.1.10
@@ -148,7 +174,7 @@ nosa=$(ex "$N1" -j stats | json_get "$(cat)" "j['drops']['out'].get('policy-with
 ((nosa >= 3)) && pass no-sa-dropped "policy-without-sa $nosa" || fail no-sa-dropped "policy-without-sa: $nosa"
 sleep 0.3
 for p in "${tpids[@]}"; do stop "$p" INT; done
-flt='ip and not esp and net 10.244.0.0/16'
+flt='(ip or ip6) and not esp and (net 10.244.0.0/16 or net fd44::/16)'
 plain=0 nesp=0
 for i in 1 2; do
 	plain=$((plain + $(tcpdump -r /tmp/espx-fast-$$-$i.pcap -nn "$flt" 2>/dev/null | wc -l)))
