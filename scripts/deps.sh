@@ -7,14 +7,26 @@
 #  - libbpf 1.4.6 and bpftool 7.5 from bookworm-backports (tcx attach, bpf_for,
 #    kfunc prototypes in vmlinux.h). The backports mirror is derived from the
 #    machine's own apt sources; no host name is written anywhere.
-# Usage: scripts/deps.sh [--check]   (--check: only report, exit 1 if missing)
+# Usage: scripts/deps.sh [--check] [--build]
+#   --check: only report, exit 1 if missing
+#   --build: only what `make build/espx` needs (the Containerfile's build stage),
+#            not the test tools
 set -euo pipefail
 
-PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev
-      iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
+BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev)
+TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
       iperf3 xdp-tools libxdp-dev iputils-ping util-linux)
 BPO_PKGS=(libbpf-dev bpftool)
 STAMP=/var/lib/espx/deps.v1
+CHECK=0
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+for a in "$@"; do
+	case $a in
+	--check) CHECK=1 ;;
+	--build) PKGS=("${BUILD_PKGS[@]}") ;;
+	*) echo "usage: scripts/deps.sh [--check] [--build]" >&2; exit 2 ;;
+	esac
+done
 
 have_all() {
 	local p
@@ -28,7 +40,7 @@ have_all() {
 if have_all; then
 	exit 0
 fi
-if [[ ${1:-} == --check ]]; then
+if ((CHECK)); then
 	echo "espx: build dependencies missing; run: make deps" >&2
 	exit 1
 fi
