@@ -11,12 +11,16 @@
 #   --check: only report, exit 1 if missing
 #   --build: only what `make build/espx` needs (the Containerfile's build stage),
 #            not the test tools
+#   --runtime: only the shared libraries build/espx runs with (the Containerfile's
+#            runtime stage)
 set -euo pipefail
 
-BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev)
+BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev libxdp-dev)
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
-      iperf3 xdp-tools libxdp-dev iputils-ping util-linux)
+      iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap)
+RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
 BPO_PKGS=(libbpf-dev bpftool)
+LIBBPF=libbpf-dev	# the package whose version must be the backported one
 STAMP=/var/lib/espx/deps.v1
 CHECK=0
 PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
@@ -24,7 +28,8 @@ for a in "$@"; do
 	case $a in
 	--check) CHECK=1 ;;
 	--build) PKGS=("${BUILD_PKGS[@]}") ;;
-	*) echo "usage: scripts/deps.sh [--check] [--build]" >&2; exit 2 ;;
+	--runtime) PKGS=("${RUNTIME_PKGS[@]}") BPO_PKGS=(libbpf1) LIBBPF=libbpf1 ;;
+	*) echo "usage: scripts/deps.sh [--check] [--build | --runtime]" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,7 +39,7 @@ have_all() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || return 1
 	done
 	# backported libbpf must be the one in use (>= 1.4)
-	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev)" ge 1:1.4 || return 1
+	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' "$LIBBPF")" ge 1:1.4 || return 1
 }
 
 if have_all; then
