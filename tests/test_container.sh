@@ -7,7 +7,8 @@
 #    container, without a runtime: its own mount and PID namespaces (espx is
 #    PID 1), its own root (a tmpfs with /usr and /etc read-only, the binary
 #    and entrypoint copied in as the image has them), a fresh /proc with
-#    /proc/sys read-only (the runtime's readonlyPaths), a private /run with
+#    /proc/sys read-only (the runtime's readonlyPaths), the root read-only
+#    (readOnlyRootFilesystem), a private /run with
 #    the host's /run/espx bound in, the host's bpffs bound at /sys/fs/bpf,
 #    the host's /proc/sys/net at /host/proc/sys/net, and a capability
 #    bounding set of what the manifest grants (BPF, PERFMON, NET_ADMIN).
@@ -56,6 +57,7 @@ if [[ ${1:-} == --in-container ]]; then
 	[[ $sysnet == yes ]] && mount --bind "$r/proc/sys/net" "$r/host/proc/sys/net"
 	mount --bind "$r/proc/sys" "$r/proc/sys"		# readonlyPaths: /proc/sys
 	mount -o remount,bind,ro "$r/proc/sys"
+	mount -o remount,ro "$r"				# readOnlyRootFilesystem
 	set +e
 	exec chroot "$r" /usr/bin/setpriv --bounding-set="$caps" --inh-caps=-all -- \
 		/usr/bin/env -i PATH=/usr/sbin:/usr/bin ESPX=/opt/espx/espx ESPX_DEVICES="$devs" \
@@ -209,10 +211,10 @@ image_run() {
 		{ skip container-runtime "podman cannot run a container on this machine: $(tail -n 1 <<<"$out")"; return; }
 	out=$(podman build --network=host "${RT[@]}" --build-arg BASE="$BASE" -t "$IMG" -f "$ROOT/Containerfile" "$ROOT" 2>&1) ||
 		{ fail container-runtime "podman build: $(tail -n 3 <<<"$out" | xargs)"; return; }
-	# the DaemonSet's grants, on the node's network (here: namespace $N); seccomp:
+	# the DaemonSet's grants and limits, on the node's network (here: namespace $N); seccomp:
 	# Podman's default profile (containers-common 0.50) allows bpf(2) only with
 	# CAP_SYS_ADMIN (docs/containers.md)
-	podman run -d --name "$CN" "${RT[@]}" --network=ns:/run/netns/"$N" \
+	podman run -d --name "$CN" "${RT[@]}" --network=ns:/run/netns/"$N" --read-only --memory 384m \
 		--cap-drop=all --cap-add=bpf,perfmon,net_admin --security-opt seccomp=unconfined \
 		-v /sys/fs/bpf:/sys/fs/bpf -v /run/espx:/run/espx -v /proc/sys/net:/host/proc/sys/net \
 		-e ESPX_DEVICES="$A" -e ESPX_INTERVAL_MS=200 "$IMG" >/dev/null 2>&1 ||
