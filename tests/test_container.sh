@@ -20,7 +20,8 @@
 #        espx daemon dev ctr-<pid>a  ctr-<pid>a <--veth--> ctr-<pid>b
 #
 #    Checks: the daemon starts; `espx status` in the container sees it
-#    running (the liveness probe); its state is pinned in the host's bpffs
+#    running (the liveness probe), and so does `espx status` on the host
+#    (another PID namespace); its state is pinned in the host's bpffs
 #    under the node namespace's inode; it attached to the device and set its
 #    sysctls through the read-only /proc/sys; SIGTERM: exit 0, detached,
 #    settings restored, heartbeat cleared, no saved settings left in the
@@ -66,7 +67,7 @@ fi
 
 need_root test_container
 T_PREFIX=ctr-
-plan 20
+plan 21
 CAPS=-all,+bpf,+perfmon,+net_admin	# what the DaemonSet grants
 W=$(mktemp -d /tmp/espx-ctr.XXXXXX)
 UPIDS=()
@@ -141,7 +142,9 @@ check pinned_in_host_bpffs test -e "$PIN/espx_daemon"
 if ip -n "$N" -d link show "$A" | grep -q 'prog/xdp' && [[ -n $(ls "$PIN/links" 2>/dev/null) ]]; then pass attached_to_device
 else fail attached_to_device "$(ip -n "$N" -d link show "$A" | head -n 3 | xargs); links: $(ls "$PIN/links" 2>&1 | xargs)"; fi
 check settings_through_readonly_proc_sys test "$(knobs)/$(gso)" = "1 1 1/1"
-note "host's view of the heartbeat (its pid is the container's): $(ip netns exec "$N" "$ESPX" status 2>&1 | grep '^daemon:')"
+# from the node (the host's PID namespace): the heartbeat's pid 1 is the container's
+st=$(nsenter --net="/run/netns/$N" "$ESPX" status 2>&1)
+check host_status_sees_container_daemon grep -qE '^daemon: running, pid 1,' <<<"$st"
 
 kill -TERM "$C"
 wait "$U"
