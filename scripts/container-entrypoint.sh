@@ -41,12 +41,22 @@ capeff=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
 has_cap() { (((16#$capeff >> $1) & 1)); }
 missing=()
 has_cap 39 || missing+=("CAP_BPF (creating maps, loading programs, pinning)")
-has_cap 38 || missing+=("CAP_PERFMON (the verifier rejects the datapath without it: pointer comparisons, Spectre v1 rules; 'loading the datapath failed: Permission denied')")
+has_cap 38 || missing+=("CAP_PERFMON (without it the verifier applies its Spectre rules and rejects the datapath: 'pointer arithmetic of map value goes out of range, prohibited for !root'; espx says 'loading the datapath failed: Permission denied')")
 has_cap 12 || missing+=("CAP_NET_ADMIN (XDP and tcx attach, the sk_lookup namespace anchor, XFRM netlink, device settings)")
 if ((${#missing[@]})); then
 	say "missing capabilities:"
 	for m in "${missing[@]}"; do say "  $m"; done
 	die "grant them: podman/docker run --cap-add=BPF --cap-add=PERFMON --cap-add=NET_ADMIN; Kubernetes: securityContext.capabilities.add [BPF, PERFMON, NET_ADMIN] (docs/containers.md)"
+fi
+
+# --- the kernel, as this container may use it: a seccomp filter that
+#     refuses bpf(2) looks like a kernel without BPF to `espx check`
+if ! out=$("$ESPX" check 2>&1); then
+	printf '%s\n' "$out" | grep -v '^  ok ' >&2
+	if [[ $(awk '/^Seccomp:/ {print $2}' /proc/self/status) == 2 ]]; then
+		die "a seccomp filter is on (Seccomp: 2 in /proc/self/status), and some runtimes' default profiles allow bpf(2) only with CAP_SYS_ADMIN (Podman's in Debian 12): podman/docker --security-opt seccomp=unconfined; Kubernetes: securityContext.seccompProfile.type: Unconfined (docs/containers.md)"
+	fi
+	die "espx check failed: the kernel lacks what espx needs (above)"
 fi
 
 # --- bpffs: the host's, so that the datapath and its state outlive us -----

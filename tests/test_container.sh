@@ -214,6 +214,19 @@ image_run() {
 		{ skip container-runtime "podman cannot run a container on this machine: $(tail -n 1 <<<"$out")"; return; }
 	out=$(podman build --network=host "${RT[@]}" --build-arg BASE="$BASE" -t "$IMG" -f "$ROOT/Containerfile" "$ROOT" 2>&1) ||
 		{ fail container-runtime "podman build: $(tail -n 3 <<<"$out" | xargs)"; return; }
+	# with the runtime's default seccomp profile: refused, and the entrypoint says why
+	podman run --name "$CN" "${RT[@]}" --network=ns:/run/netns/"$N" --read-only \
+		--cap-drop=all --cap-add=bpf,perfmon,net_admin \
+		-v /sys/fs/bpf:/sys/fs/bpf -v /run/espx:/run/espx -v /proc/sys/net:/host/proc/sys/net \
+		-e ESPX_DEVICES="$A" "$IMG" >"$W/seccomp.log" 2>&1
+	rc=$?
+	podman rm -f "$CN" >/dev/null 2>&1
+	if ((rc == 0)); then
+		note "podman's default seccomp profile allows bpf(2) here: nothing to refuse"
+	elif ! grep -q 'seccomp=unconfined' "$W/seccomp.log"; then
+		fail container-runtime "refused under the default seccomp profile without saying why: $(tail -n 3 "$W/seccomp.log" | xargs)"
+		return
+	fi
 	# the DaemonSet's grants and limits, on the node's network (here: namespace $N); seccomp:
 	# Podman's default profile (containers-common 0.50) allows bpf(2) only with
 	# CAP_SYS_ADMIN (docs/containers.md)
