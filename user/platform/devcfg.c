@@ -198,7 +198,7 @@ static int knobs_restore(const char *ifname)
 {
 	unsigned int idx = 0, k;
 	int v, err = 0;
-	char path[256];
+	char path[256], file[320];
 	FILE *f;
 
 	knob_path(path, sizeof(path), ifname);
@@ -207,9 +207,17 @@ static int knobs_restore(const char *ifname)
 		return 0;
 	if (fscanf(f, "%u", &idx) != 1)
 		idx = 0;
-	for (k = 0; k < N_KNOBS && fscanf(f, "%d", &v) == 1; k++)
-		if (idx && idx == if_nametoindex(ifname) && v >= 0 && knob_io(k, ifname, &v, 1))
-			err = -EIO;
+	for (k = 0; k < N_KNOBS && fscanf(f, "%d", &v) == 1; k++) {
+		int e;
+
+		if (!idx || idx != if_nametoindex(ifname) || v < 0 || !(e = knob_io(k, ifname, &v, 1)))
+			continue;
+		knob_file(file, sizeof(file), k, ifname);
+		pr_warn("restoring %s to %d: %s%s\n", file, v, strerror(-e),
+			e == -EROFS ? " (a container's read-only /proc/sys: bind-mount the host's "
+				      "/proc/sys/net writable and set ESPX_PROC_SYS_NET to it)" : "");
+		err = -EIO;
+	}
 	fclose(f);
 	if (!err)
 		unlink(path);
