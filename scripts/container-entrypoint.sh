@@ -23,6 +23,14 @@ HOST_SYS_NET=/host/proc/sys/net
 say() { echo "espx-entrypoint: $*" >&2; }
 die() { say "$*"; exit 1; }
 
+# network sysctls: where espx finds them writable (all commands: detach and
+# unload restore what attach changed)
+knob=ipv4/conf/all/disable_policy
+if [[ -z ${ESPX_PROC_SYS_NET:-} && ! -w /proc/sys/net/$knob && -w $HOST_SYS_NET/$knob ]]; then
+	export ESPX_PROC_SYS_NET=$HOST_SYS_NET
+fi
+sysnet=${ESPX_PROC_SYS_NET:-/proc/sys/net}
+
 case ${1:-} in
 probe)
 	line=$("$ESPX" status 2>&1 | grep '^daemon: ')
@@ -77,11 +85,6 @@ rm -f "$RUN/.entrypoint"
 # --- network sysctls (disable_xfrm, disable_policy): /proc/sys is read-only
 #     in an unprivileged container; the host's /proc/sys/net mounted elsewhere
 #     speaks for the namespace of whoever opens it, i.e. ours
-knob=ipv4/conf/all/disable_policy
-if [[ -z ${ESPX_PROC_SYS_NET:-} && ! -w /proc/sys/net/$knob && -w $HOST_SYS_NET/$knob ]]; then
-	export ESPX_PROC_SYS_NET=$HOST_SYS_NET
-fi
-sysnet=${ESPX_PROC_SYS_NET:-/proc/sys/net}
 [[ -w $sysnet/$knob ]] ||
 	die "$sysnet is read-only here (the runtime mounts /proc/sys read-only): mount the host's /proc/sys/net writable at $HOST_SYS_NET (podman/docker -v /proc/sys/net:$HOST_SYS_NET:rw; Kubernetes: hostPath /proc/sys/net), or set ESPX_PROC_SYS_NET to where it is"
 

@@ -25,7 +25,10 @@
 #    under the node namespace's inode; it attached to the device and set its
 #    sysctls through the read-only /proc/sys; SIGTERM: exit 0, detached,
 #    settings restored, heartbeat cleared, no saved settings left in the
-#    host's /run/espx; `espx unload` in the container leaves nothing pinned.
+#    host's /run/espx. After the daemon is killed (-9): `espx unload` in a
+#    container without the host's /proc/sys/net fails, naming the sysctl,
+#    and keeps the original values, which an attach and detach then restore;
+#    `espx unload` leaves nothing pinned.
 #    A container in a pod network namespace of its own keeps its state under
 #    that namespace's inode. Without CAP_PERFMON, or without a writable
 #    /proc/sys/net, the entrypoint refuses, naming what is missing.
@@ -67,7 +70,7 @@ fi
 
 need_root test_container
 T_PREFIX=ctr-
-plan 21
+plan 24
 CAPS=-all,+bpf,+perfmon,+net_admin	# what the DaemonSet grants
 W=$(mktemp -d /tmp/espx-ctr.XXXXXX)
 UPIDS=()
@@ -156,7 +159,33 @@ check sigterm_no_saved_settings_left bash -c "! ls /run/espx/net-$INO.*.xfrm /ru
 check sigterm_heartbeat_cleared grep -qx 'daemon: none' <<<"$(ip netns exec "$N" "$ESPX" status 2>&1)"
 note "after SIGTERM, pinned in $PIN: $(ls "$PIN" | xargs) (maps stay for the next daemon: counters survive a restart)"
 
-# espx unload run in the container: nothing left pinned for the node
+# started again, then killed (kill -9, an OOM kill): the datapath stays attached;
+# `espx unload` in a container detaches, restores the device, leaves nothing pinned
+container "$N" "$CAPS" yes "$A" "$W/node2.log"
+U=$UPID
+if wait_for 30 grep -q 'espx daemon: ready' "$W/node2.log" && [[ $(knobs) == "1 1 1" ]]; then
+	pass daemon_restarts
+else
+	fail daemon_restarts "knobs $(knobs); $(tail -n 4 "$W/node2.log" | xargs)"
+fi
+kill -KILL "$(init_of "$U")"
+wait "$U"
+# without the host's /proc/sys/net the sysctls cannot be put back: unload says
+# so, fails, and keeps the originals saved; an attach and detach restore them
+container "$N" "$CAPS" no "" "$W/unload-ro.log" unload
+wait "$UPID"
+rc=$?
+if ((rc != 0)) && grep -q "restoring /proc/sys/net/ipv4/conf/$A/disable_xfrm to 0: Read-only file system" "$W/unload-ro.log" &&
+	[[ -e /run/espx/net-$INO.$A.xfrm ]]; then
+	pass unload_without_sysctls_fails_keeps_originals
+else
+	fail unload_without_sysctls_fails_keeps_originals "rc $rc, saved: $(ls /run/espx/net-"$INO".* 2>&1 | xargs); $(xargs <"$W/unload-ro.log")"
+fi
+container "$N" "$CAPS" yes "" "$W/attach.log" attach "$A"
+wait "$UPID"
+container "$N" "$CAPS" yes "" "$W/detach.log" detach "$A"
+wait "$UPID"
+check reattach_detach_restores_originals test "$(knobs)/$(gso)" = "$KNOBS0/$GSO0"
 container "$N" "$CAPS" yes "" "$W/unload.log" unload
 wait "$UPID"
 check unload_in_container_exit_0 test $? = 0
