@@ -241,8 +241,14 @@ image_run() {
 	fi
 	out=$(podman run --rm "${RT[@]}" --network=none "$BASE" true 2>&1) ||
 		{ skip container-runtime "podman cannot run a container on this machine: $(tail -n 1 <<<"$out")"; return; }
-	out=$(podman build --network=host "${RT[@]}" --build-arg BASE="$BASE" -t "$IMG" -f "$ROOT/Containerfile" "$ROOT" 2>&1) ||
-		{ fail container-runtime "podman build: $(tail -n 3 <<<"$out" | xargs)"; return; }
+	# the build stage tagged too: its cached layers (the toolchain) then have a
+	# tagged child and survive the prune below
+	local b
+	for b in "--target build -t $IMG-build" "-t $IMG"; do
+		# shellcheck disable=SC2086
+		out=$(podman build --network=host "${RT[@]}" --build-arg BASE="$BASE" $b -f "$ROOT/Containerfile" "$ROOT" 2>&1) ||
+			{ fail container-runtime "podman build $b: $(tail -n 3 <<<"$out" | xargs)"; return; }
+	done
 	# with the runtime's default seccomp profile: refused, and the entrypoint says why
 	podman run --name "$CN" "${RT[@]}" --network=ns:/run/netns/"$N" --read-only \
 		--cap-drop=all --cap-add=bpf,perfmon,net_admin \
@@ -257,7 +263,7 @@ image_run() {
 		return
 	fi
 	# the DaemonSet's grants and limits, on the node's network (here: namespace $N); seccomp:
-	# Podman's default profile (containers-common 0.50) allows bpf(2) only with
+	# Podman's default profile (golang-github-containers-common 0.50) allows bpf(2) only with
 	# CAP_SYS_ADMIN (docs/containers.md)
 	podman run -d --name "$CN" "${RT[@]}" --network=ns:/run/netns/"$N" --read-only --memory 384m \
 		--cap-drop=all --cap-add=bpf,perfmon,net_admin --security-opt seccomp=unconfined \
@@ -290,5 +296,7 @@ else
 	t0=$SECONDS
 	image_run
 	podman rm -f "$CN" >/dev/null 2>&1
-	note "podman: $((SECONDS - t0)) s (images $BASE and $IMG kept as the build cache)"
+	# what this build superseded (untagged, no child: not the cached layers)
+	podman image prune -f --filter label=espx.build=1 >/dev/null 2>&1
+	note "podman: $((SECONDS - t0)) s (images $BASE, $IMG-build and $IMG kept as the build cache)"
 fi
