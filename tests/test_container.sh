@@ -70,13 +70,17 @@ fi
 
 need_root test_container
 T_PREFIX=ctr-
-plan 24
 CAPS=-all,+bpf,+perfmon,+net_admin	# what the DaemonSet grants
 W=$(mktemp -d /tmp/espx-ctr.XXXXXX)
 UPIDS=()
 cleanup() {
 	local p
-	for p in "${UPIDS[@]}"; do stop_or_kill "$p" 5; done
+	# a container still running: SIGTERM to its PID 1 (espx detaches), then
+	# its unshare, whose end kills what is left (--kill-child)
+	for p in "${UPIDS[@]}"; do
+		kill -TERM "$(init_of "$p")" 2>/dev/null
+		stop_or_kill "$p" 5
+	done
 	command -v podman >/dev/null && podman rm -f "ctr-$$" >/dev/null 2>&1
 	cleanup_netns
 	# the container roots were mounted in the containers' own mount namespaces
@@ -100,6 +104,7 @@ if ! ip -n "$N" xfrm policy list >/dev/null 2>&1; then
 	skip container "no XFRM netlink here (modprobe xfrm_user): espx daemon cannot run"
 	exit 0
 fi
+plan 24
 INO=$(stat -L -c %i "/run/netns/$N")
 PIN=/sys/fs/bpf/espx/net-$INO
 
@@ -109,10 +114,19 @@ container() {
 	local ns=$1 caps=$2 sysnet=$3 devs=$4 log=$5
 	shift 5
 	mkdir -p "$W/$ns"
-	nsenter --net="/run/netns/$ns" unshare --mount --pid --fork --propagation private \
+	nsenter --net="/run/netns/$ns" unshare --mount --pid --fork --kill-child --propagation private \
 		bash "$0" --in-container "$W/$ns" "$caps" "$sysnet" "$devs" "$@" >"$log" 2>&1 &
 	UPID=$!
 	UPIDS+=("$UPID")
+}
+# ctr_wait UPID: its exit status; no longer ours to stop (its pid may be reused)
+ctr_wait() {
+	local rc p keep=()
+	wait "$1"
+	rc=$?
+	for p in "${UPIDS[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+	UPIDS=("${keep[@]}")
+	return $rc
 }
 # the container's PID 1 (the entrypoint, then espx), as the host sees it
 init_of() { pgrep -P "$1" | head -n1; }
@@ -150,7 +164,7 @@ st=$(nsenter --net="/run/netns/$N" "$ESPX" status 2>&1)
 check host_status_sees_container_daemon grep -qE '^daemon: running, pid 1,' <<<"$st"
 
 kill -TERM "$C"
-wait "$U"
+ctr_wait "$U"
 check sigterm_exit_0 test $? = 0
 check sigterm_detached bash -c "! ip -n '$N' -d link show '$A' | grep -q prog/xdp && [[ -z \$(ls '$PIN/links') ]]"
 check sigterm_settings_restored test "$(knobs)/$(gso)" = "$KNOBS0/$GSO0"
@@ -169,11 +183,11 @@ else
 	fail daemon_restarts "knobs $(knobs); $(tail -n 4 "$W/node2.log" | xargs)"
 fi
 kill -KILL "$(init_of "$U")"
-wait "$U"
+ctr_wait "$U"
 # without the host's /proc/sys/net the sysctls cannot be put back: unload says
 # so, fails, and keeps the originals saved; an attach and detach restore them
 container "$N" "$CAPS" no "" "$W/unload-ro.log" unload
-wait "$UPID"
+ctr_wait "$UPID"
 rc=$?
 if ((rc != 0)) && grep -q "restoring /proc/sys/net/ipv4/conf/$A/disable_xfrm to 0: Read-only file system" "$W/unload-ro.log" &&
 	[[ -e /run/espx/net-$INO.$A.xfrm ]]; then
@@ -182,12 +196,12 @@ else
 	fail unload_without_sysctls_fails_keeps_originals "rc $rc, saved: $(ls /run/espx/net-"$INO".* 2>&1 | xargs); $(xargs <"$W/unload-ro.log")"
 fi
 container "$N" "$CAPS" yes "" "$W/attach.log" attach "$A"
-wait "$UPID"
+ctr_wait "$UPID"
 container "$N" "$CAPS" yes "" "$W/detach.log" detach "$A"
-wait "$UPID"
+ctr_wait "$UPID"
 check reattach_detach_restores_originals test "$(knobs)/$(gso)" = "$KNOBS0/$GSO0"
 container "$N" "$CAPS" yes "" "$W/unload.log" unload
-wait "$UPID"
+ctr_wait "$UPID"
 check unload_in_container_exit_0 test $? = 0
 check unload_leaves_nothing_pinned test ! -e "$PIN"
 
@@ -201,14 +215,14 @@ else fail pod_netns_starts "$(tail -n 4 "$W/pod.log" | xargs)"; fi
 check pod_netns_own_state test -e "/sys/fs/bpf/espx/net-$PINO/espx_daemon" -a "$PINO" != "$INO" -a ! -e "$PIN"
 C=$(init_of "$U")
 kill -TERM "$C"
-wait "$U"
+ctr_wait "$U"
 check pod_netns_sigterm_exit_0 test $? = 0
 container "$P" "$CAPS" yes "" "$W/unload2.log" unload
-wait "$UPID"
+ctr_wait "$UPID"
 
 # ---- refusals: a capability the manifest grants missing; /proc/sys/net not mounted ----
 container "$N" -all,+bpf,+net_admin yes "$A" "$W/noperfmon.log"
-wait "$UPID"
+ctr_wait "$UPID"
 rc=$?
 if ((rc != 0)) && grep -q 'missing capabilities' "$W/noperfmon.log" && grep -q 'CAP_PERFMON' "$W/noperfmon.log" &&
 	! grep -q 'CAP_BPF\|CAP_NET_ADMIN (' "$W/noperfmon.log" && [[ ! -e $PIN ]]; then
@@ -217,14 +231,13 @@ else
 	fail without_perfmon_refused "rc $rc, pinned: $(ls "$PIN" 2>&1 | head -n 1); $(xargs <"$W/noperfmon.log")"
 fi
 container "$N" "$CAPS" no "$A" "$W/nosysnet.log"
-wait "$UPID"
+ctr_wait "$UPID"
 rc=$?
 if ((rc != 0)) && grep -q '/proc/sys/net is read-only' "$W/nosysnet.log" && [[ $(knobs) == "$KNOBS0" ]]; then
 	pass without_sysctl_mount_refused
 else
 	fail without_sysctl_mount_refused "rc $rc, knobs $(knobs); $(xargs <"$W/nosysnet.log")"
 fi
-UPIDS=()
 
 # ---- the image under a real runtime: Podman ----
 # Options every podman command here needs on this kind of machine, not for
