@@ -30,11 +30,13 @@ lists only its own SAs, `espx status --all` in the root namespace lists
 all four; espx unloaded on the nodes leaves the pods' ESP working, and
 unloaded in the pods leaves the node tunnel working.
 
-Pod MTU: 1440, the uplink's 1500 less the node tunnel's overhead (56
-bytes), as CNIs size pod MTUs under an encapsulation: a pod that runs its
-own ESP must fit the node's tunnel, because the node's "fragmentation
-needed" about a pod's ESP packet is plaintext the pod's in policy refuses
-(XFRM refuses it too, without the icmp SA flag).
+Pod MTU: 1440, the uplink's 1500 less 60 for the node tunnel (outer IPv4
+20, ESP 8, IV 8, padding up to 3, trailer 2, ICV 16: 57), as CNIs size pod
+MTUs under an encapsulation. A pod that runs its own ESP must fit the
+node's tunnel: the node's "fragmentation needed" about a pod's ESP packet
+is plaintext that the pod's in policy refuses (plaintext-on-protected-
+selector; XFRM refuses it too, without the icmp SA flag), so with pod MTU
+1500 TCP between p1b and p2b stalls on a path MTU black hole.
 
 VARIANTS drives the run: (kind, fast). fast=True adds `espx attach VETH
 --redirect` on every node-side pod veth (the XDP redirect fast path);
