@@ -218,16 +218,29 @@ class Capture:
                                   text=True)
         self.p.stderr.readline()	# "listening on ..."
         self.dropped = None
+        Capture.live.append(self)
+
+    live = []		# started and not yet read: stop_all() ends them
 
     def packets(self):
         time.sleep(0.3)
         self.p.terminate()
         err = self.p.communicate()[1]
+        Capture.live.remove(self)
         m = re.search(r"(\d+) packets? dropped by kernel", err)
         self.dropped = int(m.group(1)) if m else -1	# -1: tcpdump did not say
         pkts = rdpcap(self.file)
         os.unlink(self.file)
         return pkts
+
+
+def stop_all():
+    """End the captures a failed check left running, remove their files."""
+    for c in list(Capture.live):
+        c.p.kill()
+        c.p.wait()
+        os.unlink(c.file)
+        Capture.live.remove(c)
 
 
 def only_esp(caps, ends, least):
@@ -448,6 +461,7 @@ def main():
             result(False, f"{kind}{'-fast' if fast else ''}-aborted",
                    f"after {done[0]} of {CHECKS} checks: {e!r}")
         finally:
+            stop_all()
             topo.close()
 
 
