@@ -14,7 +14,7 @@
 # replaces; wrong uses fail with a message that says what to do.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_fast_path
-plan 29
+plan 30
 trap finish EXIT INT TERM
 T_PREFIX=fast-
 
@@ -167,6 +167,12 @@ else fail tcp-gso-through-fast-path "out fast-path +$((o1c - o1b)) packets, +$((
 out=$(ip netns exec "$P1" ping -c 1 -t 1 -W 2 10.244.2.10 2>&1)
 if grep -qi "time to live exceeded" <<<"$out"; then pass ttl-expired-answered
 else fail ttl-expired-answered "$(tr '\n' ' ' <<<"$out")"; fi
+# too big for the tunnel: the node answers as a router, from its own address
+# (not the pod's destination's) and towards the pod
+ip -n "$P1" route flush cache	# forget the path MTU the transfers taught it
+out=$(ip netns exec "$P1" ping -M do -s 1472 -c 1 -W 2 10.244.2.10 2>&1)
+if grep -q "From 10.0.0.1 .*mtu = 14" <<<"$out"; then pass too-big-from-node
+else fail too-big-from-node "$(tr '\n' ' ' <<<"$out")"; fi
 # fail closed: without the outbound SA nothing of the pod's leaves in plaintext
 ex "$N1" state del src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x401 >/dev/null
 ip netns exec "$P1" ping -c 3 -i 0.1 -W 1 10.244.2.10 >/dev/null 2>&1

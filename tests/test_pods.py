@@ -33,10 +33,12 @@ unloaded in the pods leaves the node tunnel working.
 Pod MTU: 1440, the uplink's 1500 less 60 for the node tunnel (outer IPv4
 20, ESP 8, IV 8, padding up to 3, trailer 2, ICV 16: 57), as CNIs size pod
 MTUs under an encapsulation. A pod that runs its own ESP must fit the
-node's tunnel: the node's "fragmentation needed" about a pod's ESP packet
-is plaintext that the pod's in policy refuses (plaintext-on-protected-
-selector; XFRM refuses it too, without the icmp SA flag), so with pod MTU
-1500 TCP between p1b and p2b stalls on a path MTU black hole.
+node's tunnel: the node answers a pod's too-big ESP packet with
+"fragmentation needed" from its own address, as a router does, but that
+error quotes an ESP packet, and only the kernel's own ESP (esp4_err, with
+its copy of the SA) maps it to the flow inside; espx keeps no path MTU per
+SA, so with pod MTU 1500 TCP between p1b and p2b stalls on a path MTU
+black hole.
 
 VARIANTS drives the run: (kind, fast). fast=True adds `espx attach VETH
 --redirect` on every node-side pod veth (the pod fast path), and the same

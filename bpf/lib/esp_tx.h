@@ -558,6 +558,31 @@ static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, stru
 				  ts->h.l4_off - ts->h.l3_off : 0);
 }
 
+/* The way back to a sender whose packet was too big: the device the node
+ * would route an answer to it through, its neighbour known, and in ts->fib
+ * that answer's source address (BPF_FIB_LOOKUP_SRC) and MACs; 0 for a
+ * local sender (or one not routable that way): the answer then goes into
+ * this device's receive path. */
+static __noinline __u32 tx_too_big_route(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct bpf_fib_lookup *fib;
+
+	if (!ts)
+		return 0;
+	fib = &ts->fib;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = ts->f.family;
+	fib->ifindex = skb->ifindex;
+	if (ts->f.family == AF_INET)
+		fib->ipv4_dst = ts->f.saddr[0];
+	else
+		__builtin_memcpy(fib->ipv6_dst, ts->f.saddr, 16);
+	if (bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib->ifindex == skb->ifindex)
+		return 0;
+	return fib->ifindex;
+}
+
 /* The steps in order; the result as counters.h defines it. */
 static __always_inline int tx_steps(struct __sk_buff *skb, struct tx_scratch *ts)
 {
@@ -602,12 +627,15 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	if (r >= 0)
 		return TC_ACT_OK;
 	if (r == -ESPX_DROP_MTU && ts->too_big) {
-		/* tell the sender, from this device's receive path */
-		if (icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big)) {
+		/* tell the sender: towards it if forwarded, else from this
+		 * device's receive path (icmp.h) */
+		__u32 back = tx_too_big_route(skb, ts);
+
+		if (icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big, back ? &ts->fib : NULL)) {
 			count_reason(ESPX_DROP_INTERNAL, ESPX_DIR_OUT, 0);
 			return TC_ACT_SHOT;
 		}
-		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+		return back ? bpf_redirect(back, 0) : bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 	}
 	return TC_ACT_SHOT;
 }
