@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "csum.h"
 #include "esp_gcm.h"
+#include "fib.h"
 #include "frag.h"
 #include "lifetime.h"
 #include "parse.h"
@@ -103,17 +104,8 @@ static __always_inline __u32 rx_policy_dir(struct xdp_md *ctx, struct rx_scratch
 	struct bpf_fib_lookup *fib = &rs->fib;
 	long r;
 
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = f->family;
-	fib->ifindex = ctx->ingress_ifindex;
+	fib_prep(fib, f->family, ctx->ingress_ifindex, f->saddr, f->daddr);
 	fib->l4_protocol = f->proto;
-	if (f->family == AF_INET) {
-		fib->ipv4_src = f->saddr[0];
-		fib->ipv4_dst = f->daddr[0];
-	} else {
-		__builtin_memcpy(fib->ipv6_src, f->saddr, 16);
-		__builtin_memcpy(fib->ipv6_dst, f->daddr, 16);
-	}
 	r = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
 	/* local, forwarding off, no route: not forwarded */
 	return r == BPF_FIB_LKUP_RET_SUCCESS || r == BPF_FIB_LKUP_RET_NO_NEIGH ?

@@ -25,6 +25,7 @@
 #include "counters.h"
 #include "csum.h"
 #include "esp_gcm.h"
+#include "fib.h"
 #include "frag.h"
 #include "icmp.h"
 #include "lifetime.h"
@@ -558,6 +559,22 @@ static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, stru
 				  ts->h.l4_off - ts->h.l3_off : 0);
 }
 
+/* 3 to 5 for one packet and its SA, to leave through ifindex (0: this
+ * device). */
+static __always_inline int tx_protect(struct __sk_buff *skb, struct tx_scratch *ts,
+				      struct espx_sa *sa, __u32 ifindex)
+{
+	int r;
+
+	r = tx_layout(skb, ts, sa, ifindex);
+	if (r)
+		return r;
+	r = tx_encap(skb, ts, sa);
+	if (r)
+		return r;
+	return tx_seal(skb, ts, sa);
+}
+
 /* The way back to a sender whose packet was too big: the device the node
  * would route an answer to it through, its neighbour known, and in ts->fib
  * that answer's source address (BPF_FIB_LOOKUP_SRC) and MACs; 0 for a
@@ -570,13 +587,7 @@ static __noinline __u32 tx_too_big_route(struct __sk_buff *skb, struct tx_scratc
 	if (!ts)
 		return 0;
 	fib = &ts->fib;
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = ts->f.family;
-	fib->ifindex = skb->ifindex;
-	if (ts->f.family == AF_INET)
-		fib->ipv4_dst = ts->f.saddr[0];
-	else
-		__builtin_memcpy(fib->ipv6_dst, ts->f.saddr, 16);
+	fib_prep(fib, ts->f.family, skb->ifindex, NULL, ts->f.saddr);
 	if (bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC) != BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib->ifindex == skb->ifindex)
 		return 0;
@@ -598,13 +609,7 @@ static __always_inline int tx_steps(struct __sk_buff *skb, struct tx_scratch *ts
 	sa = sa_lookup(&ts->v.sa);
 	if (!sa)
 		return -ESPX_DROP_NO_SA_OUT;
-	r = tx_layout(skb, ts, sa, 0);
-	if (r)
-		return r;
-	r = tx_encap(skb, ts, sa);
-	if (r)
-		return r;
-	return tx_seal(skb, ts, sa);
+	return tx_protect(skb, ts, sa, 0);
 }
 
 static __always_inline int esp_tx(struct __sk_buff *skb)

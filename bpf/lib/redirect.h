@@ -77,18 +77,9 @@ static __always_inline int rx_redirect(struct xdp_md *ctx)
 		return XDP_PASS;
 	f = &rs->inner;
 	fib = &rs->fib;
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = f->family;
-	fib->ifindex = ctx->ingress_ifindex;
+	fib_prep(fib, f->family, ctx->ingress_ifindex, f->saddr, f->daddr);
 	fib->l4_protocol = f->proto;
 	fib->tot_len = rs->ih.len;	/* checked against the route's MTU */
-	if (f->family == AF_INET) {
-		fib->ipv4_src = f->saddr[0];
-		fib->ipv4_dst = f->daddr[0];
-	} else {
-		__builtin_memcpy(fib->ipv6_src, f->saddr, 16);
-		__builtin_memcpy(fib->ipv6_dst, f->daddr, 16);
-	}
 	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
 	    !bpf_map_lookup_elem(&espx_redirect, &fib->ifindex))
 		return XDP_PASS;
@@ -144,16 +135,7 @@ static __always_inline int pod_tx_steps(struct __sk_buff *skb, struct tx_scratch
 	if (r)
 		return r;
 	/* the uplink: where the SA's peer is routed, one espx is attached to */
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = sa->family;
-	fib->ifindex = skb->ifindex;
-	if (sa->family == AF_INET) {
-		fib->ipv4_src = sa->saddr[0];
-		fib->ipv4_dst = sa->daddr[0];
-	} else {
-		__builtin_memcpy(fib->ipv6_src, sa->saddr, 16);
-		__builtin_memcpy(fib->ipv6_dst, sa->daddr, 16);
-	}
+	fib_prep(fib, sa->family, skb->ifindex, sa->saddr, sa->daddr);
 	fr = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);	/* as routed in from the pod */
 	if (fr != BPF_FIB_LKUP_RET_SUCCESS && fr != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return STEP_PASS(ESPX_DROP_NONE);
@@ -173,13 +155,7 @@ static __always_inline int pod_tx_steps(struct __sk_buff *skb, struct tx_scratch
 		ts->redirect = *seg;
 		return STEP_REDIRECT;
 	}
-	r = tx_layout(skb, ts, sa, uplink);
-	if (r)
-		return r;
-	r = tx_encap(skb, ts, sa);
-	if (r)
-		return r;
-	r = tx_seal(skb, ts, sa);
+	r = tx_protect(skb, ts, sa, uplink);
 	if (r)
 		return r;
 	if (fr == BPF_FIB_LKUP_RET_SUCCESS)
