@@ -4,7 +4,8 @@
 #   make demo       the main job on its embedded default (see README)
 #   make test       install deps if needed, build, run the whole suite
 #   make vmtest     the VM suite only (tests/test_vm_*: qemu with a kernel that has ESP)
-#   make bench      crypto core (BPF_PROG_TEST_RUN), live traffic through veth, policy lookup
+#   make bench      crypto core (BPF_PROG_TEST_RUN), live traffic through veth, policy lookup,
+#                   the pod fast path against the normal path
 #                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
 #   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
 #   make deps       install build/test dependencies (Debian, root)
@@ -110,6 +111,7 @@ bench: deps all
 	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
 	$(Q)/usr/bin/python3 tests/bench/live_bench.py
 	$(Q)/usr/bin/python3 tests/bench/policy_bench.py $(POLICY_BENCH_ARGS)
+	$(Q)/usr/bin/python3 tests/bench/pods_bench.py
 	$(Q)scripts/vmtest.sh -t 300 -- tests/bench/daemon_scale.sh 10000 || echo "bench: daemon scale skipped (no VM here)"
 
 clean:

@@ -4,12 +4,14 @@
  * one header per step:
  * parse.h, selector.h, policy.h, replay.h, lifetime.h, csum.h, icmp.h,
  * esp_gcm.h (GCM over ESP), esp_rx.h (decapsulation), esp_tx.h
- * (encapsulation); counters.h says what every step returns. */
+ * (encapsulation), redirect.h (the pod fast path); counters.h says what
+ * every step returns. */
 #include "lib/compat.h"
 #include "lib/maps.h"
 #include "lib/sa_setup.h"
 #include "lib/esp_rx.h"
 #include "lib/esp_tx.h"
+#include "lib/redirect.h"
 #include <xdp/xdp_helpers.h>
 
 /* Under libxdp's dispatcher: run early, and let programs after espx see
@@ -22,13 +24,23 @@ struct {
 SEC("xdp")
 int espx_xdp_rx(struct xdp_md *ctx)
 {
-	return esp_rx(ctx);
+	int r = esp_rx(ctx);
+
+	return r == XDP_PASS ? rx_redirect(ctx) : r;
 }
 
 SEC("tc")
 int espx_tc_tx(struct __sk_buff *skb)
 {
 	return esp_tx(skb);
+}
+
+/* The pod fast path's transmit side, at tcx ingress of a pod's veth
+ * (`espx attach VETH --redirect`, bpf/lib/redirect.h). */
+SEC("tc")
+int espx_pod_tx(struct __sk_buff *skb)
+{
+	return pod_tx(skb);
 }
 
 /* Segments from the GSO segmenter's veth (user/platform/segment.h) go back out of

@@ -191,7 +191,7 @@ int t_tx(struct __sk_buff *skb)
 	}
 	if (!r && sa) {
 		o->step = 4;
-		r = tx_layout(skb, ts, sa);
+		r = tx_layout(skb, ts, sa, 0);
 		if (!r) {
 			o->step = 5;
 			r = tx_encap(skb, ts, sa);
@@ -202,7 +202,7 @@ int t_tx(struct __sk_buff *skb)
 	o->too_big = ts->too_big;
 	o->redirect = ts->redirect;
 	if (r == -ESPX_DROP_MTU && ts->too_big)
-		return icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big) ? TC_ACT_SHOT :
+		return icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big, NULL) ? TC_ACT_SHOT :
 		       TC_ACT_REDIRECT;
 	if (r == STEP_REDIRECT)
 		return TC_ACT_REDIRECT;

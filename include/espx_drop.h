@@ -17,6 +17,9 @@
  *                       (too long, or transport mode with extension headers)
  *   transition-guard    protected traffic while espx and the kernel's ESP
  *                       hand an SA over (espx_config.guard_until)
+ * and fast-path counts what the pod fast path (bpf/lib/redirect.h) took:
+ * in, decrypted packets redirected into a pod's veth; out, pod packets
+ * encrypted at the pod's veth (or sent to the segmenter) and redirected.
  * One X-macro list gives the enum and the names. Values are never renumbered:
  * retire a reason by renaming it RESERVED_n, and only append new ones. */
 #ifndef ESPX_DROP_H
@@ -52,7 +55,8 @@
 	X(IN_TMPL,	26, "inbound-template-mismatch")		\
 	X(IN_NO_POLICY,	27, "inbound-no-policy")			\
 	X(EXTHDR,	28, "ipv6-ext-header")				\
-	X(GUARD,	29, "transition-guard")
+	X(GUARD,	29, "transition-guard")				\
+	X(FAST_PATH,	30, "fast-path")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

@@ -7,14 +7,31 @@
 #  - libbpf 1.4.6 and bpftool 7.5 from bookworm-backports (tcx attach, bpf_for,
 #    kfunc prototypes in vmlinux.h). The backports mirror is derived from the
 #    machine's own apt sources; no host name is written anywhere.
-# Usage: scripts/deps.sh [--check]   (--check: only report, exit 1 if missing)
+# Usage: scripts/deps.sh [--check] [--build]
+#   --check: only report, exit 1 if missing
+#   --build: only what `make build/espx` needs (the Containerfile's build stage),
+#            not the test tools
+#   --runtime: only the shared libraries build/espx runs with (the Containerfile's
+#            runtime stage)
 set -euo pipefail
 
-PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev
-      iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
-      iperf3 xdp-tools libxdp-dev iputils-ping util-linux)
+BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev libxdp-dev)
+TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
+      iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap)
+RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
 BPO_PKGS=(libbpf-dev bpftool)
+LIBBPF=libbpf-dev	# the package whose version must be the backported one
 STAMP=/var/lib/espx/deps.v1
+CHECK=0
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+for a in "$@"; do
+	case $a in
+	--check) CHECK=1 ;;
+	--build) PKGS=("${BUILD_PKGS[@]}") ;;
+	--runtime) PKGS=("${RUNTIME_PKGS[@]}") BPO_PKGS=(libbpf1) LIBBPF=libbpf1 ;;
+	*) echo "usage: scripts/deps.sh [--check] [--build | --runtime]" >&2; exit 2 ;;
+	esac
+done
 
 have_all() {
 	local p
@@ -22,13 +39,13 @@ have_all() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || return 1
 	done
 	# backported libbpf must be the one in use (>= 1.4)
-	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev)" ge 1:1.4 || return 1
+	dpkg --compare-versions "$(dpkg-query -W -f='${Version}' "$LIBBPF")" ge 1:1.4 || return 1
 }
 
 if have_all; then
 	exit 0
 fi
-if [[ ${1:-} == --check ]]; then
+if ((CHECK)); then
 	echo "espx: build dependencies missing; run: make deps" >&2
 	exit 1
 fi

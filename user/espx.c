@@ -18,6 +18,7 @@
 #include "cmd/status.h"
 #include "common/log.h"
 #include "platform/kcheck.h"
+#include "platform/podpath.h"
 #include "platform/transition.h"
 
 #ifndef ESPX_VERSION
@@ -37,6 +38,10 @@ static void usage(FILE *f)
 		"  attach DEV [ --xdp-mode { auto | native | generic } ]\n"
 		"                              load the datapath (if needed) and attach it to DEV:\n"
 		"                              XDP on receive, tcx egress on transmit\n"
+		"  attach VETH --redirect      the pod fast path on a pod's veth (node side), once\n"
+		"                              the uplink is attached: decrypted packets go into it\n"
+		"                              from XDP, what the pod sends is encrypted at its tcx\n"
+		"                              ingress and redirected to the uplink (docs/containers.md)\n"
 		"  detach DEV                  take espx off DEV (SAs stay in the maps)\n"
 		"  status [ --all ]            devices espx is attached to, SA count, daemon heartbeat;\n"
 		"                              --all: every network namespace espx has state in\n"
@@ -69,10 +74,13 @@ static int do_attach(int argc, char **argv)
 {
 	enum espx_xdp_mode mode = ESPX_XDP_AUTO;
 	const char *dev = NULL;
-	int i;
+	int i, redirect = 0, mode_set = 0;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--xdp-mode") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--redirect")) {
+			redirect = 1;
+		} else if (!strcmp(argv[i], "--xdp-mode") && i + 1 < argc) {
+			mode_set = 1;
 			const char *m = argv[++i];
 
 			if (!strcmp(m, "auto"))
@@ -99,6 +107,12 @@ static int do_attach(int argc, char **argv)
 		pr_warn("attach: which device? usage: espx attach DEV\n");
 		return 2;
 	}
+	if (redirect && mode_set) {
+		pr_warn("attach: --redirect attaches no XDP program to %s: drop --xdp-mode\n", dev);
+		return 2;
+	}
+	if (redirect)
+		return pod_attach(dev) ? 1 : 0;
 	return espx_attach(dev, mode) ? 1 : 0;
 }
 

@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "csum.h"
 #include "esp_gcm.h"
+#include "fib.h"
 #include "frag.h"
 #include "lifetime.h"
 #include "parse.h"
@@ -52,6 +53,7 @@ struct rx_scratch {
 	__u8  encap;
 	__u8  pad_len;
 	__u8  nh;
+	__u8  fwd;		/* decrypted in tunnel mode, fwd policy passed */
 };
 
 struct {
@@ -102,17 +104,8 @@ static __always_inline __u32 rx_policy_dir(struct xdp_md *ctx, struct rx_scratch
 	struct bpf_fib_lookup *fib = &rs->fib;
 	long r;
 
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = f->family;
-	fib->ifindex = ctx->ingress_ifindex;
+	fib_prep(fib, f->family, ctx->ingress_ifindex, f->saddr, f->daddr);
 	fib->l4_protocol = f->proto;
-	if (f->family == AF_INET) {
-		fib->ipv4_src = f->saddr[0];
-		fib->ipv4_dst = f->daddr[0];
-	} else {
-		__builtin_memcpy(fib->ipv6_src, f->saddr, 16);
-		__builtin_memcpy(fib->ipv6_dst, f->daddr, 16);
-	}
 	r = bpf_fib_lookup(ctx, fib, sizeof(*fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
 	/* local, forwarding off, no route: not forwarded */
 	return r == BPF_FIB_LKUP_RET_SUCCESS || r == BPF_FIB_LKUP_RET_NO_NEIGH ?
@@ -194,6 +187,7 @@ static __noinline int rx_classify(struct xdp_md *ctx, struct rx_scratch *rs)
 		return -ESPX_DROP_INTERNAL;
 	__builtin_memset(&rs->h, 0, sizeof(rs->h));
 	__builtin_memset(&rs->key, 0, sizeof(rs->key));
+	rs->fwd = 0;
 	rs->frame_len = end - data;
 	rs->count_len = rs->frame_len;
 	if (parse_eth(data, end, &rs->h.l3_off, &rs->h.eth_proto))
@@ -453,6 +447,7 @@ static __noinline int rx_inner(struct xdp_md *ctx, struct rx_scratch *rs, const 
 	decide(h, &rs->inner, dir, PM_IN_SA, &rs->psa, &rs->v);
 	if (rs->v.action != PV_PASS)
 		return step_drop(rs->v.reason);
+	rs->fwd = dir == ESPX_POL_FWD && sa->mode == ESPX_MODE_TUNNEL;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "counters.h"
 #include "csum.h"
 #include "esp_gcm.h"
+#include "fib.h"
 #include "frag.h"
 #include "icmp.h"
 #include "lifetime.h"
@@ -61,8 +62,12 @@ struct tx_scratch {
 	struct tx_layout lo;
 	struct l3 h;
 	struct icmp_buf icmp;
+	struct bpf_fib_lookup fib;	/* the pod fast path's uplink (redirect.h) */
+	struct pol_verdict fv;		/* ... and its fwd check */
+	__u32 mtu;			/* ... bpf_check_mtu's length in/MTU out */
 	__u32 count_len;	/* the bytes a result is counted over */
 	__u32 redirect;		/* STEP_REDIRECT: the device to send it to */
+	__u8  neigh;		/* ... through bpf_redirect_neigh (redirect.h) */
 	__u32 too_big;		/* -ESPX_DROP_MTU: the MTU to tell the sender; 0: none */
 };
 
@@ -180,17 +185,18 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	return bpf_skb_store_bytes(skb, h->l4_off + csum_off, &res, 2, 0) ? -ESPX_DROP_INTERNAL : 0;
 }
 
-/* Would the packet, encapsulated, still fit the device? If not: -MTU, and
+/* Would the packet, encapsulated, still fit the device (ifindex; 0: the
+ * skb's own)? If not: -MTU, and
  * in ts->too_big the largest inner packet that fits, whatever its padding,
  * when the sender is to hear it (IPv6, or IPv4 with DF). */
 static __always_inline int tx_path_mtu(struct __sk_buff *skb, struct tx_scratch *ts,
-				       const struct espx_sa *sa)
+				       const struct espx_sa *sa, __u32 ifindex)
 {
 	const struct tx_layout *lo = &ts->lo;
 	__u32 mtu = 0, over, room;
 
 	/* + 2: the checksum-neutralizing bytes after the IP packet */
-	if (bpf_check_mtu(skb, 0, &mtu, (__s32)(lo->insert + lo->trailer_len + 2), 0) !=
+	if (bpf_check_mtu(skb, ifindex, &mtu, (__s32)(lo->insert + lo->trailer_len + 2), 0) !=
 	    BPF_MTU_CHK_RET_FRAG_NEEDED)
 		return 0;
 	over = lo->insert + sa->icv_len + 2 + 3 + 2;
@@ -203,9 +209,11 @@ static __always_inline int tx_path_mtu(struct __sk_buff *skb, struct tx_scratch 
 }
 
 /* 3. Can the SA protect this packet, where does ESP go (ts->lo), and will
- * the result fit? The L4 checksum is completed here, before the MTU check,
- * so that a "too big" answer quotes it complete. */
-static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
+ * the result fit out of ifindex (0: this device)? The L4 checksum is
+ * completed here, before the MTU check, so that a "too big" answer quotes
+ * it complete. */
+static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa,
+				__u32 ifindex)
 {
 	struct tx_layout *lo;
 	struct l3 *h;
@@ -268,7 +276,7 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	lo->spi = ts->v.sa.spi;
 	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize) */
 	lo->late = !h->frag && (h->proto == IPPROTO_TCP_ || h->proto == IPPROTO_UDP_) ? 2 : 0;
-	return tx_path_mtu(skb, ts, sa);
+	return tx_path_mtu(skb, ts, sa, ifindex);
 }
 
 /* The outer TOS / traffic class as the kernel's tunnel encapsulation sets
@@ -551,6 +559,41 @@ static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, stru
 				  ts->h.l4_off - ts->h.l3_off : 0);
 }
 
+/* 3 to 5 for one packet and its SA, to leave through ifindex (0: this
+ * device). */
+static __always_inline int tx_protect(struct __sk_buff *skb, struct tx_scratch *ts,
+				      struct espx_sa *sa, __u32 ifindex)
+{
+	int r;
+
+	r = tx_layout(skb, ts, sa, ifindex);
+	if (r)
+		return r;
+	r = tx_encap(skb, ts, sa);
+	if (r)
+		return r;
+	return tx_seal(skb, ts, sa);
+}
+
+/* The way back to a sender whose packet was too big: the device the node
+ * would route an answer to it through, its neighbour known, and in ts->fib
+ * that answer's source address (BPF_FIB_LOOKUP_SRC) and MACs; 0 for a
+ * local sender (or one not routable that way): the answer then goes into
+ * this device's receive path. */
+static __noinline __u32 tx_too_big_route(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct bpf_fib_lookup *fib;
+
+	if (!ts)
+		return 0;
+	fib = &ts->fib;
+	fib_prep(fib, ts->f.family, skb->ifindex, NULL, ts->f.saddr);
+	if (bpf_fib_lookup(skb, fib, sizeof(*fib), BPF_FIB_LOOKUP_SRC) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib->ifindex == skb->ifindex)
+		return 0;
+	return fib->ifindex;
+}
+
 /* The steps in order; the result as counters.h defines it. */
 static __always_inline int tx_steps(struct __sk_buff *skb, struct tx_scratch *ts)
 {
@@ -566,13 +609,7 @@ static __always_inline int tx_steps(struct __sk_buff *skb, struct tx_scratch *ts
 	sa = sa_lookup(&ts->v.sa);
 	if (!sa)
 		return -ESPX_DROP_NO_SA_OUT;
-	r = tx_layout(skb, ts, sa);
-	if (r)
-		return r;
-	r = tx_encap(skb, ts, sa);
-	if (r)
-		return r;
-	return tx_seal(skb, ts, sa);
+	return tx_protect(skb, ts, sa, 0);
 }
 
 static __always_inline int esp_tx(struct __sk_buff *skb)
@@ -586,6 +623,8 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
 	if (!ts)
 		return TC_ACT_OK;
+	ts->redirect = 0;
+	ts->neigh = 0;
 	r = tx_steps(skb, ts);
 	step_account(r, ESPX_DIR_OUT, ts->count_len);
 	if (r == STEP_REDIRECT)
@@ -593,12 +632,15 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	if (r >= 0)
 		return TC_ACT_OK;
 	if (r == -ESPX_DROP_MTU && ts->too_big) {
-		/* tell the sender, from this device's receive path */
-		if (icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big)) {
+		/* tell the sender: towards it if forwarded, else from this
+		 * device's receive path (icmp.h) */
+		__u32 back = tx_too_big_route(skb, ts);
+
+		if (icmp_too_big(skb, &ts->f, &ts->icmp, ts->too_big, back ? &ts->fib : NULL)) {
 			count_reason(ESPX_DROP_INTERNAL, ESPX_DIR_OUT, 0);
 			return TC_ACT_SHOT;
 		}
-		return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+		return back ? bpf_redirect(back, 0) : bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 	}
 	return TC_ACT_SHOT;
 }

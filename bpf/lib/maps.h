@@ -185,6 +185,16 @@ struct {
 	ESPX_PINNED
 } espx_seg SEC(".maps");
 
+/* The pod fast path (bpf/lib/redirect.h): pod veths (node side) that
+ * `espx attach DEV --redirect` enabled, by ifindex, as XDP redirect targets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+	ESPX_PINNED
+} espx_redirect SEC(".maps");
+
 /* The daemon's heartbeat (include/espx_daemon.h): written and read by user
  * space only, pinned here so that it lives and dies with this namespace's
  * datapath state. */

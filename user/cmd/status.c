@@ -137,6 +137,36 @@ int espx_status(int json)
 			       strcmp(now, dev) ? " (device renamed)" : "");
 		}
 	}
+	if (json) {
+		jw_arr_close(&w);
+		jw_arr_open(&w, "fast_path");
+	}
+	/* pods' veths with the fast path (podpath.h), keyed by their pod link */
+	if (d)
+		rewinddir(d);
+	while (d && (de = readdir(d))) {
+		char dev[IF_NAMESIZE + 8], kind[8], now[IF_NAMESIZE + 1] = "";
+		unsigned int ifindex = 0;
+		int pid;
+
+		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
+		    strcmp(kind, "pod"))
+			continue;
+		pid = pinned_link(dev, "pod", &ifindex);
+		if (ifindex)
+			if_indextoname(ifindex, now);
+		if (json) {
+			jw_obj_open(&w, NULL);
+			jw_str(&w, "dev", dev);
+			jw_int(&w, "ifindex", ifindex);
+			jw_str(&w, "ifname_now", now);
+			jw_int(&w, "tc_ingress_prog_id", pid);
+			jw_obj_close(&w);
+		} else {
+			printf("%s: pod fast path, tc ingress (tcx) prog %d%s\n", dev, pid,
+			       !now[0] ? " (device gone)" : strcmp(now, dev) ? " (device renamed)" : "");
+		}
+	}
 	if (d)
 		closedir(d);
 	if (json) {

@@ -52,6 +52,7 @@ static const struct espx_obj_desc espx_objs[ESPX_OBJ__COUNT] = {
 	MAP(ESPX_MAP_EVENTS, espx_events),
 	MAP(ESPX_MAP_ACQ, espx_acq),
 	MAP(ESPX_MAP_SEG, espx_seg),
+	MAP(ESPX_MAP_REDIRECT, espx_redirect),
 	MAP(ESPX_MAP_DAEMON, espx_daemon),
 	PROG(ESPX_PROG_SA_CRYPTO_INIT, espx_sa_crypto_init),
 	PROG(ESPX_PROG_SA_GHASH_INIT, espx_sa_ghash_init),
@@ -219,6 +220,14 @@ int espx_dp_anchor_link(void)
 	return err ? err : link;
 }
 
+static int access_pinned(enum espx_obj o)
+{
+	char path[400];
+
+	espx_obj_path(path, sizeof(path), o);
+	return access(path, F_OK);
+}
+
 struct espx *espx_dp_load(int links, int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -239,7 +248,13 @@ struct espx *espx_dp_load(int links, int *err)
 		bpf_program__set_autoload(skel->progs.espx_xdp_rx, false);
 		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
 		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
+		bpf_program__set_autoload(skel->progs.espx_pod_tx, false);
 	}
+	/* the kernel adds BPF_F_RDONLY_PROG to every devmap it creates (and
+	 * refuses it at creation): a pinned one is reused only if libbpf
+	 * expects the flag */
+	if (!access_pinned(ESPX_MAP_REDIRECT))
+		bpf_map__set_map_flags(skel->maps.espx_redirect, BPF_F_RDONLY_PROG);
 	bpf_program__set_autoload(skel->progs.espx_anchor, false);	/* espx_dp_anchor_link */
 	*err = espx__load(skel);
 	if (*err) {

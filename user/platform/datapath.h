@@ -31,6 +31,7 @@ enum espx_obj {
 	ESPX_MAP_EVENTS,
 	ESPX_MAP_ACQ,
 	ESPX_MAP_SEG,
+	ESPX_MAP_REDIRECT,
 	ESPX_MAP_DAEMON,
 	/* SA set-up programs, pinned under progs/ by espx_dp_load() */
 	ESPX_PROG_SA_CRYPTO_INIT,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -105,14 +106,28 @@ static const char *const xfrm_knobs[] = {
 };
 #define N_KNOBS (sizeof(xfrm_knobs) / sizeof(xfrm_knobs[0]))
 
+const char *devcfg_proc_sys_net(void)
+{
+	const char *p = getenv("ESPX_PROC_SYS_NET");
+
+	return p && p[0] == '/' ? p : "/proc/sys/net";
+}
+
+static void knob_file(char *buf, size_t n, unsigned int k, const char *ifname)
+{
+	int len = snprintf(buf, n, "%s/", devcfg_proc_sys_net());
+
+	if (len > 0 && (size_t)len < n)
+		snprintf(buf + len, n - (size_t)len, xfrm_knobs[k], ifname);
+}
+
 static int knob_io(unsigned int k, const char *ifname, int *val, int set)
 {
-	char path[160];
+	char path[320];
 	FILE *f;
 	int ok;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/");
-	snprintf(path + strlen(path), sizeof(path) - strlen(path), xfrm_knobs[k], ifname);
+	knob_file(path, sizeof(path), k, ifname);
 	f = fopen(path, set ? "we" : "re");
 	if (!f)
 		return -errno;
@@ -166,7 +181,13 @@ static int knobs_apply(const char *ifname)
 	for (k = 0; k < N_KNOBS; k++) {
 		err = knob_io(k, ifname, &one, 1);
 		if (err && err != -ENOENT) {
-			pr_warn("setting net.%s to 1: %s\n", xfrm_knobs[k], strerror(-err));
+			char file[320];
+
+			knob_file(file, sizeof(file), k, ifname);
+			pr_warn("setting %s to 1: %s%s\n", file, strerror(-err),
+				err == -EROFS ? " (a container's read-only /proc/sys: bind-mount the host's "
+						"/proc/sys/net writable and set ESPX_PROC_SYS_NET to it, "
+						"docs/containers.md)" : "");
 			return err;
 		}
 	}
@@ -177,7 +198,7 @@ static int knobs_restore(const char *ifname)
 {
 	unsigned int idx = 0, k;
 	int v, err = 0;
-	char path[256];
+	char path[256], file[320];
 	FILE *f;
 
 	knob_path(path, sizeof(path), ifname);
@@ -186,9 +207,17 @@ static int knobs_restore(const char *ifname)
 		return 0;
 	if (fscanf(f, "%u", &idx) != 1)
 		idx = 0;
-	for (k = 0; k < N_KNOBS && fscanf(f, "%d", &v) == 1; k++)
-		if (idx && idx == if_nametoindex(ifname) && v >= 0 && knob_io(k, ifname, &v, 1))
-			err = -EIO;
+	for (k = 0; k < N_KNOBS && fscanf(f, "%d", &v) == 1; k++) {
+		int e;
+
+		if (!idx || idx != if_nametoindex(ifname) || v < 0 || !(e = knob_io(k, ifname, &v, 1)))
+			continue;
+		knob_file(file, sizeof(file), k, ifname);
+		pr_warn("restoring %s to %d: %s%s\n", file, v, strerror(-e),
+			e == -EROFS ? " (a container's read-only /proc/sys: bind-mount the host's "
+				      "/proc/sys/net writable and set ESPX_PROC_SYS_NET to it)" : "");
+		err = -EIO;
+	}
 	fclose(f);
 	if (!err)
 		unlink(path);

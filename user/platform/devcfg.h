@@ -24,4 +24,12 @@ int devcfg_restore(const char *ifname);
 /* After unload: drop what is saved for devices that are gone. */
 void devcfg_forget_all(void);
 
+/* Where network sysctls are read and written: /proc/sys/net, or
+ * $ESPX_PROC_SYS_NET (an absolute path) where a container runtime mounts
+ * /proc/sys read-only and the host's /proc/sys/net is bind-mounted
+ * elsewhere, writable (docs/containers.md). A net sysctl file speaks for
+ * the network namespace of the process that opens it, whichever procfs
+ * mount it is reached through. */
+const char *devcfg_proc_sys_net(void);
+
 #endif

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The daemon's heartbeat in the espx_daemon map, and what it says (heartbeat.h). */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -103,15 +105,79 @@ __u64 hb_proc_start(pid_t pid)
 	return start;
 }
 
+/* The innermost of a /proc/PID/status "NSpid:" line's pids (the pid in the
+ * process's own PID namespace), if it has more than one (the process is in
+ * a namespace below ours); 0 otherwise. */
+static __u32 nspid_inner(pid_t pid)
+{
+	char path[64], line[256];
+	__u32 inner = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+		int n = 0;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (;;) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			inner = (__u32)v;
+			n++;
+			p = end;
+		}
+		if (n < 2)
+			inner = 0;
+		break;
+	}
+	fclose(f);
+	return inner;
+}
+
+/* A daemon in a PID namespace below ours (a container's): the heartbeat
+ * holds its pid there. Found by that pid as the last of NSpid and by its
+ * start time, which every namespace sees alike. Scans /proc: only when the
+ * pid as ours did not match. */
+static int hb_alive_below(const struct espx_daemon_hb *hb)
+{
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (!hb->proc_start || !(d = opendir("/proc")))
+		return 0;
+	while (!found && (de = readdir(d))) {
+		pid_t pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		found = nspid_inner(pid) == hb->pid && hb_proc_start(pid) == hb->proc_start;
+	}
+	closedir(d);
+	return found;
+}
+
 int hb_alive(const struct espx_daemon_hb *hb)
 {
 	__u64 start;
 
-	if (!hb->pid || (kill((pid_t)hb->pid, 0) && errno != EPERM))
+	if (!hb->pid)
 		return 0;
-	/* the pid is taken: by the daemon, or by a process that got it later */
-	start = hb_proc_start((pid_t)hb->pid);
-	return !hb->proc_start || !start || start == hb->proc_start;
+	if (!kill((pid_t)hb->pid, 0) || errno == EPERM) {
+		/* the pid is taken: by the daemon, or by a process that got it later */
+		start = hb_proc_start((pid_t)hb->pid);
+		if (!hb->proc_start || !start || start == hb->proc_start)
+			return 1;
+	}
+	return hb_alive_below(hb);
 }
 
 int hb_open(void)

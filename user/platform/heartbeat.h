@@ -44,7 +44,9 @@ int hb_stat_starttime(const char *line, __u64 *start);
 /* The start time of pid from /proc; 0 when it cannot be read. */
 __u64 hb_proc_start(pid_t pid);
 
-/* Is the process that wrote hb still there (and the same process)? */
+/* Is the process that wrote hb still there (and the same process)? Also
+ * when it runs in a PID namespace below ours (a container seen from the
+ * host), where hb->pid is its pid in that namespace. */
 int hb_alive(const struct espx_daemon_hb *hb);
 
 /* The pinned map: open it (-errno when missing), write, read. */

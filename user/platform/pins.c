@@ -172,7 +172,8 @@ int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, siz
 	const char *sep = strrchr(pin, ':');
 	size_t len, i;
 
-	if (!sep || sep == pin || (strcmp(sep + 1, "xdp") && strcmp(sep + 1, "tc")))
+	if (!sep || sep == pin || (strcmp(sep + 1, "xdp") && strcmp(sep + 1, "tc") &&
+				     strcmp(sep + 1, "pod")))
 		return -EINVAL;
 	len = (size_t)(sep - pin);
 	if (len >= n || strlen(sep + 1) >= kn)

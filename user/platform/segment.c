@@ -11,6 +11,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include "common/log.h"
+#include "platform/devcfg.h"
 #include "platform/nl.h"
 #include "platform/pins.h"
 #include "platform/segment.h"
@@ -96,10 +97,10 @@ static int link_del(const char *name)
 /* No IPv6 (no link-local address, no router solicitations) on the pair. */
 static void no_ipv6(const char *name)
 {
-	char path[128];
+	char path[320];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	snprintf(path, sizeof(path), "%s/ipv6/conf/%s/disable_ipv6", devcfg_proc_sys_net(), name);
 	f = fopen(path, "we");
 	if (f) {
 		fputs("1\n", f);

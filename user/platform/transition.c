@@ -21,6 +21,7 @@
 #include "platform/lock.h"
 #include "platform/nsstate.h"
 #include "platform/pins.h"
+#include "platform/podpath.h"
 #include "platform/segment.h"
 #include "platform/transition.h"
 #include "platform/xfrm_nl.h"
@@ -263,6 +264,9 @@ int espx_detach(const char *ifname)
 		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
 		return -ENOENT;
 	}
+	a = pod_detach(ifname);		/* a pod's veth with the fast path */
+	if (a != -ENOENT)
+		return a;
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
@@ -292,8 +296,8 @@ int espx_detach(const char *ifname)
 	split = espx_attached_count(ifname) > 0;
 	handover_give(split);
 	if (devcfg_restore(ifname))
-		pr_warn("%s's offload settings could not all be restored; see ethtool -k %s\n",
-			ifname, ifname);
+		pr_warn("%s's settings could not all be restored (above); what was not stays saved in %s\n",
+			ifname, ESPX_RUN_DIR);
 	b = espx_drop_link(tpath);
 	guard_set(cfg_fd, 0);
 	espx_dp_close(&dp);
@@ -307,16 +311,16 @@ int espx_detach(const char *ifname)
 /* Before the pins go: hand every attached device back to the kernel in
  * detach's order (guard, segmenters, numbers, the kernel's IPsec, links,
  * window), so an unload never lets the kernel reuse espx's numbers. */
-static void unload_handback(void)
+static int unload_handback(void)
 {
 	char dir[256], path[512], dev[IF_NAMESIZE + 8], kind[8];
-	int cfg_fd, n = espx_attached_count(NULL), pass;
+	int cfg_fd, n = espx_attached_count(NULL), pass, unrestored = 0;
 	struct espx_dp dp;
 	struct dirent *de;
 	DIR *d;
 
 	if (!n)
-		return;
+		return 0;
 	espx_dp_init(&dp);
 	cfg_fd = espx_dp_fd(&dp, ESPX_MAP_CONFIG);
 	guard_set(cfg_fd, 1);
@@ -334,8 +338,8 @@ static void unload_handback(void)
 				continue;
 			if (pass == 0 && if_nametoindex(dev))
 				seg_destroy(if_nametoindex(dev), -1);
-			if (pass == 1)
-				devcfg_restore(dev);
+			if (pass == 1 && devcfg_restore(dev))
+				unrestored++;
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			espx_drop_link(path);
 		}
@@ -344,11 +348,12 @@ static void unload_handback(void)
 	}
 	guard_set(cfg_fd, 0);
 	espx_dp_close(&dp);
+	return unrestored;
 }
 
 int espx_unload(void)
 {
-	int lock, err;
+	int lock, err, unrestored;
 
 	if (espx_pins_bpffs(0) || access(espx_pin_root(), F_OK)) {
 		pr_warn("espx is not loaded here (nothing in %s)\n", espx_pin_root());
@@ -357,12 +362,21 @@ int espx_unload(void)
 	lock = espx_lock();
 	if (lock < 0)
 		return -EBUSY;
-	unload_handback();
+	pod_detach_all();
+	unrestored = unload_handback();
 	err = espx_remove_all_pins();
-	devcfg_forget_all();
+	/* what could not be put back stays saved: the next attach keeps it as
+	 * the original, the detach after it restores it */
+	if (!unrestored)
+		devcfg_forget_all();
 	espx_unlock(lock);
 	if (!err)
 		printf("espx unloaded: links, programs and maps removed from %s\n",
 		       espx_pin_root());
+	if (unrestored) {
+		pr_warn("the settings of %d device(s) were not restored (above); the originals stay in %s\n",
+			unrestored, ESPX_RUN_DIR);
+		err = err ? err : -EIO;
+	}
 	return err;
 }
