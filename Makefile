@@ -5,7 +5,7 @@
 #   make test       install deps if needed, build, run the whole suite
 #   make vmtest     the VM suite only (tests/test_vm_*: qemu with a kernel that has ESP)
 #   make bench      crypto core (BPF_PROG_TEST_RUN), live traffic through veth, policy lookup,
-#                   the pod fast path against the normal path
+#                   the pod fast path against the normal path; JSON in build/bench/
 #                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
 #   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
 #   make deps       install build/test dependencies (Debian, root)
@@ -107,12 +107,16 @@ test: deps all
 vmtest: deps all
 	$(Q)tests/run.sh test_vm_
 
+# each part also writes its figures as JSON into build/bench/, to compare runs
 bench: deps all
-	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py
-	$(Q)/usr/bin/python3 tests/bench/live_bench.py
-	$(Q)/usr/bin/python3 tests/bench/policy_bench.py $(POLICY_BENCH_ARGS)
-	$(Q)/usr/bin/python3 tests/bench/pods_bench.py
-	$(Q)scripts/vmtest.sh -t 300 -- tests/bench/daemon_scale.sh 10000 || echo "bench: daemon scale skipped (no VM here)"
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py --json $(BUILD)/bench/crypto.json
+	$(Q)/usr/bin/python3 tests/bench/live_bench.py --json $(BUILD)/bench/live.json
+	$(Q)/usr/bin/python3 tests/bench/policy_bench.py --json $(BUILD)/bench/policy.json $(POLICY_BENCH_ARGS)
+	$(Q)/usr/bin/python3 tests/bench/pods_bench.py --json $(BUILD)/bench/pods.json
+	$(Q)if scripts/vmtest.sh -t 300 -- tests/bench/daemon_scale.sh 10000 >$(BUILD)/bench/daemon.txt; then \
+		cat $(BUILD)/bench/daemon.txt; sed -n 's/^json: //p' $(BUILD)/bench/daemon.txt >$(BUILD)/bench/daemon.json; \
+	else cat $(BUILD)/bench/daemon.txt; echo "bench: daemon scale skipped (no VM here)"; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -14,7 +14,9 @@ and 1400 bytes, iperf3 sends from site A to site B for a few seconds:
                           crypto harness in the same run
   ratio                   program cost / floor (aim: at most 1.25)
 The pps figures are bounded by this 2-CPU machine's veth and UDP stack, not
-by espx; the per-packet cost is what espx adds."""
+by espx; the per-packet cost is what espx adds.
+Usage: live_bench.py [--json FILE]   (the rows, with date, kernel and CPU)"""
+import argparse
 import json
 import os
 import statistics
@@ -48,7 +50,15 @@ def floor_ns(h, data_len, samples=11, repeat=300):
     return int(statistics.median(f))
 
 
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    args = ap.parse_args()
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_was = f.read().strip()
     sc = T.Scenario("bench")
@@ -111,6 +121,12 @@ def main():
                   f"{r['decap_over_floor']:>9}")
         srv.terminate()
         srv.wait()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "kernel": os.uname().release, "cpu": cpu_model(),
+                           "nproc": os.cpu_count(), "seconds": SECONDS, "repeats": REPEATS,
+                           "rows": rows}, f, indent=1)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_was)

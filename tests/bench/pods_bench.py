@@ -16,7 +16,9 @@ pod veths):
                while measuring and restored after) per packet crossed
   xdp->pod %   of the packets crossed, those node 2 redirected from XDP
                straight into the pod's veth (the fast path taken)
-Figures are medians over the rounds; ratio = fast / normal of the medians."""
+Figures are medians over the rounds; ratio = fast / normal of the medians.
+Usage: pods_bench.py [--json FILE]   (also ESPX_POD_BENCH_ROUNDS, _SECONDS)"""
+import argparse
 import json
 import os
 import statistics
@@ -115,6 +117,9 @@ def fast(nodes, on):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    args = ap.parse_args()
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_was = f.read().strip()
     nodes, pods = build()
@@ -149,9 +154,15 @@ def main():
                       f"{med[p][3]:>10.0f}")
             ratio = [med["fast"][i] / med["normal"][i] for i in range(3)]
             print(f"  {load:>9} {'ratio':>6} {ratio[0]:>9.2f} {ratio[1]:>8.2f} {ratio[2]:>7.2f}")
-            rows.append({"load": load, "normal": med["normal"], "fast": med["fast"],
-                         "ratio": ratio})
-        print(json.dumps(rows))
+            keys = ("pps", "busy_ns", "bpf_ns", "xdp_to_pod_pct")
+            rows.append({"load": load, "normal": dict(zip(keys, med["normal"])),
+                         "fast": dict(zip(keys, med["fast"])),
+                         "ratio": dict(zip(keys, ratio))})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "kernel": os.uname().release, "cpu": cpu, "nproc": os.cpu_count(),
+                           "rounds": ROUNDS, "seconds": SECONDS, "rows": rows}, f, indent=1)
     finally:
         if srv:
             srv.terminate()
