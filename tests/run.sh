@@ -10,6 +10,7 @@
 # default 1200 s); past it the test and its process group are killed, the
 # namespaces it made (espxt<pid>-*) removed, and it FAILs.
 # The runner shows a test's other output only when it fails, and ends with
+#   why: test_x.sh| FAIL check1: reason        (a few lines per failed test)
 #   failed: test_x.sh (check1, check2); ...    (only if something failed)
 #   N passed, N failed[, N skipped]
 # Usage: tests/run.sh [-v] [PATTERN...]   (PATTERN: substring of test file names)
@@ -25,6 +26,7 @@ PATTERNS=("$@")
 
 pass=0 fail=0 skip=0
 failed=()	# "test (check, check)" per failed test, for the line before the summary
+why=()		# the first reasons of each failed test, repeated at the end: CI shows only the tail
 LOG=$(mktemp -d /tmp/espx-test.XXXXXX)
 running="" stop=0
 trap 'rm -rf "$LOG"' EXIT
@@ -117,6 +119,13 @@ run_one() {
 	if ((n_fail || VERBOSE)); then
 		grep -vE '^(PASS|SKIP|PLAN) ' "$out" | sed "s/^/    $name| /"
 	fi
+	if ((n_fail)); then
+		# its first FAIL and the VM runner's verdict, if any, each cut to 240 characters
+		c=${#why[@]}
+		while IFS= read -r line; do why+=("why: $name| ${line:0:240}"); done < <(
+			{ grep -m2 '^FAIL ' "$out"; grep '^vmtest: ' "$out" | tail -n 2; } | head -n 4)
+		((${#why[@]} > c)) || why+=("why: $name| ${names[*]}: see its output above")
+	fi
 }
 
 echo "espx tests on $(uname -r)"
@@ -148,6 +157,7 @@ else
 fi
 
 if ((${#failed[@]})); then
+	((${#why[@]})) && printf '%s\n' "${why[@]}"
 	line="failed: ${failed[0]}"
 	for t in "${failed[@]:1}"; do line+="; $t"; done
 	echo "$line"

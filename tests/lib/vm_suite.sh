@@ -6,6 +6,19 @@
 # 126 with "vmtest: unavailable:": no qemu or kernel package to be had). Any other 126 (the
 # project's VM setup failed, or the guest command could not be executed) is a FAIL.
 . "$(dirname "${BASH_SOURCE[0]}")/espx_test.sh"
+# ": <the guest kernel's first complaint>" from the console, if it made one
+vm_console_says() {
+	local l
+	l=$(grep -m1 -E 'Kernel panic|BUG:|RIP:|Oops|soft lockup|hung_task|blocked for more than|int3' \
+		build/vm/console.log 2>/dev/null | tr -d '\r')
+	[[ -n $l ]] && printf ': %s' "${l:0:160}"
+}
+# the last PASS/FAIL line the guest wrote before it stopped answering
+vm_last_check() {
+	local l
+	l=$(grep -E '^(PASS|FAIL) ' build/vm/output.log 2>/dev/null | tail -n 1)
+	printf '%s' "${l:-none}"
+}
 vm_suite() {
 	local n=$1 tmo=$2 err rc last
 	shift 2
@@ -27,8 +40,10 @@ vm_suite() {
 		else
 			fail "$n" "VM setup failed: ${last#vmtest: setup failed: }"; cat "$err"; rc=1
 		fi ;;
-	124) fail "$n" "VM timed out (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
-	125) fail "$n" "VM crashed or ended without a status (console: build/vm/console.log)"; cat "$err"; rc=1 ;;
+	124) fail "$n" "VM timed out after ${tmo}s$(vm_console_says) (console: build/vm/console.log; last check reported: $(vm_last_check))"
+		cat "$err"; rc=1 ;;
+	125) fail "$n" "VM crashed or ended without a status$(vm_console_says) (console: build/vm/console.log; last check reported: $(vm_last_check))"
+		cat "$err"; rc=1 ;;
 	*) fail "$n" "guest exited $rc"; cat "$err"; rc=1 ;;
 	esac
 	rm -f "$err"
