@@ -95,8 +95,8 @@ static void paths(void)
 	size_t n = strlen(root);
 
 	/* one directory per namespace identity: its nsfs inode */
-	snprintf(want, sizeof(want), "/sys/fs/bpf/espx/net-%lu", nsstate_self_ino());
-	check(nsstate_self_ino() > 0 && !strcmp(root, want), root, "pins_root_is_netns_inode");
+	snprintf(want, sizeof(want), "/sys/fs/bpf/espx/net-%lu", espx_netns_ino());
+	check(espx_netns_ino() > 0 && !strcmp(root, want), root, "pins_root_is_netns_inode");
 	check(espx_pin_root() == root, "root not cached", "pins_root_stable");
 
 	espx_pin_path(buf, sizeof(buf), NULL, "espx_sa");

@@ -76,7 +76,7 @@ int espx_status(int json)
 	DIR *d = NULL;
 	long sas = -1;
 
-	if (!espx_pins_bpffs(0)) {
+	if (!nsstate_bpffs(0)) {
 		nsstate_warn_old();
 		sas = count_sas();
 		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
@@ -205,13 +205,13 @@ int espx_status_all(int json)
 {
 	const struct ns_entry *gone;
 	struct ns_entry *live = NULL;
-	unsigned long self = nsstate_self_ino();
+	unsigned long self = espx_netns_ino();
 	size_t nlive = 0, ngone, i;
 	struct pw p;
 	int err;
 
 	/* no bpffs: no state anywhere */
-	if (!espx_pins_bpffs(0)) {
+	if (!nsstate_bpffs(0)) {
 		nsstate_warn_old();
 		err = nsstate_list(&live, &nlive);
 		if (err) {

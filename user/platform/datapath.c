@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The datapath handle (datapath.h): the table of pinned objects, opening
- * them, loading and pinning the BPF object, removing every pin, and
- * walking the SA map. */
+/* The datapath handle (datapath.h): opening the objects of objects.h,
+ * loading and pinning the BPF object, removing every pin, and walking the
+ * SA map. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,56 +25,6 @@
 #include "platform/pins.h"
 #include "platform/sa_install.h"
 #include "platform/segment.h"
-
-struct espx_obj_desc {
-	const char *name;
-	const char *sub;	/* pin subdirectory; NULL: the pin root */
-	size_t skel_off;	/* of its struct bpf_map * or bpf_program * in struct espx */
-};
-
-/* offsetof() fails to compile if the skeleton has no such map or program */
-#define MAP(id, n)  [id] = { #n, NULL, offsetof(struct espx, maps.n) }
-#define PROG(id, n) [id] = { #n, ESPX_PIN_PROGS, offsetof(struct espx, progs.n) }
-
-static const struct espx_obj_desc espx_objs[ESPX_OBJ__COUNT] = {
-	MAP(ESPX_MAP_SA, espx_sa),
-	MAP(ESPX_MAP_SA_SETUP, espx_sa_setup),
-	MAP(ESPX_MAP_KERNEL_SA, espx_kernel_sa),
-	MAP(ESPX_MAP_SA_HWM, espx_sa_hwm),
-	MAP(ESPX_MAP_SA_SPLIT, espx_sa_split),
-	MAP(ESPX_MAP_DROPS, espx_drops),
-	MAP(ESPX_MAP_POLICY, espx_policy),
-	MAP(ESPX_MAP_POLICY_HOST, espx_policy_host),
-	MAP(ESPX_MAP_POL_LPM, espx_pol_lpm),
-	MAP(ESPX_MAP_POL_BIN, espx_pol_bin),
-	MAP(ESPX_MAP_IKE, espx_ike),
-	MAP(ESPX_MAP_CONFIG, espx_config),
-	MAP(ESPX_MAP_EVENTS, espx_events),
-	MAP(ESPX_MAP_ACQ, espx_acq),
-	MAP(ESPX_MAP_SEG, espx_seg),
-	MAP(ESPX_MAP_REDIRECT, espx_redirect),
-	MAP(ESPX_MAP_DAEMON, espx_daemon),
-	PROG(ESPX_PROG_SA_CRYPTO_INIT, espx_sa_crypto_init),
-	PROG(ESPX_PROG_SA_GHASH_INIT, espx_sa_ghash_init),
-	PROG(ESPX_PROG_SA_SYNC, espx_sa_sync),
-	/* program espx_anchor; what is pinned is its link, in the pin root */
-	[ESPX_LINK_ANCHOR] = { ESPX_PIN_ANCHOR, NULL, offsetof(struct espx, progs.espx_anchor) },
-};
-
-const char *espx_obj_name(enum espx_obj o)
-{
-	return espx_objs[o].name;
-}
-
-void espx_obj_path(char *buf, size_t n, enum espx_obj o)
-{
-	espx_pin_path(buf, n, espx_objs[o].sub, espx_objs[o].name);
-}
-
-int espx_obj_open(enum espx_obj o)
-{
-	return espx_pinned_fd(espx_objs[o].sub, espx_objs[o].name);
-}
 
 void espx_dp_init(struct espx_dp *dp)
 {
@@ -160,13 +110,13 @@ static int ensure_pin_dirs(void)
 	char progs[300], links[300];
 	int err;
 
-	err = espx_pins_bpffs(1);
+	err = nsstate_bpffs(1);
 	if (err)
 		return err;
 	espx_pin_path(progs, sizeof(progs), NULL, ESPX_PIN_PROGS);
 	espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
 	/* the anchor first: a directory without one is never taken for dead */
-	if ((err = mkdir_private(ESPX_PIN_DIR)) || (err = nsstate_prepare(espx_pin_root())) ||
+	if ((err = mkdir_private(ESPX_PIN_DIR)) || (err = nsstate_prepare(espx_pin_root(), espx_dp_anchor_link)) ||
 	    (err = mkdir_private(espx_pin_root())) || (err = mkdir_private(progs)) ||
 	    (err = mkdir_private(links)))
 		return err;
@@ -176,7 +126,7 @@ static int ensure_pin_dirs(void)
 /* Pin a set-up program, replacing an older version's pin (links hold their own program). */
 static int pin_prog(struct espx *skel, enum espx_obj o)
 {
-	struct bpf_program *prog = *(struct bpf_program **)((char *)skel + espx_objs[o].skel_off);
+	struct bpf_program *prog = espx_obj_skel(skel, o);
 	char path[256];
 
 	espx_obj_path(path, sizeof(path), o);
@@ -200,7 +150,7 @@ int espx_dp_anchor_link(void)
 		pr_warn("opening the BPF object: %s\n", strerror(-err));
 		return err;
 	}
-	anchor = *(struct bpf_program **)((char *)skel + espx_objs[ESPX_LINK_ANCHOR].skel_off);
+	anchor = espx_obj_skel(skel, ESPX_LINK_ANCHOR);
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, p == anchor);
 	bpf_object__for_each_map(m, skel->obj)
@@ -264,7 +214,7 @@ struct espx *espx_dp_load(int links, int *err)
 		goto fail;
 	}
 	for (o = 0; o < ESPX_OBJ__COUNT; o++)
-		if (espx_objs[o].sub && (*err = pin_prog(skel, (enum espx_obj)o)))
+		if (espx_obj_sub((enum espx_obj)o) && (*err = pin_prog(skel, (enum espx_obj)o)))
 			goto fail;
 	return skel;
 fail:
@@ -291,7 +241,7 @@ int espx_load(void)
 	lock = espx_load_lock();
 	if (lock < 0)
 		return lock;
-	espx_pins_bpffs(0);
+	nsstate_bpffs(0);
 	fresh = stat(espx_pin_root(), &st) != 0;
 	skel = espx_dp_load(0, &err);
 	espx__destroy(skel);
@@ -299,27 +249,6 @@ int espx_load(void)
 		espx_remove_all_pins();
 	espx_unlock(lock);
 	return err;
-}
-
-int espx_drop_link(const char *path)
-{
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		pr_warn("opening %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	/* Detach even if someone else holds the link open. */
-	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
-		pr_debug("link detach %s: %s\n", path, strerror(errno));
-	close(fd);
-	if (unlink(path)) {
-		pr_warn("removing %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	return 1;
 }
 
 /* Remove every pin in dir (links are detached first), then dir itself. */

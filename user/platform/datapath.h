@@ -1,56 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The datapath handle: every object espx pins, named once, and the code
- * that loads the BPF object, pins it and takes the pins away again.
- *
- * espx_objs[] (datapath.c) is the one table of pinned maps and set-up
- * programs; each entry is checked against the skeleton at compile time, so
- * renaming a map in bpf/ breaks the build here instead of a command at run
- * time. A struct espx_dp opens each object on first use and keeps it open
- * until espx_dp_close(), like a skeleton's skel->maps.*. Where the pins
- * live is pins.h's business. */
+/* The datapath handle: the code that loads the BPF object, pins it and
+ * takes the pins away again. A struct espx_dp opens each object of the one
+ * table (objects.h) on first use and keeps it open until espx_dp_close(),
+ * like a skeleton's skel->maps.*. Where the pins live is pins.h's business. */
 #ifndef ESPX_DATAPATH_H
 #define ESPX_DATAPATH_H
 
 #include <stddef.h>
 #include "espx_sa.h"
-
-enum espx_obj {
-	/* maps (bpf/lib/maps.h), pinned by name in the pin root */
-	ESPX_MAP_SA,
-	ESPX_MAP_SA_SETUP,
-	ESPX_MAP_KERNEL_SA,
-	ESPX_MAP_SA_HWM,
-	ESPX_MAP_SA_SPLIT,
-	ESPX_MAP_DROPS,
-	ESPX_MAP_POLICY,
-	ESPX_MAP_POLICY_HOST,
-	ESPX_MAP_POL_LPM,
-	ESPX_MAP_POL_BIN,
-	ESPX_MAP_IKE,
-	ESPX_MAP_CONFIG,
-	ESPX_MAP_EVENTS,
-	ESPX_MAP_ACQ,
-	ESPX_MAP_SEG,
-	ESPX_MAP_REDIRECT,
-	ESPX_MAP_DAEMON,
-	/* SA set-up programs, pinned under progs/ by espx_dp_load() */
-	ESPX_PROG_SA_CRYPTO_INIT,
-	ESPX_PROG_SA_GHASH_INIT,
-	ESPX_PROG_SA_SYNC,
-	/* the namespace anchor (nsstate.h): its link, pinned as <root>/anchor
-	 * by espx_dp_anchor(), before anything else */
-	ESPX_LINK_ANCHOR,
-	ESPX_OBJ__COUNT
-};
-
-/* The object's name in the BPF object and under the pin root. */
-const char *espx_obj_name(enum espx_obj o);
-/* Its pin path. */
-void espx_obj_path(char *buf, size_t n, enum espx_obj o);
-
-/* Open one object for the caller to close; -errno after saying that espx
- * is not loaded or what else went wrong. */
-int espx_obj_open(enum espx_obj o);
+#include "platform/objects.h"
 
 /* Open objects; -1 where not (yet) opened. */
 struct espx_dp {
@@ -93,8 +51,6 @@ int espx_load_lock(void);
  * itself. 0 or -errno. */
 int espx_load(void);
 
-/* Detach and unpin one pinned link; 1 if it existed, 0 if not, -errno. */
-int espx_drop_link(const char *path);
 /* Remove every pin (links detached first, the kernel's settings given back
  * on their devices), then the pin root. 0 or -errno. */
 int espx_remove_all_pins(void);

@@ -15,7 +15,7 @@
 #include "espx_common.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "platform/datapath.h"
+#include "platform/objects.h"
 #include "platform/lock.h"
 #include "platform/nsstate.h"
 #include "platform/pins.h"
@@ -24,13 +24,6 @@
 
 static struct ns_entry released[NS_MAX_RELEASED];
 static size_t nreleased;
-
-unsigned long nsstate_self_ino(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
-}
 
 long nsstate_anchor_ino(const char *dir)
 {
@@ -58,13 +51,13 @@ long nsstate_anchor_ino(const char *dir)
 /* The anchor: espx_anchor (bpf/espx.bpf.c) attached to this namespace,
  * its link pinned. Loaded on its own, because it must be pinned before
  * the datapath's load pins its first map. */
-static int make_anchor(void)
+static int make_anchor(int (*anchor_link)(void))
 {
 	char path[400];
 	int link, err = 0;
 
 	espx_obj_path(path, sizeof(path), ESPX_LINK_ANCHOR);
-	link = espx_dp_anchor_link();
+	link = anchor_link();
 	if (link < 0)
 		return link;
 	if (bpf_obj_pin(link, path)) {
@@ -336,9 +329,9 @@ int nsstate_list(struct ns_entry **out, size_t *n)
 	return walk(out, n, 1);
 }
 
-int nsstate_prepare(const char *root)
+int nsstate_prepare(const char *root, int (*anchor_link)(void))
 {
-	unsigned long self = nsstate_self_ino();
+	unsigned long self = espx_netns_ino();
 	struct ns_entry e;
 	const char *id = strrchr(root, '/') + 1;
 	long a;
@@ -366,8 +359,20 @@ int nsstate_prepare(const char *root)
 			pr_warn("cannot create %s: %s\n", root, strerror(errno));
 			return -errno;
 		}
-		return make_anchor();	/* root is espx_pin_root() */
+		return make_anchor(anchor_link);	/* root is espx_pin_root() */
 	}
 	pr_warn("%s: kept being re-created while espx released it; try again\n", root);
 	return -EAGAIN;
+}
+
+int nsstate_bpffs(int mount_it)
+{
+	static int swept;
+	int err = espx_pins_bpffs(mount_it);
+
+	if (!err && !swept) {
+		swept = 1;
+		nsstate_sweep();
+	}
+	return err;
 }

@@ -33,14 +33,13 @@ struct ns_entry {
 	long sas;			/* -1: no SA map */
 };
 
-/* This namespace's nsfs inode. */
-unsigned long nsstate_self_ino(void);
-
 /* Make sure root (this namespace's pin directory, pins.h) exists, mode
  * 0700, holding this namespace's anchor: created first, before any other
  * pin. A directory of the same name left by a dead namespace whose inode
- * this one reuses is released first. The caller holds espx_lock(). */
-int nsstate_prepare(const char *root);
+ * this one reuses is released first. anchor_link() makes the anchor's link
+ * (the datapath's espx_dp_anchor_link: the anchor is one of its programs).
+ * The caller holds espx_lock(). */
+int nsstate_prepare(const char *root, int (*anchor_link)(void));
 
 /* The inode the anchor in dir reports: its namespace's, 0 once that is
  * gone; -ENOENT if dir has no anchor, or -errno. */
@@ -50,6 +49,9 @@ long nsstate_anchor_ino(const char *dir);
  * level, one line each. Directories espx does not recognise, and the
  * layout of older espx versions, are left alone. 0 or -ENOMEM. */
 int nsstate_sweep(void);
+/* espx_pins_bpffs(), and the first time it finds bpffs in this process,
+ * nsstate_sweep(): so every command releases what dead namespaces left. */
+int nsstate_bpffs(int mount_it);
 /* Name the state of an older espx (one directory per namespace name) with
  * what to do about it; `espx attach` and `espx status` do. */
 void nsstate_warn_old(void);

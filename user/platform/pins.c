@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <bpf/bpf.h>
 #include "espx_common.h"
 #include "common/log.h"
-#include "platform/nsstate.h"
 #include "platform/pins.h"
 
 #define BPFFS		ESPX_BPFFS
@@ -87,25 +87,13 @@ static int join_mnt_ns(pid_t pid)
 	return err;
 }
 
-/* Once per process, when bpffs is found: release dead namespaces' state. */
-static int found(void)
-{
-	static int swept;
-
-	if (!swept) {
-		swept = 1;
-		nsstate_sweep();
-	}
-	return 0;
-}
-
 int espx_pins_bpffs(int mount_it)
 {
 	char path[96];
 	pid_t outer;
 
 	if (is_bpffs(BPFFS))
-		return found();
+		return 0;
 	/* `ip netns exec` runs espx with a fresh /sys and no bpffs: a bpffs
 	 * mounted there would go, with every pin, when espx exits. Use the
 	 * caller's mount namespace instead, as if espx had been run there. */
@@ -115,7 +103,7 @@ int espx_pins_bpffs(int mount_it)
 		if ((is_bpffs(path) || mount_it) && !join_mnt_ns(outer)) {
 			pr_debug("using the bpffs of PID %d's mount namespace\n", (int)outer);
 			if (is_bpffs(BPFFS))
-				return found();
+				return 0;
 		}
 	}
 	if (!mount_it)
@@ -126,7 +114,7 @@ int espx_pins_bpffs(int mount_it)
 		return -errno;
 	}
 	pr_info("mounted bpffs on %s\n", BPFFS);
-	return found();
+	return 0;
 }
 
 const char *espx_pin_root(void)
@@ -135,7 +123,7 @@ const char *espx_pin_root(void)
 
 	if (!root[0])
 		snprintf(root, sizeof(root), "%s/" ESPX_NS_DIR_PREFIX "%lu", ESPX_PIN_DIR,
-			 nsstate_self_ino());
+			 espx_netns_ino());
 	return root;
 }
 
@@ -206,4 +194,63 @@ int espx_pinned_fd(const char *sub, const char *name)
 		return err;
 	}
 	return fd;
+}
+
+unsigned long espx_netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+int espx_drop_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		pr_warn("opening %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	/* Detach even if someone else holds the link open. */
+	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+		pr_debug("link detach %s: %s\n", path, strerror(errno));
+	close(fd);
+	if (unlink(path)) {
+		pr_warn("removing %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 1;
+}
+
+int espx_attached_count(const char *except)
+{
+	char dir[320], dev[IF_NAMESIZE + 8], kind[8];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
+	d = opendir(dir);
+	while (d && (de = readdir(d)))
+		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
+		    !strcmp(kind, "tc") && (!except || strcmp(dev, except)) &&
+		    strncmp(dev, "espxs", 5))	/* not the GSO segmenters */
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int link_prog_id(int link_fd, unsigned int *ifindex)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_link_get_info_by_fd(link_fd, &info, &len))
+		return -errno;
+	if (ifindex)
+		*ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : info.tcx.ifindex;
+	return (int)info.prog_id;
 }

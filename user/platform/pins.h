@@ -30,9 +30,9 @@
  * fresh /sys without the host's bpffs; pins made in a bpffs mounted there
  * would vanish when the command exits, so espx joins the mount namespace of
  * the process that ran `ip netns exec`. With mount_it set, bpffs is mounted
- * (mode 0700) when none is there. The first call in a process also
- * releases the state of namespaces that are gone (nsstate_sweep), so every
- * command does. 0, or -ENOENT when none is mounted. */
+ * (mode 0700) when none is there. 0, or -ENOENT when none is mounted.
+ * Commands call it through nsstate_bpffs(), which also releases the state
+ * of namespaces that are gone. */
 int espx_pins_bpffs(int mount_it);
 
 /* This network namespace's pin directory (static storage). */
@@ -52,5 +52,16 @@ void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kin
 void espx_link_pin_path(char *buf, size_t n, const char *ifname, const char *kind);
 /* Inverse: device name and kind from a pin name; -EINVAL if not a link. */
 int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, size_t kn);
+
+/* This network namespace's identity: its nsfs inode (the pin root is named
+ * after it). */
+unsigned long espx_netns_ino(void);
+/* Detach and unpin one pinned link; 1 if it existed, 0 if not, -errno. */
+int espx_drop_link(const char *path);
+/* Devices espx is attached to in this namespace, not counting `except`
+ * (NULL: all); the GSO segmenters are not counted. */
+int espx_attached_count(const char *except);
+/* The program id behind a link, and its device (ifindex may be NULL). */
+int link_prog_id(int link_fd, unsigned int *ifindex);
 
 #endif

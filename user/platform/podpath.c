@@ -25,9 +25,9 @@
 #include "platform/datapath.h"
 #include "platform/lock.h"
 #include "platform/nl.h"
+#include "platform/nsstate.h"
 #include "platform/pins.h"
 #include "platform/podpath.h"
-#include "platform/transition.h"
 
 #define POD_KIND	"pod"
 
@@ -355,7 +355,7 @@ int pod_attach(const char *ifname)
 	lock = espx_load_lock();
 	if (lock < 0)
 		return lock;
-	if (espx_pins_bpffs(0) || espx_attached_count(NULL) == 0) {
+	if (nsstate_bpffs(0) || espx_attached_count(NULL) == 0) {
 		pr_warn("attach espx to the uplink first ('espx attach UPLINK'): the fast path encrypts for it\n");
 		err = -ENOENT;
 		goto out;
@@ -440,7 +440,7 @@ int pod_detach(const char *ifname)
 	int lock, err;
 
 	espx_link_pin_path(path, sizeof(path), ifname, POD_KIND);
-	if (espx_pins_bpffs(0) || stat(path, &st))
+	if (nsstate_bpffs(0) || stat(path, &st))
 		return -ENOENT;
 	lock = espx_lock();
 	if (lock < 0)

@@ -97,18 +97,6 @@ const char *xdp_mode_name(int attach_mode)
 	return "none";
 }
 
-int link_prog_id(int link_fd, unsigned int *ifindex)
-{
-	struct bpf_link_info info = { 0 };
-	__u32 len = sizeof(info);
-
-	if (bpf_link_get_info_by_fd(link_fd, &info, &len))
-		return -errno;
-	if (ifindex)
-		*ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : info.tcx.ifindex;
-	return (int)info.prog_id;
-}
-
 int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
@@ -128,7 +116,7 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		return lock;
 	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
 	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
-	espx_pins_bpffs(0);
+	nsstate_bpffs(0);
 	nsstate_warn_old();
 	if (!stat(xpath, &st) || !stat(tpath, &st)) {
 		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
@@ -233,25 +221,6 @@ out:
 	return err;
 }
 
-int espx_attached_count(const char *except)
-{
-	char dir[256], dev[IF_NAMESIZE + 8], kind[8];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
-	d = opendir(dir);
-	while (d && (de = readdir(d)))
-		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
-		    !strcmp(kind, "tc") && (!except || strcmp(dev, except)) &&
-		    strncmp(dev, "espxs", 5))	/* not the GSO segmenters */
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 int espx_detach(const char *ifname)
 {
 	char xpath[300], tpath[300];
@@ -260,7 +229,7 @@ int espx_detach(const char *ifname)
 	struct espx_dp dp;
 	struct stat st;
 
-	if (espx_pins_bpffs(0)) {
+	if (nsstate_bpffs(0)) {
 		pr_warn("espx is not attached to %s (no bpffs, nothing pinned)\n", ifname);
 		return -ENOENT;
 	}
@@ -355,7 +324,7 @@ int espx_unload(void)
 {
 	int lock, err, unrestored;
 
-	if (espx_pins_bpffs(0) || access(espx_pin_root(), F_OK)) {
+	if (nsstate_bpffs(0) || access(espx_pin_root(), F_OK)) {
 		pr_warn("espx is not loaded here (nothing in %s)\n", espx_pin_root());
 		return -ENOENT;
 	}

@@ -22,13 +22,8 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode);
 int espx_detach(const char *ifname);
 /* Detach everything and remove all pins (maps, programs, links). */
 int espx_unload(void);
-/* Devices espx is attached to in this namespace, not counting `except`
- * (NULL: all). */
-int espx_attached_count(const char *except);
 
 /* An XDP attach mode (XDP_ATTACHED_*) by name: native, generic, ... */
 const char *xdp_mode_name(int attach_mode);
-/* The program id behind a link, and its device (ifindex may be NULL). */
-int link_prog_id(int link_fd, unsigned int *ifindex);
 
 #endif

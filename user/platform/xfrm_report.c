@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include "platform/transition.h"
+#include "platform/pins.h"
 #include "espx_event.h"
 #include "common/log.h"
 #include "platform/lock.h"
