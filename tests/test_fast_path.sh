@@ -14,7 +14,7 @@
 # replaces; wrong uses fail with a message that says what to do.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_fast_path
-plan 30
+plan 32
 trap finish EXIT INT TERM
 T_PREFIX=fast-
 
@@ -210,3 +210,21 @@ else fail status-device-gone "$(ex "$N1" status)"; fi
 ip netns add "$P1" && ip -n "$P1" link set lo up && pod_up 1
 check new-pod-same-name ex "$N1" attach vp1 --redirect
 check new-pod-ping ip netns exec "$P1" ping -c 2 -i 0.2 -W 2 10.0.0.1
+
+# espx stopped between pinning the pod link and saving GRO's old value, or the
+# other way round: with only the saved record left, detach still puts GRO back
+ex "$N1" detach vp1 >/dev/null
+gro1=$(gro "$P1")
+ex "$N1" attach vp1 --redirect >/dev/null
+pin=/sys/fs/bpf/espx/net-$(stat -L -c %i /run/netns/"$N1")/links/vp1:pod
+if [[ -e $pin ]] && rm -f "$pin" && out=$(ex "$N1" detach vp1 2>&1) && [[ $(gro "$P1") == "$gro1" ]]; then
+	pass detach-saved-record-only
+else
+	fail detach-saved-record-only "pin $pin; detach said: $out; GRO $(gro "$P1"), want $gro1"
+fi
+# the same at unload
+ex "$N1" attach vp1 --redirect >/dev/null
+rm -f "$pin"
+ex "$N1" unload >/dev/null 2>&1
+[[ $(gro "$P1") == "$gro1" ]] && pass unload-saved-record-only ||
+	fail unload-saved-record-only "GRO $(gro "$P1"), want $gro1"

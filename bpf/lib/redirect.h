@@ -24,7 +24,6 @@
 #include "esp_rx.h"
 #include "esp_tx.h"
 
-#define IP_TTL_OFF	8	/* IPv4 TTL; the next byte is the protocol */
 #define IP6_HOPS_OFF	7
 
 /* Forwarding's TTL (hop limit) decrement, IPv4 checksum updated as

@@ -434,13 +434,18 @@ static int pod_off(const char *ifname, int map_fd)
 
 int pod_detach(const char *ifname)
 {
-	char path[300];
+	char path[300], saved[300];
 	struct espx_dp dp;
 	struct stat st;
 	int lock, err;
 
+	if (nsstate_bpffs(0))
+		return -ENOENT;
+	/* a saved GRO record without its pin (espx stopped between the two)
+	 * is put back too */
 	espx_link_pin_path(path, sizeof(path), ifname, POD_KIND);
-	if (nsstate_bpffs(0) || stat(path, &st))
+	saved_path(saved, sizeof(saved), ifname);
+	if (stat(path, &st) && stat(saved, &st))
 		return -ENOENT;
 	lock = espx_lock();
 	if (lock < 0)
@@ -456,9 +461,11 @@ int pod_detach(const char *ifname)
 
 void pod_detach_all(void)
 {
-	char dir[256], dev[IF_NAMESIZE + 8], kind[8];
+	char dir[256], dev[IF_NAMESIZE + 8], kind[8], prefix[96];
+	const char *root = strrchr(espx_pin_root(), '/');
 	struct espx_dp dp;
 	struct dirent *de;
+	size_t pl, nl;
 	DIR *d;
 
 	espx_pin_path(dir, sizeof(dir), ESPX_PIN_LINKS, "");
@@ -468,6 +475,20 @@ void pod_detach_all(void)
 		if (!espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) &&
 		    !strcmp(kind, POD_KIND))
 			pod_off(dev, espx_dp_try(&dp, ESPX_MAP_REDIRECT));
+	if (d)
+		closedir(d);
+	/* saved GRO records whose pin is gone (saved_path: <root>.<dev>.pod) */
+	snprintf(prefix, sizeof(prefix), "%s.", root ? root + 1 : "espx");
+	pl = strlen(prefix);
+	d = opendir(ESPX_RUN_DIR);
+	while (d && (de = readdir(d))) {
+		nl = strlen(de->d_name);
+		if (nl > pl + 4 && nl - pl - 4 < sizeof(dev) && !strncmp(de->d_name, prefix, pl) &&
+		    !strcmp(de->d_name + nl - 4, ".pod")) {
+			snprintf(dev, sizeof(dev), "%.*s", (int)(nl - pl - 4), de->d_name + pl);
+			pod_off(dev, espx_dp_try(&dp, ESPX_MAP_REDIRECT));
+		}
+	}
 	if (d)
 		closedir(d);
 	espx_dp_close(&dp);
