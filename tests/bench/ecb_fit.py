@@ -37,7 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from espx_test import Harness  # noqa: E402
+from espx_test import BUILD, Harness  # noqa: E402
 
 BLOCKS = (1, 2, 4, 8, 16, 32, 64, 89)
 PAYLOADS = (64, 512, 1400)
@@ -107,6 +107,22 @@ def pmu_cycles():
     if "not supported" in line or "not counted" in line or r.returncode:
         return "no cycles counter (perf stat -e cycles: not supported)"
     return "cycles counter present"
+
+
+def aes_probe():
+    """build/tests/aes_block_lat: one AES-128 block with AES-NI on this CPU
+    (userspace, no kernel FPU section) and the core clock from a dependent
+    add chain. Returns a dict, or None and why."""
+    tool = os.path.join(BUILD, "tests", "aes_block_lat")
+    if not os.access(tool, os.X_OK):
+        return None, f"{tool} not built (make)"
+    r = subprocess.run([tool], capture_output=True, text=True, timeout=120)
+    if r.returncode == 2:
+        return None, r.stderr.strip()
+    f = r.stdout.split()
+    if r.returncode or len(f) != 6:
+        return None, f"aes_block_lat failed: {(r.stderr or r.stdout).strip()[-200:]}"
+    return {"chain_ns": float(f[1]), "call_ns": float(f[3]), "clock_ghz": float(f[5])}, None
 
 
 def kernel_config(opt):
@@ -249,14 +265,27 @@ def main():
         print("ecb_fit: --samples must be >= 3 and --repeat >= 1", file=sys.stderr)
         return 2
 
-    model, mhz, flags = cpuinfo()
+    model, info_mhz, flags = cpuinfo()
     pmu = pmu_cycles()
+    probe, why = aes_probe()
+    # cycles: the clock measured while running (dependent adds) where the
+    # probe ran, else the MHz /proc/cpuinfo shows (nominal in many guests)
+    if probe:
+        mhz = probe["clock_ghz"] * 1000.0
+        src = (f"ns x {mhz:.0f} MHz measured by a dependent-add chain (aes_block_lat); "
+               f"/proc/cpuinfo says {info_mhz:.0f} MHz; {pmu}")
+    else:
+        mhz = info_mhz
+        src = f"ns x {mhz:.0f} MHz from /proc/cpuinfo ({pmu})" if mhz else None
     aesni_cfg = kernel_config("CONFIG_CRYPTO_AES_NI_INTEL")
     out = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
            "kernel": platform.release(), "cpu": model, "nproc": os.cpu_count(),
-           "cpu_mhz": mhz, "cpu_flags": flags, "aes_ni_exposed": "aes" in flags,
+           "cpu_mhz": info_mhz, "clock_mhz_used": mhz, "cpu_flags": flags, "aes_ni_exposed": "aes" in flags,
            "config_crypto_aes_ni_intel": aesni_cfg, "pmu": pmu,
-           "cycles_source": f"ns x {mhz:.0f} MHz from /proc/cpuinfo ({pmu})" if mhz else None,
+           "cycles_source": src,
+           "aesni_block_userspace": dict(probe, note="one AES-128 block per call, userspace: "
+                                         "no kernel_fpu_begin/end, no ecb loop") if probe else
+           {"skipped": why},
            "samples": args.samples, "repeat": args.repeat, "blocks": blocks,
            "method": "BPF_PROG_TEST_RUN, ns per run (median of samples of repeat runs); "
                      "least squares over the per-count medians: ns = a + b * blocks",
@@ -266,6 +295,12 @@ def main():
           f"({' '.join(flags) or 'none of aes/vaes/pclmulqdq'}); "
           f"CONFIG_CRYPTO_AES_NI_INTEL={aesni_cfg or 'unknown'}")
     print(f"cycles: {out['cycles_source'] or 'no clock in /proc/cpuinfo: ns only'}")
+    if probe:
+        print(f"AES-NI, one AES-128 block in userspace on this CPU: {probe['chain_ns']:.1f} ns "
+              f"({probe['chain_ns'] * mhz / 1000:.0f} cycles) chained, {probe['call_ns']:.1f} ns "
+              f"({probe['call_ns'] * mhz / 1000:.0f} cycles) one independent block per call")
+    else:
+        print(f"AES-NI block probe: skipped ({why})")
     print(f"{args.samples} samples x {args.repeat} runs per block count, counts interleaved\n")
 
     h = Harness()
