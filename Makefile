@@ -111,6 +111,7 @@ vmtest: deps all
 bench: deps all
 	$(Q)mkdir -p $(BUILD)/bench
 	$(Q)/usr/bin/python3 tests/bench/crypto_bench.py --json $(BUILD)/bench/crypto.json
+	$(Q)/usr/bin/python3 tests/bench/ecb_fit.py --json $(BUILD)/bench/ecb_fit.json
 	$(Q)/usr/bin/python3 tests/bench/live_bench.py --json $(BUILD)/bench/live.json
 	$(Q)/usr/bin/python3 tests/bench/policy_bench.py --json $(BUILD)/bench/policy.json $(POLICY_BENCH_ARGS)
 	$(Q)/usr/bin/python3 tests/bench/pods_bench.py --json $(BUILD)/bench/pods.json
