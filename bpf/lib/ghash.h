@@ -60,11 +60,13 @@ static __always_inline __u64 gh_rev64(__u64 x)
  * and over the 512-byte stack for four blocks. Here 3 instructions per
  * multiplication (load y_j, multiply, XOR) and 2 per mask. */
 #ifdef __bpf__
-#define GH_MUL(zk, yo)	"%[t] = *(u64 *)(%[y] + " #yo ")\n\t%[t] *= %[xi]\n\t%[" #zk "] ^= %[t]\n\t"
+#define GH_MUL(zk, yo)	"%[t] = *(u64 *)(%[y] + %[" #yo "])\n\t%[t] *= %[xi]\n\t%[" #zk "] ^= %[t]\n\t"
 #define GH_XI(m, za, zb, zc, zd)					\
 	"%[xi] = " #m " ll\n\t%[xi] &= %[x]\n\t"				\
-	GH_MUL(za, 0) GH_MUL(zb, 8) GH_MUL(zc, 16) GH_MUL(zd, 24)
-#define gh_bmul_raw(A0, A1, A2, A3, X, Y)					\
+	GH_MUL(za, o0) GH_MUL(zb, o1) GH_MUL(zc, o2) GH_MUL(zd, o3)
+/* y: the parts at byte offset OFF (a constant) from Y: one base register
+ * for all key words, so clang does not keep (and spill) a pointer per word */
+#define gh_bmul_raw(A0, A1, A2, A3, X, Y, OFF)					\
 do {										\
 	__u64 __xi, __t;							\
 										\
@@ -74,15 +76,20 @@ do {										\
 		     GH_XI(0x8888888888888888, z3, z0, z1, z2)			\
 		     : [z0] "+r"(A0), [z1] "+r"(A1), [z2] "+r"(A2), [z3] "+r"(A3),	\
 		       [xi] "=&r"(__xi), [t] "=&r"(__t)				\
-		     : [x] "r"(X), [y] "r"(Y)					\
+		     : [x] "r"(X), [y] "r"(Y), [o0] "i"(OFF), [o1] "i"((OFF) + 8),	\
+		       [o2] "i"((OFF) + 16), [o3] "i"((OFF) + 24)			\
 		     : "memory");						\
 } while (0)
+/* Mask each product as soon as it is done: left to itself clang sinks the
+ * masks into the reduction and keeps (spills) all 24 class sums. */
+#define GH_KEEP(v)	asm volatile("" : "+r"(v))
 #else
-#define gh_bmul_raw(z0, z1, z2, z3, x, y)					\
+#define GH_KEEP(v)	do { } while (0)
+#define gh_bmul_raw(z0, z1, z2, z3, x, y, OFF)					\
 do {										\
 	__u64 __x0 = (x) & GH_M0, __x1 = (x) & GH_M1;				\
 	__u64 __x2 = (x) & GH_M2, __x3 = (x) & GH_M3;				\
-	const __u64 *__y = (y);							\
+	const __u64 *__y = (const __u64 *)((const __u8 *)(y) + (OFF));		\
 										\
 	z0 ^= (__x0 * __y[0]) ^ (__x1 * __y[3]) ^ (__x2 * __y[2]) ^ (__x3 * __y[1]); \
 	z1 ^= (__x0 * __y[1]) ^ (__x1 * __y[0]) ^ (__x2 * __y[3]) ^ (__x3 * __y[2]); \
@@ -99,6 +106,8 @@ static __always_inline __u64 gh_mask(__u64 z0, __u64 z1, __u64 z2, __u64 z3)
 /* Partial products of a step built block by block (gcm.h's AAD and tail
  * steps, in per-CPU scratch): for each of the six Karatsuba products (lo,
  * hi, mid, and the same of the bit-reversed words) its four class sums. */
+_Static_assert(sizeof(struct espx_ghpow) == 192, "ghash_4's key offsets assume 192-byte powers");
+
 struct gh_acc {
 	__u64 z[6][4];
 };
@@ -133,7 +142,7 @@ static __always_inline void gh_acc_block(struct gh_acc *a, __u64 xh, __u64 xl,
 	for (int i = 0; i < 6; i++) {
 		__u64 z0 = a->z[i][0], z1 = a->z[i][1], z2 = a->z[i][2], z3 = a->z[i][3];
 
-		gh_bmul_raw(z0, z1, z2, z3, w[i], p->w[i]);
+		gh_bmul_raw(z0, z1, z2, z3, w[i], p, i * 32);
 		a->z[i][0] = z0;
 		a->z[i][1] = z1;
 		a->z[i][2] = z2;
@@ -206,11 +215,13 @@ static __always_inline void ghash_4(__u64 *yh, __u64 *yl, const __u64 *b,
 	for (int i = 0; i < 6; i++) {
 		__u64 z0 = 0, z1 = 0, z2 = 0, z3 = 0;
 
-		gh_bmul_raw(z0, z1, z2, z3, w[0][i], k->pow[3].w[i]);
-		gh_bmul_raw(z0, z1, z2, z3, w[1][i], k->pow[2].w[i]);
-		gh_bmul_raw(z0, z1, z2, z3, w[2][i], k->pow[1].w[i]);
-		gh_bmul_raw(z0, z1, z2, z3, w[3][i], k->pow[0].w[i]);
+		/* pow[3 - b].w[i] for block b */
+		gh_bmul_raw(z0, z1, z2, z3, w[0][i], k, 3 * 192 + i * 32);
+		gh_bmul_raw(z0, z1, z2, z3, w[1][i], k, 2 * 192 + i * 32);
+		gh_bmul_raw(z0, z1, z2, z3, w[2][i], k, 1 * 192 + i * 32);
+		gh_bmul_raw(z0, z1, z2, z3, w[3][i], k, i * 32);
 		m[i] = gh_mask(z0, z1, z2, z3);
+		GH_KEEP(m[i]);
 	}
 	gh_reduce(m, yh, yl);
 }
@@ -247,8 +258,9 @@ static __always_inline void ghash_1w(__u64 *yh, __u64 *yl, __u64 xh, __u64 xl,
 	for (int i = 0; i < 6; i++) {
 		__u64 z0 = 0, z1 = 0, z2 = 0, z3 = 0;
 
-		gh_bmul_raw(z0, z1, z2, z3, w[i], k->pow[0].w[i]);
+		gh_bmul_raw(z0, z1, z2, z3, w[i], k, i * 32);
 		m[i] = gh_mask(z0, z1, z2, z3);
+		GH_KEEP(m[i]);
 	}
 	gh_reduce(m, yh, yl);
 }
