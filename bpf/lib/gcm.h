@@ -10,8 +10,8 @@
  *
  * The data runs in bpf_loop() callbacks of 4 blocks (64 bytes) each: XOR
  * with the keystream and one aggregated GHASH step (Y = (Y^X1)*H^4 ^ .. ^
- * X4*H, a single reduction), which is what makes the constant-time GHASH
- * faster than the former tables. A callback is verified once, where unrolled
+ * X4*H, a single reduction and the four products independent, so the CPU
+ * overlaps them). A callback is verified once, where unrolled
  * or plain bounded loops over 256 blocks blow the verifier's instruction
  * budget. The AAD and the last (nblk mod 4) blocks with the length block
  * are hashed in one more aggregated step each, one block per callback of

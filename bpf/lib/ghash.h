@@ -3,7 +3,7 @@
  *
  * Why: the former 8-bit Shoup tables indexed a 4 KiB per-SA table with key-
  * and data-dependent bytes (a cache-timing channel, against espx's "constant
- * time by default") and cost ~190 cycles per block, latency bound. Here a
+ * time by default"), 4 KiB per SA. Here a
  * carry-less 64x64 multiplication is built from ordinary integer multiplies
  * of operands whose set bits are 4 apart, so carries never reach a bit that
  * is kept (BearSSL's ghash_ctmul64, by Thomas Pornin): bmul64 gives the low
@@ -18,6 +18,10 @@
  * once per group. The key side of every bmul64 is pre-split into its four
  * masked parts per SA (struct espx_ghkey: H..H^4, 768 bytes), so a block
  * costs 96 loads+multiplies+XORs and its own masking only.
+ *
+ * Cost: the 96 multiplies per block are the floor. On the 2026-12-02 bench
+ * host (docs/benchmarks.md) this is 1.1-1.3x the time of the former tables,
+ * not faster: the price of constant time and of 1496-byte SAs.
  *
  * Elements are held as two u64 words whose values are the big-endian halves
  * of the 16-byte block (hi = bytes 0..7). The arithmetic below is plain C so

@@ -159,7 +159,8 @@ def main():
                 print_ghash(gh_rows, args)
     finally:
         h.close()
-    out["ghash"] = gh_rows
+    out["ghash"] = {"per_size": gh_rows,
+                    "slope": ghash_slope(gh_rows) if len(gh_rows) > 1 else None}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
@@ -189,6 +190,22 @@ def ghash_row(size, dl, tab, ct, tab_cyc, ct_cyc, mhz):
     return row
 
 
+def ghash_slope(rows):
+    """marginal cost of a block between the smallest and largest payload
+    (the per-call cost cancels), from the medians"""
+    lo, hi = rows[0], rows[-1]
+    db = hi["blocks"] - lo["blocks"]
+    out = {"from_payload": lo["payload"], "to_payload": hi["payload"]}
+    for k in ("table", "ct"):
+        out[f"{k}_ns_per_block"] = round((hi[f"{k}_ns_per_block"] * hi["blocks"] -
+                                          lo[f"{k}_ns_per_block"] * lo["blocks"]) / db, 1)
+        if f"{k}_cycles_per_block" in hi:
+            out[f"{k}_cycles_per_block"] = round((hi[f"{k}_cycles_per_block"] * hi["blocks"] -
+                                                  lo[f"{k}_cycles_per_block"] * lo["blocks"]) / db)
+    out["table_over_ct"] = round(out["table_ns_per_block"] / out["ct_ns_per_block"], 3)
+    return out
+
+
 def print_ghash(rows, args):
     if not rows:
         return
@@ -201,6 +218,12 @@ def print_ghash(rows, args):
         print(f"  {r['payload']:>7} {r['blocks']:>6} {r['table_ns_per_block']:>9} "
               f"{r['ct_ns_per_block']:>7} {r.get('table_cycles_per_block', '-'):>9} "
               f"{r.get('ct_cycles_per_block', '-'):>7} {r['table_over_ct']:>8.2f}")
+    if len(rows) > 1:
+        m = ghash_slope(rows)
+        print(f"  {'slope':>7} {'':>6} {m['table_ns_per_block']:>9} {m['ct_ns_per_block']:>7} "
+              f"{m.get('table_cycles_per_block', '-'):>9} {m.get('ct_cycles_per_block', '-'):>7} "
+              f"{m['table_over_ct']:>8.2f}   (per extra block, {m['from_payload']} -> "
+              f"{m['to_payload']} B)")
     print()
 
 
