@@ -45,7 +45,7 @@ struct gcm_scratch {
 	__u8 aad[ESPX_GCM_MAX_AAD];
 	__u8 blk[16];					/* H, J0 derivation */
 	struct gh_acc acc;		/* gcm_ghash_cb's partial products */
-	__u64 gw[4][6];			/* ghash_4's block words */
+	__u64 gw[5][6];			/* ghash_4's block words, products */
 	struct gcm_op op;		/* ESP's request, off the 512-byte stack */
 };
 

@@ -68,7 +68,7 @@ int main(void)
 {
 	int bad1 = 0, badpow = 0, bad4 = 0, badn = 0;
 	struct espx_ghkey k;
-	__u64 wbuf[4][6];
+	__u64 wbuf[5][6];
 
 	printf("PLAN 4\n");
 	for (int r = 0; r < ROUNDS; r++) {
