@@ -31,6 +31,19 @@ struct espx_gh {
 	__u64 lo;
 };
 
+/* One power P of the GHASH key H for the constant-time GHASH of
+ * bpf/lib/ghash.h: the words P.lo, P.hi, P.lo ^ P.hi and their bit
+ * reversals, each split into its parts masked with 0x1111.., 0x2222..,
+ * 0x4444.., 0x8888.. (192 bytes). */
+struct espx_ghpow {
+	__u64 w[6][4];
+};
+
+/* H, H^2, H^3, H^4 (pow[i] = H^(i+1)): four blocks per reduction. */
+struct espx_ghkey {
+	struct espx_ghpow pow[4];
+};
+
 /* An XFRM selector (struct xfrm_selector): which inner packets an SA or a
  * policy covers. Addresses and ports in network order; a prefix length of 0
  * and a port mask of 0 match anything, proto 0 matches any protocol. */
@@ -73,7 +86,7 @@ enum espx_mode {
 #define ESPX_SA_F_DONT_ENCAP_DSCP (1U << 5)	/* XFRM_SA_XFLAG_DONT_ENCAP_DSCP: outer DSCP 0 */
 #define ESPX_SA_F_SOFT_SENT	(1U << 8)	/* soft limit event sent (set by BPF) */
 #define ESPX_SA_F_HARD_SENT	(1U << 9)	/* hard limit reached: SA unusable (set by BPF) */
-#define ESPX_SA_F_READY		(1U << 31)	/* crypto context and GHASH table built */
+#define ESPX_SA_F_READY		(1U << 31)	/* crypto context and GHASH key built */
 
 /* The SA, keyed like xfrm_state by (daddr, SPI, family).
  * User space writes the configuration part when it installs the SA and never
@@ -111,9 +124,10 @@ struct espx_sa {
 	__u64 replay_drops;			/* xfrm_stats.replay */
 	__u64 integrity_failed;			/* xfrm_stats.integrity_failed */
 
-	/* Shoup 8-bit table of H = AES_K(0^128): htab[b] = b * H (4 KiB).
-	 * Built by the espx_sa_ghash_init program, never by user space. */
-	struct espx_gh htab[256];
+	/* GHASH key H = AES_K(0^128) and its powers, pre-split for the
+	 * constant-time multiplication (768 bytes). Built by the
+	 * espx_sa_ghash_init program, never by user space. */
+	struct espx_ghkey ghkey;
 };
 
 /* Input of espx_sa_sync (syscall program, passed as its context): when espx

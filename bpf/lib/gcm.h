@@ -5,12 +5,19 @@
  * so GCM is assembled here: the counter blocks J0, J0+1, ... are written to
  * per-CPU scratch and encrypted with ONE bpf_crypto_encrypt() call on an
  * ecb(aes) context (a kfunc call costs ~200 ns, one per block would dominate),
- * the keystream is XORed into the data and GHASH runs over AAD, ciphertext and
- * the length block with the SA's 8-bit table.
+ * the keystream is XORed into the data and GHASH (ghash.h, constant time)
+ * runs over AAD, ciphertext and the length block.
  *
- * Per-block work runs in bpf_loop() callbacks: the callback is verified once,
- * where unrolled or plain bounded loops over 256 blocks blow the verifier's
- * instruction budget. */
+ * The data runs in bpf_loop() callbacks of 4 blocks (64 bytes) each: XOR
+ * with the keystream and one aggregated GHASH step (Y = (Y^X1)*H^4 ^ .. ^
+ * X4*H, a single reduction and the four products independent, so the CPU
+ * overlaps them). A callback is verified once, where unrolled
+ * or plain bounded loops over 256 blocks blow the verifier's instruction
+ * budget. The AAD and the last (nblk mod 4) blocks with the length block
+ * are hashed in one more aggregated step each, one block per callback of
+ * gcm_ghash_cb. The bytes after the data in the last partial block are made
+ * zero in both the data and the keystream first, so no block is masked
+ * inside the loops. */
 #ifndef ESPX_BPF_GCM_H
 #define ESPX_BPF_GCM_H
 
@@ -33,9 +40,12 @@ struct gcm_op {
 
 struct gcm_scratch {
 	__u8 ctr[(ESPX_GCM_MAX_BLOCKS + 1) * 16];	/* J0.. then E_K(J0..) */
-	__u8 buf[ESPX_GCM_MAX_DATA];			/* data being transformed */
+	__u8 buf[ESPX_GCM_MAX_DATA + 16];		/* data being transformed,
+							 * then the length block */
 	__u8 aad[ESPX_GCM_MAX_AAD];
 	__u8 blk[16];					/* H, J0 derivation */
+	struct gh_acc acc;		/* gcm_ghash_cb's partial products */
+	__u64 gw[5][6];			/* ghash_4's block words, products */
 	struct gcm_op op;		/* ESP's request, off the 512-byte stack */
 };
 
@@ -53,9 +63,11 @@ struct gcm_loop {
 	__u32 j0w1;		/* J0 bytes 8..11 (raw) */
 	__u32 ctr0;		/* J0 counter word, host order */
 	__u32 len;		/* data bytes */
+	__u32 gh_off;		/* gcm_ghash_cb: first block, offset in *s */
+	__u32 gh_n;		/* gcm_ghash_cb: blocks in this step, 1..4 */
 	__u32 pad;
 	struct gcm_scratch *s;
-	const struct espx_gh *htab;
+	const struct espx_ghkey *key;
 };
 
 static __always_inline struct gcm_scratch *gcm_scratch(void)
@@ -93,48 +105,88 @@ static __always_inline void gcm_mask_tail(__u64 *w0, __u64 *w1, __u32 r)
 	}
 }
 
-/* Encrypt: C_i = P_i ^ E_K(J0 + 1 + i), then GHASH the (masked) C_i. */
-static int gcm_enc_cb(__u32 i, void *data)
+/* One block of an aggregated GHASH step over gh_n blocks at gh_off: block
+ * j is multiplied by H^(gh_n - j), the state Y folded into block 0, and the
+ * partial products summed in s->acc (gcm_ghash_run reduces them). */
+static int gcm_ghash_cb(__u32 j, void *data)
 {
 	struct gcm_loop *c = data;
-	__u64 *b, *ks, w0, w1;
-	__u32 rem;
+	const __u64 *b;
+	__u32 off = c->gh_off + j * 16;
 
-	if (i >= ESPX_GCM_MAX_BLOCKS)
+	if (j >= 4 || off > sizeof(struct gcm_scratch) - 16)
 		return 1;
-	b = (__u64 *)&c->s->buf[i * 16];
-	ks = (__u64 *)&c->s->ctr[16 + i * 16];
-	w0 = b[0] ^ ks[0];
-	w1 = b[1] ^ ks[1];
-	rem = c->len - i * 16;
-	if (rem < 16)
-		gcm_mask_tail(&w0, &w1, rem);
-	b[0] = w0;
-	b[1] = w1;
-	ghash_block(&c->yh, &c->yl, w0, w1, c->htab);
+	b = (const __u64 *)((__u8 *)c->s + off);
+	gh_acc_block(&c->s->acc, GH_HI(b) ^ c->yh, GH_LO(b) ^ c->yl,
+		     &c->key->pow[(c->gh_n - 1 - j) & 3]);
+	c->yh = 0;
+	c->yl = 0;
 	return 0;
 }
 
-/* Decrypt: GHASH the (masked) C_i, then P_i = C_i ^ E_K(J0 + 1 + i). */
-static int gcm_dec_cb(__u32 i, void *data)
+/* Y = (Y ^ X1) * H^n ^ ... ^ Xn * H over n = 0..4 blocks at byte `off` of
+ * the scratch. */
+static __always_inline void gcm_ghash_run(struct gcm_loop *lc, __u32 off, __u32 n)
+{
+	if (!n)
+		return;
+	gh_acc_zero(&lc->s->acc);
+	lc->gh_off = off;
+	lc->gh_n = n;
+	bpf_loop(n, gcm_ghash_cb, lc, 0);
+	gh_acc_reduce(&lc->s->acc, &lc->yh, &lc->yl);
+}
+
+/* Encrypt 4 blocks: C_i = P_i ^ E_K(J0 + 1 + i), then GHASH the four C_i
+ * in one aggregated step. */
+static int gcm_enc4_cb(__u32 i, void *data)
 {
 	struct gcm_loop *c = data;
-	__u64 *b, *ks, w0, w1;
-	__u32 rem;
+	__u64 *b, *ks;
 
-	if (i >= ESPX_GCM_MAX_BLOCKS)
+	if (i >= ESPX_GCM_MAX_BLOCKS / 4)
 		return 1;
-	b = (__u64 *)&c->s->buf[i * 16];
-	ks = (__u64 *)&c->s->ctr[16 + i * 16];
-	w0 = b[0];
-	w1 = b[1];
-	rem = c->len - i * 16;
-	if (rem < 16)
-		gcm_mask_tail(&w0, &w1, rem);
-	ghash_block(&c->yh, &c->yl, w0, w1, c->htab);
-	b[0] = w0 ^ ks[0];
-	b[1] = w1 ^ ks[1];
+	b = (__u64 *)&c->s->buf[i * 64];
+	ks = (__u64 *)&c->s->ctr[16 + i * 64];
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		b[j] ^= ks[j];
+	ghash_4(&c->yh, &c->yl, b, c->key, c->s->gw);
 	return 0;
+}
+
+/* Decrypt 4 blocks: GHASH the four C_i, then P_i = C_i ^ E_K(J0 + 1 + i). */
+static int gcm_dec4_cb(__u32 i, void *data)
+{
+	struct gcm_loop *c = data;
+	__u64 *b, *ks;
+
+	if (i >= ESPX_GCM_MAX_BLOCKS / 4)
+		return 1;
+	b = (__u64 *)&c->s->buf[i * 64];
+	ks = (__u64 *)&c->s->ctr[16 + i * 64];
+	ghash_4(&c->yh, &c->yl, b, c->key, c->s->gw);
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		b[j] ^= ks[j];
+	return 0;
+}
+
+/* XOR the keystream into the r = 0..3 data blocks from block `first`. */
+static __always_inline void gcm_xor_tail(struct gcm_scratch *s, __u32 first, __u32 r)
+{
+#pragma unroll
+	for (__u32 j = 0; j < 3; j++) {
+		/* first + j < nblk <= 256: the mask only shows the verifier */
+		__u32 k = (first + j) & (ESPX_GCM_MAX_BLOCKS - 1);
+		__u64 *b = (__u64 *)&s->buf[k * 16];
+		__u64 *ks = (__u64 *)&s->ctr[16 + k * 16];
+
+		if (j < r) {
+			b[0] ^= ks[0];
+			b[1] ^= ks[1];
+		}
+	}
 }
 
 /* Keystream for `nblk` data blocks plus E_K(J0), in one kfunc call. */
@@ -155,7 +207,7 @@ static __always_inline int gcm_keystream(struct bpf_crypto_ctx *ctx, struct gcm_
 	return 0;
 }
 
-/* GHASH over up to two AAD blocks, zero padded; straight-line code. */
+/* GHASH over up to two AAD blocks, zero padded, in one aggregated step. */
 static __always_inline void gcm_hash_aad(struct gcm_loop *lc, const struct gcm_op *op)
 {
 	struct gcm_scratch *s = lc->s;
@@ -166,16 +218,12 @@ static __always_inline void gcm_hash_aad(struct gcm_loop *lc, const struct gcm_o
 	if (alen > ESPX_GCM_MAX_AAD)
 		alen = ESPX_GCM_MAX_AAD;
 	__builtin_memcpy(s->aad, op->aad, ESPX_GCM_MAX_AAD);
-	if (alen < 16)
+	if (alen < 16) {
 		gcm_mask_tail((__u64 *)&s->aad[0], (__u64 *)&s->aad[8], alen);
-	ghash_block(&lc->yh, &lc->yl, *(__u64 *)&s->aad[0], *(__u64 *)&s->aad[8], lc->htab);
-	if (alen > 16) {
-		__u64 w0 = *(__u64 *)&s->aad[16], w1 = *(__u64 *)&s->aad[24];
-
-		if (alen < 32)
-			gcm_mask_tail(&w0, &w1, alen - 16);
-		ghash_block(&lc->yh, &lc->yl, w0, w1, lc->htab);
+	} else if (alen < 32) {
+		gcm_mask_tail((__u64 *)&s->aad[16], (__u64 *)&s->aad[24], alen - 16);
 	}
+	gcm_ghash_run(lc, offsetof(struct gcm_scratch, aad), alen > 16 ? 2 : 1);
 }
 
 /* Seal (decrypt == 0) or open (decrypt == 1) op->data_len bytes of the packet
@@ -187,8 +235,8 @@ static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_c
 {
 	struct gcm_scratch *s = gcm_scratch();
 	struct gcm_loop lc;
-	__u32 len = op->data_len, nblk, icv_len = op->icv_len;
-	__u64 tag[2], icv[2], diff;
+	__u32 len = op->data_len, nblk, icv_len = op->icv_len, rem, r, first;
+	__u64 tag[2], icv[2], diff, *lb;
 	int err;
 
 	if (!s)
@@ -207,19 +255,39 @@ static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_c
 	lc.ctr0 = bpf_ntohl((__u32)(op->j0[1] >> 32));
 	lc.len = len;
 	lc.s = s;
-	lc.htab = sa->htab;
+	lc.key = &sa->ghkey;
 
 	err = gcm_keystream(ctx, &lc, nblk);
 	if (err)
 		return err;
 	gcm_hash_aad(&lc, op);
+	rem = len & 15;
+	if (rem) {
+		/* zero the bytes after the data in its last block, in the
+		 * data and in the keystream, so ciphertext blocks are
+		 * zero padded as GHASH wants them */
+		__u32 last = (nblk - 1) & (ESPX_GCM_MAX_BLOCKS - 1);
+
+		*(__u64 *)&s->buf[last * 16] = 0;
+		*(__u64 *)&s->buf[last * 16 + 8] = 0;
+		gcm_mask_tail((__u64 *)&s->ctr[16 + last * 16],
+			      (__u64 *)&s->ctr[16 + last * 16 + 8], rem);
+	}
 	if (len && bpf_dynptr_read(s->buf, len, pkt, op->data_off, 0))
 		return -ESPX_EINVAL;
-	bpf_loop(nblk, decrypt ? gcm_dec_cb : gcm_enc_cb, &lc, 0);
-	/* length block: bit lengths of AAD and data */
-	lc.yh ^= (__u64)op->aad_len * 8;
-	lc.yl ^= (__u64)len * 8;
-	ghash_mul(&lc.yh, &lc.yl, lc.htab);
+	bpf_loop(nblk / 4, decrypt ? gcm_dec4_cb : gcm_enc4_cb, &lc, 0);
+	/* the last nblk mod 4 blocks and the length block (bit lengths of
+	 * AAD and data), hashed in one step */
+	r = nblk & 3;
+	first = nblk - r;
+	if (!decrypt)
+		gcm_xor_tail(s, first, r);
+	lb = (__u64 *)&s->buf[nblk * 16];
+	lb[0] = bswap64((__u64)op->aad_len * 8);
+	lb[1] = bswap64((__u64)len * 8);
+	gcm_ghash_run(&lc, offsetof(struct gcm_scratch, buf) + first * 16, r + 1);
+	if (decrypt)
+		gcm_xor_tail(s, first, r);
 	/* T = GHASH ^ E_K(J0) */
 	tag[0] = bswap64(lc.yh) ^ *(__u64 *)&s->ctr[0];
 	tag[1] = bswap64(lc.yl) ^ *(__u64 *)&s->ctr[8];

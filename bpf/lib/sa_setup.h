@@ -4,7 +4,8 @@
  *  1. espx_sa_crypto_init (syscall): create the ecb(aes) context and park it
  *     in the SA as a referenced kptr. Only syscall programs may create
  *     contexts.
- *  2. espx_sa_ghash_init (tc): H = AES_K(0^128) and the 8-bit GHASH table.
+ *  2. espx_sa_ghash_init (tc): H = AES_K(0^128) and the GHASH key: H..H^4
+ *     pre-split for the constant-time GHASH (ghash.h).
  *     bpf_crypto_encrypt is not callable from syscall programs, hence a tc
  *     program run on a dummy packet.
  * A context is released by the kernel when its SA's map element goes. */
@@ -79,7 +80,7 @@ int espx_sa_ghash_init(struct __sk_buff *skb)
 		req->err = -ESPX_EIO;
 		return 0;
 	}
-	ghash_table_init(sa->htab, s->blk);
+	ghash_key_init(&sa->ghkey, s->blk);
 	__builtin_memset(s->blk, 0, sizeof(s->blk));	/* H is key material */
 	__sync_fetch_and_or(&sa->flags, ESPX_SA_F_READY);
 	req->err = 0;

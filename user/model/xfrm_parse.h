@@ -23,7 +23,7 @@ struct xp_err {
 	char msg[256];
 };
 
-/* `state add`: the map key and value (ctx, htab and the state part left
+/* `state add`: the map key and value (ctx, ghkey and the state part left
  * zero; add_time is for the caller to set) and the AES key. aes_key is
  * secret: wipe the whole struct with xp_state_wipe() when done. */
 struct xp_state {

@@ -120,7 +120,7 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 	val.ctx = 0;
 	val.flags &= ~ESPX_SA_F_READY;
 	val.key_len = (uint8_t)key_len;
-	memset(val.htab, 0, sizeof(val.htab));
+	memset(&val.ghkey, 0, sizeof(val.ghkey));
 	if (bpf_map_update_elem(fds->sa_map, key, &val, replace ? BPF_ANY : BPF_NOEXIST)) {
 		err = -errno;
 		if (err == -EEXIST)

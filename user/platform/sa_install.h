@@ -27,7 +27,7 @@ struct espx_sa_fds {
  * 0 or -errno; a missing map (fd <= 0) is 0. */
 int espx_hwm_note(int hwm_fd, const struct espx_sa_key *key, __u64 oseq);
 
-/* Install `sa` (its ctx and htab are ignored) under `key` with AES key
+/* Install `sa` (its ctx and ghkey are ignored) under `key` with AES key
  * aes_key (16, 24 or 32 bytes; the RFC 4106 salt is already in sa->salt).
  * replace: allow replacing an existing entry (its old context is released).
  * Returns 0 or -errno after printing one message naming the failing step. */
