@@ -75,8 +75,8 @@ static ssize_t recv_kernel(struct nl *x, void *buf, size_t n, int flags)
 	}
 }
 
-static int run_msgs(struct nl *x, const void *buf, size_t len, unsigned int seq,
-		    nl_cb cb, void *data, int *done, int *intr)
+int nl_run_msgs(const void *buf, size_t len, unsigned int seq, nl_cb cb, void *data,
+		int *done, int *intr)
 {
 	const struct nlmsghdr *nlh = buf;
 	int n = (int)len, err;
@@ -106,7 +106,6 @@ static int run_msgs(struct nl *x, const void *buf, size_t len, unsigned int seq,
 			}
 		}
 	}
-	(void)x;
 	return 0;
 }
 
@@ -124,7 +123,7 @@ static int send_recv(struct nl *x, struct nlmsghdr *nlh, nl_cb cb, void *data, i
 		n = recv_kernel(x, buf, sizeof(buf), 0);
 		if (n < 0)
 			return (int)n;
-		r = run_msgs(x, buf, (size_t)n, x->seq, cb, data, &done, &intr);
+		r = nl_run_msgs(buf, (size_t)n, x->seq, cb, data, &done, &intr);
 		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (r && !err)
 			err = r;	/* keep reading to the end of a dump */
@@ -170,7 +169,7 @@ int nl_drain(struct nl *x, nl_cb cb, void *data)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		err = run_msgs(x, buf, (size_t)n, 0, cb, data, &done, &intr);
+		err = nl_run_msgs(buf, (size_t)n, 0, cb, data, &done, &intr);
 		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (err < 0)
 			return err;

@@ -463,15 +463,14 @@ static void sa_id_put(struct xfrm_usersa_id *id, const struct espx_sa_key *key)
 	id->proto = IPPROTO_ESP;
 }
 
-static int ae_cb(const struct nlmsghdr *nlh, void *data)
+int xnl_ae_decode(const struct nlmsghdr *nlh, struct xnl_ae *ae)
 {
 	const struct xfrm_lifetime_cur *lt;
-	struct xnl_ae *ae = data;
 	struct attrs t;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWAE ||
 	    parse_attrs(nlh, sizeof(struct xfrm_aevent_id), &t))
-		return 0;
+		return -EINVAL;
 	replay_decode(&t, ae);
 	ae->valid = 1;
 	lt = attr_data(&t, XFRMA_LTIME_VAL, sizeof(*lt));
@@ -481,7 +480,12 @@ static int ae_cb(const struct nlmsghdr *nlh, void *data)
 		ae->add_time = lt->add_time;
 		ae->use_time = lt->use_time;
 	}
-	return 1;
+	return 0;
+}
+
+static int ae_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return xnl_ae_decode(nlh, data) ? 0 : 1;
 }
 
 int xnl_getae(struct nl *x, const struct espx_sa_key *key, struct xnl_ae *ae)
