@@ -74,6 +74,10 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdr, struct attrs *t)
 	return mnl_attr_parse(nlh, (unsigned int)hdr, attr_cb, t) < 0 ? -EINVAL : 0;
 }
 
+/* Netlink aligns messages and attributes to 4 bytes only, so a struct
+ * with 64-bit members (xfrm_usersa_info, xfrm_userpolicy_info,
+ * xfrm_lifetime_cur) may sit at an address its type does not allow: such
+ * structs are copied out (memcpy) before their fields are read. */
 static const void *attr_data(const struct attrs *t, int type, size_t min)
 {
 	const struct nlattr *a = t->a[type];
@@ -212,7 +216,8 @@ static void sa_flags_decode(struct xnl_sa *s, __u8 flags, const __u32 *extra)
 
 int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 {
-	const struct xfrm_usersa_info *p = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_usersa_info pc;	/* aligned copy */
+	const struct xfrm_usersa_info *p = &pc;
 	const struct xfrm_algo_aead *aead;
 	const struct xfrm_encap_tmpl *enc;
 	struct espx_sa *sa = &s->sa;
@@ -223,6 +228,7 @@ int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 	memset(s, 0, sizeof(*s));
 	if (parse_attrs(nlh, sizeof(*p), &t))
 		return -EINVAL;
+	memcpy(&pc, mnl_nlmsg_get_payload(nlh), sizeof(pc));
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return -EINVAL;
 	s->proto = p->id.proto;
@@ -364,7 +370,8 @@ int xnl_sa_id_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, uint8_
 
 int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 {
-	const struct xfrm_userpolicy_info *u = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_userpolicy_info uc;	/* aligned copy */
+	const struct xfrm_userpolicy_info *u = &uc;
 	const struct xfrm_userpolicy_type *pt;
 	const struct xfrm_user_tmpl *tm;
 	struct espx_policy *pol = &p->pol;
@@ -374,6 +381,7 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 	memset(p, 0, sizeof(*p));
 	if (parse_attrs(nlh, sizeof(*u), &t))
 		return -EINVAL;
+	memcpy(&uc, mnl_nlmsg_get_payload(nlh), sizeof(uc));
 	if (u->dir >= XFRM_POLICY_MAX) {	/* a socket's own policy */
 		p->skip = 1;
 		return 0;
@@ -465,7 +473,7 @@ static void sa_id_put(struct xfrm_usersa_id *id, const struct espx_sa_key *key)
 
 int xnl_ae_decode(const struct nlmsghdr *nlh, struct xnl_ae *ae)
 {
-	const struct xfrm_lifetime_cur *lt;
+	struct xfrm_lifetime_cur lt;
 	struct attrs t;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWAE ||
@@ -473,12 +481,12 @@ int xnl_ae_decode(const struct nlmsghdr *nlh, struct xnl_ae *ae)
 		return -EINVAL;
 	replay_decode(&t, ae);
 	ae->valid = 1;
-	lt = attr_data(&t, XFRMA_LTIME_VAL, sizeof(*lt));
-	if (lt) {
-		ae->bytes = lt->bytes;
-		ae->packets = lt->packets;
-		ae->add_time = lt->add_time;
-		ae->use_time = lt->use_time;
+	if (attr_data(&t, XFRMA_LTIME_VAL, sizeof(lt))) {
+		memcpy(&lt, mnl_attr_get_payload(t.a[XFRMA_LTIME_VAL]), sizeof(lt));
+		ae->bytes = lt.bytes;
+		ae->packets = lt.packets;
+		ae->add_time = lt.add_time;
+		ae->use_time = lt.use_time;
 	}
 	return 0;
 }
@@ -674,11 +682,14 @@ int xnl_acquire(struct nl *x, const struct espx_acquire_event *ev)
 
 int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *hard)
 {
-	const struct xfrm_user_expire *ue = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_user_expire uec;	/* aligned copy */
+	const struct xfrm_user_expire *ue = &uec;
 
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ue)) ||
-	    (ue->state.family != AF_INET && ue->state.family != AF_INET6))
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ue)))
+		return -EINVAL;
+	memcpy(&uec, mnl_nlmsg_get_payload(nlh), sizeof(uec));
+	if (ue->state.family != AF_INET && ue->state.family != AF_INET6)
 		return -EINVAL;
 	memset(key, 0, sizeof(*key));
 	key->family = (__u8)ue->state.family;
@@ -691,11 +702,13 @@ int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *
 int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,
 			 struct espx_sel *sel, int *hard)
 {
-	const struct xfrm_user_polexpire *pe = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_user_polexpire pec;	/* aligned copy */
+	const struct xfrm_user_polexpire *pe = &pec;
 
 	if (nlh->nlmsg_type != XFRM_MSG_POLEXPIRE ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*pe)))
 		return -EINVAL;
+	memcpy(&pec, mnl_nlmsg_get_payload(nlh), sizeof(pec));
 	*index = pe->pol.index;
 	*dir = pe->pol.dir;
 	sel_copy(sel, &pe->pol.sel);
