@@ -82,6 +82,12 @@ int nl_run_msgs(const void *buf, size_t len, unsigned int seq, nl_cb cb, void *d
 	int n = (int)len, err;
 
 	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+		/* libmnl (1.0.4) compares nlmsg_len as an int: a length of
+		 * 2^31 or more passes mnl_nlmsg_ok, and 0xfffffffd..0xffffffff
+		 * align to 0, so mnl_nlmsg_next would return the same message
+		 * forever */
+		if (nlh->nlmsg_len > (unsigned int)n)
+			break;
 		if (seq && nlh->nlmsg_seq != seq)
 			continue;	/* the answer to an earlier, abandoned request */
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
