@@ -108,9 +108,12 @@ static void replay_decode(const struct attrs *t, struct xnl_ae *ae)
 		attr_data(t, XFRMA_REPLAY_ESN_VAL, sizeof(struct xfrm_replay_state_esn));
 	const struct xfrm_replay_state *r = attr_data(t, XFRMA_REPLAY_VAL, sizeof(*r));
 
+	/* taken only if whole, within what espx keeps, and with the window
+	 * inside the bitmap (as the kernel's verify_replay() demands): kbit()
+	 * indexes the bitmap by (s - 1) % window */
 	if (e && mnl_attr_get_payload_len(t->a[XFRMA_REPLAY_ESN_VAL]) >=
 		     sizeof(*e) + e->bmp_len * sizeof(__u32) &&
-	    e->bmp_len <= ESPX_REPLAY_MAX / 32) {
+	    e->bmp_len <= ESPX_REPLAY_MAX / 32 && e->replay_window <= e->bmp_len * 32) {
 		ae->esn_attr = 1;
 		ae->bmp_len = e->bmp_len;
 		ae->window = e->replay_window;
@@ -272,6 +275,8 @@ int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 		    p->mode == XFRM_MODE_BEET ? "beet" : "other");
 	if (s->k_window > ESPX_REPLAY_MAX)
 		why(s->why, "replay-window above 4096", NULL);
+	if (t.a[XFRMA_REPLAY_ESN_VAL] && !ae.esn_attr)
+		why(s->why, "ESN replay window above 4096, or malformed", NULL);
 	if (t.a[XFRMA_ALG_CRYPT] || t.a[XFRMA_ALG_AUTH] || t.a[XFRMA_ALG_AUTH_TRUNC]) {
 		const struct xfrm_algo *a = attr_data(&t, XFRMA_ALG_CRYPT, sizeof(*a));
 
