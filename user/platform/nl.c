@@ -100,6 +100,9 @@ int nl_run_msgs(const void *buf, size_t len, unsigned int seq, nl_cb cb, void *d
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
 			*done = 1;
+			/* an error too short to hold its code is itself one */
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
+				return -EBADMSG;
 			return e->error;
 		}
 		if (cb) {
