@@ -5,7 +5,8 @@
 #    installed by make deps); without it this FAILs naming the package;
 #  - every harness builds (make fuzz-build);
 #  - the runner fails on a crash and keeps the input: a harness made here that
-#    aborts on "boom", from the seed "boo";
+#    aborts on "boom", from the seed "boo"; and with that input in the corpus,
+#    its regression run (-r) fails;
 #  - per harness: each committed corpus input runs once without a crash (the
 #    regression inputs of fixed bugs among them), then FUZZ_TEST_SECONDS
 #    (default 5) of fuzzing find none.
@@ -70,6 +71,9 @@ elif out=$(ESPX_BUILD=$T FUZZ_CORPUS=$T/corpus tests/fuzz/run.sh -t 20 boom 2>&1
 	fail fuzz_runner_catches_crash "run.sh passed a harness that aborts on 'boom': $out"
 elif ! ls "$T"/fuzz/crash-boom-* >/dev/null 2>&1 || [[ $(cat "$T"/fuzz/crash-boom-*) != boom* ]]; then
 	fail fuzz_runner_catches_crash "run.sh failed but left no crash-boom-* input holding 'boom': $out"
+elif cp "$T"/fuzz/crash-boom-* "$T/corpus/boom/" &&
+	out=$(ESPX_BUILD=$T FUZZ_CORPUS=$T/corpus tests/fuzz/run.sh -r boom 2>&1); then
+	fail fuzz_runner_catches_crash "run.sh -r passed a corpus holding the crashing input: $out"
 else
 	pass fuzz_runner_catches_crash
 fi

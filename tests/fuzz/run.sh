@@ -88,9 +88,10 @@ for n in "${names[@]}"; do
 	fi
 	if ((rc != 0 || crashes > 0)); then
 		bad=1
-		echo "$line, crashes $((crashes > 0 ? crashes : 1)): FAIL (exit $rc; log $log)"
+		echo "$line, crashes $crashes: FAIL (exit $rc; log $log)"
 		grep -E '^SUMMARY:|ERROR: libFuzzer|runtime error|^fuzz_[a-z_]*: ' "$log" | head -n 3 | sed 's/^/  /'
-		ls "$prefix"* 2>/dev/null | tail -n "$((crashes > 0 ? crashes : 1))" | sed 's/^/  input: /'
+		((crashes > 0)) && ls -t "$prefix"* | head -n "$crashes" | sed 's/^/  input: /'
+		((REGRESS)) && sed -n 's/^Running: /  input: /p' "$log" | tail -n 1
 	else
 		echo "$line, crashes 0"
 	fi
