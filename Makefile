@@ -9,6 +9,8 @@
 #                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
 #   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
 #   make deps       install build/test dependencies (Debian, root)
+#   make fuzz       libFuzzer harnesses (tests/fuzz/), each FUZZ_SECONDS (default 60) from its
+#                   corpus; a crash fails and stays in build/fuzz/crash-* (docs/testing.md)
 #   V=1             show commands
 BUILD    ?= build
 CLANG    ?= clang-16
@@ -53,7 +55,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 .DELETE_ON_ERROR:
 # objects and skeletons are kept: user code and tests are built from them
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/vmlinux.h
-.PHONY: all deps demo test vmtest bench clean help check-deps
+.PHONY: all deps demo test vmtest bench clean help check-deps fuzz fuzz-build
 
 all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
 
@@ -97,6 +99,65 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(wildcard tests/unit/
 $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+# libFuzzer harnesses: tests/fuzz/fuzz_<name>.c -> $(BUILD)/fuzz/fuzz_<name>, linked
+# with the user/ sources it exercises, listed in FUZZ_DEPS_<name> (built again
+# with the sanitizers into $(BUILD)/fuzz/obj/). clang's fuzzer runtime comes
+# with libclang-rt-16-dev (scripts/deps.sh).
+FUZZ_CC      ?= $(CLANG)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra \
+		-Wno-unused-parameter -Iinclude -Iuser -Ibpf -I$(BUILD) -D_GNU_SOURCE
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_DEPS_xfrm_parse := user/model/xfrm_parse.c user/model/sa_table.c user/common/util.c
+FUZZ_DEPS_xfrm_nl    := user/platform/xfrm_nl.c user/platform/nl.c user/model/xfrm_parse.c \
+			user/model/sa_table.c user/common/util.c
+FUZZ_DEPS_replay     :=
+FUZZ_DEPS_proc_stat  := user/platform/heartbeat.c user/platform/objects.c user/platform/pins.c \
+			user/common/util.c user/common/log.c
+FUZZ_LDLIBS_xfrm_nl  := -lmnl
+FUZZ_LDLIBS_proc_stat := -lbpf
+
+$(BUILD)/fuzz/obj/%.o: %.c $(USER_HDRS) $(BPF_HDRS) $(SKELS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+define FUZZ_RULE
+$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_DEPS_$(1))) \
+		$(USER_HDRS) $(BPF_HDRS) $(wildcard tests/fuzz/*.h)
+	$$(call msg,FUZZ,$$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(filter %.c %.o,$$^) -o $$@ $(FUZZ_LDLIBS_$(1))
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(n))))
+
+# clang links -fsanitize=fuzzer with a runtime of its own package
+FUZZ_RT = $(shell $(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(shell uname -m).a 2>/dev/null)
+.PHONY: fuzz-toolchain
+fuzz-toolchain:
+	$(Q)test -f "$(FUZZ_RT)" || { echo "espx: $(FUZZ_CC) has no libFuzzer runtime ($(FUZZ_RT)): install libclang-rt-16-dev (make deps)" >&2; exit 1; }
+
+$(FUZZ_BINS): | fuzz-toolchain
+fuzz-build: $(FUZZ_BINS)
+
+# the committed seeds (seed-*; regress-* are inputs of fixed bugs, kept by hand),
+# made again: fuzz_xfrm_nl's by tests/fuzz/gen_nl_seeds.c, the others by gen_seeds.py
+$(BUILD)/fuzz/gen_nl_seeds: tests/fuzz/gen_nl_seeds.c $(FUZZ_DEPS_xfrm_nl) $(USER_HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lmnl
+
+.PHONY: fuzz-seeds
+fuzz-seeds: $(BUILD)/fuzz/gen_nl_seeds
+	$(Q)mkdir -p tests/fuzz/corpus/xfrm_nl
+	$(Q)$(BUILD)/fuzz/gen_nl_seeds tests/fuzz/corpus/xfrm_nl
+	$(Q)/usr/bin/python3 tests/fuzz/gen_seeds.py
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ESPX_BUILD=$(BUILD) tests/fuzz/run.sh
 
 demo: deps all
 	$(Q)scripts/demo.sh

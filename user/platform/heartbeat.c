@@ -72,7 +72,7 @@ int hb_stat_starttime(const char *line, __u64 *start)
 	char *end;
 	int field;
 
-	if (!p)
+	if (!p || p[1] != ' ')	/* p + 1 is read from below: not past the end */
 		return -EINVAL;
 	p++;
 	/* after ") " comes field 3 (state); starttime is field 22 */

@@ -75,13 +75,19 @@ static ssize_t recv_kernel(struct nl *x, void *buf, size_t n, int flags)
 	}
 }
 
-static int run_msgs(struct nl *x, const void *buf, size_t len, unsigned int seq,
-		    nl_cb cb, void *data, int *done, int *intr)
+int nl_run_msgs(const void *buf, size_t len, unsigned int seq, nl_cb cb, void *data,
+		int *done, int *intr)
 {
 	const struct nlmsghdr *nlh = buf;
 	int n = (int)len, err;
 
 	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+		/* libmnl (1.0.4) compares nlmsg_len as an int: a length of
+		 * 2^31 or more passes mnl_nlmsg_ok, and 0xfffffffd..0xffffffff
+		 * align to 0, so mnl_nlmsg_next would return the same message
+		 * forever */
+		if (nlh->nlmsg_len > (unsigned int)n)
+			break;
 		if (seq && nlh->nlmsg_seq != seq)
 			continue;	/* the answer to an earlier, abandoned request */
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
@@ -94,6 +100,9 @@ static int run_msgs(struct nl *x, const void *buf, size_t len, unsigned int seq,
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
 			*done = 1;
+			/* an error too short to hold its code is itself one */
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(e->error)))
+				return -EBADMSG;
 			return e->error;
 		}
 		if (cb) {
@@ -106,7 +115,6 @@ static int run_msgs(struct nl *x, const void *buf, size_t len, unsigned int seq,
 			}
 		}
 	}
-	(void)x;
 	return 0;
 }
 
@@ -124,7 +132,7 @@ static int send_recv(struct nl *x, struct nlmsghdr *nlh, nl_cb cb, void *data, i
 		n = recv_kernel(x, buf, sizeof(buf), 0);
 		if (n < 0)
 			return (int)n;
-		r = run_msgs(x, buf, (size_t)n, x->seq, cb, data, &done, &intr);
+		r = nl_run_msgs(buf, (size_t)n, x->seq, cb, data, &done, &intr);
 		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (r && !err)
 			err = r;	/* keep reading to the end of a dump */
@@ -170,7 +178,7 @@ int nl_drain(struct nl *x, nl_cb cb, void *data)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		err = run_msgs(x, buf, (size_t)n, 0, cb, data, &done, &intr);
+		err = nl_run_msgs(buf, (size_t)n, 0, cb, data, &done, &intr);
 		wipe(buf, (size_t)n);	/* SA messages carry keys */
 		if (err < 0)
 			return err;

@@ -45,4 +45,12 @@ int nl_ask(struct nl *x, struct nlmsghdr *nlh, nl_cb cb, void *data);
  * dropped messages (the caller resyncs), other -errno. */
 int nl_drain(struct nl *x, nl_cb cb, void *data);
 
+/* The messages of one datagram (buf, len bytes as received), in order: cb
+ * for each, skipping those of another sequence number when seq is not 0.
+ * NLMSG_DONE and NLMSG_ERROR end it (*done = 1); *intr = 1 if one carried
+ * NLM_F_DUMP_INTR. 0, the error an NLMSG_ERROR carried, or cb's < 0.
+ * No socket involved: tests/fuzz/fuzz_xfrm_nl.c feeds it arbitrary bytes. */
+int nl_run_msgs(const void *buf, size_t len, unsigned int seq, nl_cb cb, void *data,
+		int *done, int *intr);
+
 #endif

@@ -74,6 +74,10 @@ static int parse_attrs(const struct nlmsghdr *nlh, size_t hdr, struct attrs *t)
 	return mnl_attr_parse(nlh, (unsigned int)hdr, attr_cb, t) < 0 ? -EINVAL : 0;
 }
 
+/* Netlink aligns messages and attributes to 4 bytes only, so a struct
+ * with 64-bit members (xfrm_usersa_info, xfrm_userpolicy_info,
+ * xfrm_lifetime_cur) may sit at an address its type does not allow: such
+ * structs are copied out (memcpy) before their fields are read. */
 static const void *attr_data(const struct attrs *t, int type, size_t min)
 {
 	const struct nlattr *a = t->a[type];
@@ -104,9 +108,12 @@ static void replay_decode(const struct attrs *t, struct xnl_ae *ae)
 		attr_data(t, XFRMA_REPLAY_ESN_VAL, sizeof(struct xfrm_replay_state_esn));
 	const struct xfrm_replay_state *r = attr_data(t, XFRMA_REPLAY_VAL, sizeof(*r));
 
+	/* taken only if whole, within what espx keeps, and with the window
+	 * inside the bitmap (as the kernel's verify_replay() demands): kbit()
+	 * indexes the bitmap by (s - 1) % window */
 	if (e && mnl_attr_get_payload_len(t->a[XFRMA_REPLAY_ESN_VAL]) >=
 		     sizeof(*e) + e->bmp_len * sizeof(__u32) &&
-	    e->bmp_len <= ESPX_REPLAY_MAX / 32) {
+	    e->bmp_len <= ESPX_REPLAY_MAX / 32 && e->replay_window <= e->bmp_len * 32) {
 		ae->esn_attr = 1;
 		ae->bmp_len = e->bmp_len;
 		ae->window = e->replay_window;
@@ -212,7 +219,8 @@ static void sa_flags_decode(struct xnl_sa *s, __u8 flags, const __u32 *extra)
 
 int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 {
-	const struct xfrm_usersa_info *p = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_usersa_info pc;	/* aligned copy */
+	const struct xfrm_usersa_info *p = &pc;
 	const struct xfrm_algo_aead *aead;
 	const struct xfrm_encap_tmpl *enc;
 	struct espx_sa *sa = &s->sa;
@@ -223,6 +231,7 @@ int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 	memset(s, 0, sizeof(*s));
 	if (parse_attrs(nlh, sizeof(*p), &t))
 		return -EINVAL;
+	memcpy(&pc, mnl_nlmsg_get_payload(nlh), sizeof(pc));
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return -EINVAL;
 	s->proto = p->id.proto;
@@ -266,6 +275,8 @@ int xnl_sa_decode(const struct nlmsghdr *nlh, struct xnl_sa *s)
 		    p->mode == XFRM_MODE_BEET ? "beet" : "other");
 	if (s->k_window > ESPX_REPLAY_MAX)
 		why(s->why, "replay-window above 4096", NULL);
+	if (t.a[XFRMA_REPLAY_ESN_VAL] && !ae.esn_attr)
+		why(s->why, "ESN replay window above 4096, or malformed", NULL);
 	if (t.a[XFRMA_ALG_CRYPT] || t.a[XFRMA_ALG_AUTH] || t.a[XFRMA_ALG_AUTH_TRUNC]) {
 		const struct xfrm_algo *a = attr_data(&t, XFRMA_ALG_CRYPT, sizeof(*a));
 
@@ -364,7 +375,8 @@ int xnl_sa_id_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, uint8_
 
 int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 {
-	const struct xfrm_userpolicy_info *u = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_userpolicy_info uc;	/* aligned copy */
+	const struct xfrm_userpolicy_info *u = &uc;
 	const struct xfrm_userpolicy_type *pt;
 	const struct xfrm_user_tmpl *tm;
 	struct espx_policy *pol = &p->pol;
@@ -374,6 +386,7 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 	memset(p, 0, sizeof(*p));
 	if (parse_attrs(nlh, sizeof(*u), &t))
 		return -EINVAL;
+	memcpy(&uc, mnl_nlmsg_get_payload(nlh), sizeof(uc));
 	if (u->dir >= XFRM_POLICY_MAX) {	/* a socket's own policy */
 		p->skip = 1;
 		return 0;
@@ -463,25 +476,29 @@ static void sa_id_put(struct xfrm_usersa_id *id, const struct espx_sa_key *key)
 	id->proto = IPPROTO_ESP;
 }
 
-static int ae_cb(const struct nlmsghdr *nlh, void *data)
+int xnl_ae_decode(const struct nlmsghdr *nlh, struct xnl_ae *ae)
 {
-	const struct xfrm_lifetime_cur *lt;
-	struct xnl_ae *ae = data;
+	struct xfrm_lifetime_cur lt;
 	struct attrs t;
 
 	if (nlh->nlmsg_type != XFRM_MSG_NEWAE ||
 	    parse_attrs(nlh, sizeof(struct xfrm_aevent_id), &t))
-		return 0;
+		return -EINVAL;
 	replay_decode(&t, ae);
 	ae->valid = 1;
-	lt = attr_data(&t, XFRMA_LTIME_VAL, sizeof(*lt));
-	if (lt) {
-		ae->bytes = lt->bytes;
-		ae->packets = lt->packets;
-		ae->add_time = lt->add_time;
-		ae->use_time = lt->use_time;
+	if (attr_data(&t, XFRMA_LTIME_VAL, sizeof(lt))) {
+		memcpy(&lt, mnl_attr_get_payload(t.a[XFRMA_LTIME_VAL]), sizeof(lt));
+		ae->bytes = lt.bytes;
+		ae->packets = lt.packets;
+		ae->add_time = lt.add_time;
+		ae->use_time = lt.use_time;
 	}
-	return 1;
+	return 0;
+}
+
+static int ae_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return xnl_ae_decode(nlh, data) ? 0 : 1;
 }
 
 int xnl_getae(struct nl *x, const struct espx_sa_key *key, struct xnl_ae *ae)
@@ -670,11 +687,14 @@ int xnl_acquire(struct nl *x, const struct espx_acquire_event *ev)
 
 int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *hard)
 {
-	const struct xfrm_user_expire *ue = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_user_expire uec;	/* aligned copy */
+	const struct xfrm_user_expire *ue = &uec;
 
 	if (nlh->nlmsg_type != XFRM_MSG_EXPIRE ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ue)) ||
-	    (ue->state.family != AF_INET && ue->state.family != AF_INET6))
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ue)))
+		return -EINVAL;
+	memcpy(&uec, mnl_nlmsg_get_payload(nlh), sizeof(uec));
+	if (ue->state.family != AF_INET && ue->state.family != AF_INET6)
 		return -EINVAL;
 	memset(key, 0, sizeof(*key));
 	key->family = (__u8)ue->state.family;
@@ -687,11 +707,13 @@ int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *
 int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,
 			 struct espx_sel *sel, int *hard)
 {
-	const struct xfrm_user_polexpire *pe = mnl_nlmsg_get_payload(nlh);
+	struct xfrm_user_polexpire pec;	/* aligned copy */
+	const struct xfrm_user_polexpire *pe = &pec;
 
 	if (nlh->nlmsg_type != XFRM_MSG_POLEXPIRE ||
 	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*pe)))
 		return -EINVAL;
+	memcpy(&pec, mnl_nlmsg_get_payload(nlh), sizeof(pec));
 	*index = pe->pol.index;
 	*dir = pe->pol.dir;
 	sel_copy(sel, &pe->pol.sel);

@@ -96,6 +96,9 @@ struct xnl_ae {
 	int valid;			/* the kernel answered */
 };
 int xnl_getae(struct nl *x, const struct espx_sa_key *key, struct xnl_ae *ae);
+/* The NEWAE answer itself -> ae (fields it lacks left as they were, valid
+ * set). 0, or -EINVAL if it is not a well-formed NEWAE. */
+int xnl_ae_decode(const struct nlmsghdr *nlh, struct xnl_ae *ae);
 
 /* NEWAE with NLM_F_REPLACE: lifetime counters (always) and, with replay
  * set, the sequence state (its esn_attr/bmp_len/window must be the
