@@ -76,7 +76,10 @@ static int take_one(const struct espx_sa_key *key, const struct espx_sa *sa, voi
 	req.oseq_min = want;
 	if (ae.seq > sa->seq) {
 		req.seq = ae.seq;
-		ae.window = sa->replay_window;
+		/* the ESN bitmap is laid out by the kernel's own window (in
+		 * the attribute); the legacy one carries none: it is the SA's */
+		if (!ae.esn_attr)
+			ae.window = sa->replay_window;
 		xnl_window_to_espx(&ae, req.replay);
 	}
 	err = sync_run(h, &req);
