@@ -11,6 +11,8 @@
 #   make deps       install build/test dependencies (Debian, root)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/), each FUZZ_SECONDS (default 60) from its
 #                   corpus; a crash fails and stays in build/fuzz/crash-* (docs/testing.md)
+#   make install    the binary, espx(8), bash completion, espx-daemon.service and
+#                   /etc/default/espx (PREFIX=/usr/local, DESTDIR=; make uninstall)
 #   V=1             show commands
 BUILD    ?= build
 CLANG    ?= clang-16
@@ -182,6 +184,33 @@ bench: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# Install (PREFIX, DESTDIR as usual). The BPF objects are inside the binary
+# (skeletons); /etc/default/espx is kept if it exists.
+PREFIX       ?= /usr/local
+SBINDIR      ?= $(PREFIX)/sbin
+MANDIR       ?= $(PREFIX)/share/man
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDDIR   ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR   ?= /etc
+INSTALLED := $(SBINDIR)/espx $(MANDIR)/man8/espx.8 $(BASHCOMPDIR)/espx \
+	     $(SYSTEMDDIR)/espx-daemon.service
+.PHONY: install uninstall
+install: $(BUILD)/espx
+	$(Q)install -D -m 0755 $(BUILD)/espx $(DESTDIR)$(SBINDIR)/espx
+	$(Q)install -D -m 0644 docs/espx.8 $(DESTDIR)$(MANDIR)/man8/espx.8
+	$(Q)install -D -m 0644 scripts/espx-completion.bash $(DESTDIR)$(BASHCOMPDIR)/espx
+	$(Q)install -d $(DESTDIR)$(SYSTEMDDIR)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' scripts/espx-daemon.service.in \
+		>$(DESTDIR)$(SYSTEMDDIR)/espx-daemon.service
+	$(Q)chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/espx-daemon.service
+	$(Q)[ -e $(DESTDIR)$(SYSCONFDIR)/default/espx ] || \
+		install -D -m 0644 scripts/espx.default $(DESTDIR)$(SYSCONFDIR)/default/espx
+	@echo "installed espx in $(DESTDIR)$(PREFIX) (man espx; systemctl enable --now espx-daemon after setting $(SYSCONFDIR)/default/espx)"
+
+uninstall:
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@echo "removed espx from $(DESTDIR)$(PREFIX) ($(SYSCONFDIR)/default/espx kept)"
 
 # A/B of kernel XFRM against espx (docs/benchmarks.md); e.g. make ab AB_ARGS="-r 3 -s 5"
 .PHONY: ab
