@@ -20,7 +20,7 @@ BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-de
 # harnesses (make fuzz, tests/test_fuzz.sh); build/espx itself does not need it
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
       iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap libclang-rt-16-dev
-      mandoc)
+      mandoc prometheus prometheus-node-exporter)
 RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
 BPO_PKGS=(libbpf-dev bpftool)
 LIBBPF=libbpf-dev	# the package whose version must be the backported one
@@ -91,6 +91,13 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root may capture; answer no.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
+# prometheus and node_exporter are test tools (promtool, a scrape over a test
+# namespace's loopback): installing them must not start their services
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+	printf '#!/bin/sh\n# espx deps.sh: no service starts while it installs\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
 apt-get install -y -qq --no-install-recommends -t "${codename}-backports" "${BPO_PKGS[@]}" >/dev/null

@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include "cmd/daemon.h"
+#include "cmd/stats.h"
 #include "platform/transition.h"
 #include "platform/xfrm_sync.h"
 #include "platform/heartbeat.h"
@@ -35,14 +36,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: espx daemon [ --interval MS ] [ --rcvbuf BYTES ] [ dev DEV ]...\n"
+		"Usage: espx daemon [ --interval MS ] [ --rcvbuf BYTES ] [ --metrics-file PATH ]\n"
+		"                   [ dev DEV ]...\n"
 		"Mirror the kernel's XFRM SAs and policies (as an IKE daemon programs them)\n"
 		"into espx, attach to each DEV, report counters and expiries to the kernel.\n"
 		"Runs in the foreground; SIGTERM or Ctrl-C detaches and hands the SAs back to\n"
 		"the kernel; SIGHUP resyncs. Needs a kernel with ESP (xfrm_user).\n"
 		"  --interval MS   how often counters go to the kernel (default 1000)\n"
 		"  --rcvbuf BYTES  event socket buffer (default 8 MiB); when it overflows\n"
-		"                  (ENOBUFS) the daemon resyncs everything\n");
+		"                  (ENOBUFS) the daemon resyncs everything\n"
+		"  --metrics-file PATH  write 'espx stats --prometheus' to PATH every\n"
+		"                  interval, atomically (node_exporter's textfile collector)\n");
 }
 
 static int parse_args(struct daemon *d, int argc, char **argv)
@@ -71,6 +75,18 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 				return 2;
 			}
 			d->rcvbuf = (int)v;
+		} else if (!strcmp(argv[i], "--metrics-file") && i + 1 < argc) {
+			const char *m = argv[++i];
+			const char *slash = strrchr(m, '/');
+			char dir[4096];
+
+			snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - m) + 1 : 1,
+				 slash ? m : ".");
+			if (!*m || (slash && !slash[1]) || access(dir, W_OK)) {
+				pr_warn("daemon: --metrics-file '%s': need a file name in a writable directory\n", m);
+				return 2;
+			}
+			d->metrics_file = m;
 		} else if (!strcmp(argv[i], "dev") && i + 1 < argc) {
 			if (d->ndev == MAX_DEVS) {
 				pr_warn("daemon: at most %d devices\n", MAX_DEVS);
@@ -267,6 +283,21 @@ static int daemon_start(struct daemon *d)
 	return 0;
 }
 
+/* The Prometheus textfile, if asked for; says a failure once per streak. */
+static void metrics(struct daemon *d)
+{
+	static int failing;
+	int err;
+
+	if (!d->metrics_file)
+		return;
+	err = stats_metrics_file(d->metrics_file);
+	if (err && !failing)
+		pr_warn("daemon: writing metrics to %s: %s (retried every interval)\n",
+			d->metrics_file, strerror(-err));
+	failing = !!err;
+}
+
 /* Until SIGTERM or SIGINT: kernel events, datapath events, the timer's
  * tick, SIGHUP's resync. */
 static void daemon_loop(struct daemon *d)
@@ -275,6 +306,7 @@ static void daemon_loop(struct daemon *d)
 	int err, stop = 0;
 
 	xreport_tick(d, 0);
+	metrics(d);
 	d->running = 1;
 	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
 		d->nsa, d->npol, d->interval_ms);
@@ -321,6 +353,7 @@ static void daemon_loop(struct daemon *d)
 				n = 0;
 			heartbeat(d, 0);
 			xreport_tick(d, 0);
+			metrics(d);
 			sweep();
 		}
 		if (pfd[3].revents) {
@@ -356,6 +389,7 @@ static void daemon_stop(struct daemon *d)
 		close(d->tfd);
 	/* stopped, not killed: no daemon, and the devices were handed back */
 	heartbeat(d, 1);
+	metrics(d);	/* the last word: espx_daemon_running 0 */
 	if (d->hb_fd >= 0)
 		close(d->hb_fd);
 	ring_buffer__free(d->rb);

@@ -44,25 +44,6 @@ static int pinned_link(const char *ifname, const char *kind, unsigned int *ifind
 	return id;
 }
 
-/* The daemon's heartbeat, decided (heartbeat.h); HB_NONE when unreadable. */
-static enum hb_state daemon_state(struct espx_daemon_hb *hb, __u64 *age_ms, int *alive)
-{
-	struct timespec ts;
-	int fd = hb_open();
-
-	memset(hb, 0, sizeof(*hb));
-	*alive = 0;
-	if (fd >= 0) {
-		if (hb_read(fd, hb))
-			memset(hb, 0, sizeof(*hb));
-		close(fd);
-	}
-	if (hb->beat_ns)
-		*alive = hb_alive(hb);
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return hb_decide(hb, (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec, *alive, age_ms);
-}
-
 int espx_status(int json)
 {
 	struct espx_daemon_hb hb;
@@ -81,7 +62,7 @@ int espx_status(int json)
 		sas = count_sas();
 		espx_pin_path(links, sizeof(links), NULL, ESPX_PIN_LINKS);
 		d = opendir(links);
-		hs = daemon_state(&hb, &age_ms, &alive);
+		hs = hb_now(&hb, &age_ms, &alive);
 	} else {
 		memset(&hb, 0, sizeof(hb));
 	}

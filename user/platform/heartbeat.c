@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "platform/heartbeat.h"
@@ -202,4 +203,23 @@ int hb_read(int fd, struct espx_daemon_hb *hb)
 	__u32 k = 0;
 
 	return bpf_map_lookup_elem(fd, &k, hb) ? -errno : 0;
+}
+
+/* The daemon's heartbeat, decided (heartbeat.h); HB_NONE when unreadable. */
+enum hb_state hb_now(struct espx_daemon_hb *hb, __u64 *age_ms, int *alive)
+{
+	struct timespec ts;
+	int fd = hb_open();
+
+	memset(hb, 0, sizeof(*hb));
+	*alive = 0;
+	if (fd >= 0) {
+		if (hb_read(fd, hb))
+			memset(hb, 0, sizeof(*hb));
+		close(fd);
+	}
+	if (hb->beat_ns)
+		*alive = hb_alive(hb);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return hb_decide(hb, (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec, *alive, age_ms);
 }

@@ -49,6 +49,10 @@ __u64 hb_proc_start(pid_t pid);
  * host), where hb->pid is its pid in that namespace. */
 int hb_alive(const struct espx_daemon_hb *hb);
 
+/* Read the pinned heartbeat and decide now: *hb as read (zeroed when there
+ * is none), *age_ms since its last beat, *alive whether its writer lives. */
+enum hb_state hb_now(struct espx_daemon_hb *hb, __u64 *age_ms, int *alive);
+
 /* The pinned map: open it (-errno when missing), write, read. */
 int hb_open(void);
 int hb_write(int fd, const struct espx_daemon_hb *hb);

@@ -64,6 +64,7 @@ struct daemon {
 	size_t npol, polcap;
 	int interval_ms;
 	int rcvbuf;			/* event socket buffer, bytes (0: default) */
+	const char *metrics_file;	/* Prometheus textfile, written each tick; NULL none */
 	const char *dev[MAX_DEVS];
 	int ndev, attached[MAX_DEVS];
 	int active;			/* espx links exist: espx carries traffic */
