@@ -81,9 +81,14 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# libbpf in bpftool does not know libxdp's .xdp_run_config section (the
+# program's priority for xdp-loader's dispatcher): that notice is not a
+# problem and is dropped; anything else bpftool says is shown.
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@ 2>$@.log; rc=$$?; \
+		grep -v 'skipping unrecognized data section.*\.xdp_run_config' $@.log >&2; \
+		rm -f $@.log; exit $$rc
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKELS) | $(BUILD)/user
 	$(call msg,CC,$@)
