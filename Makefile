@@ -13,6 +13,8 @@
 #                   corpus; a crash fails and stays in build/fuzz/crash-* (docs/testing.md)
 #   make install    the binary, espx(8), bash completion, espx-daemon.service and
 #                   /etc/default/espx (PREFIX=/usr/local, DESTDIR=; make uninstall)
+#   make deb        a Debian package, build/espx_VER_ARCH.deb (scripts/mkdeb.sh: dpkg-deb,
+#                   dependencies from dpkg-shlibdeps)
 #   V=1             show commands
 BUILD    ?= build
 CLANG    ?= clang-16
@@ -200,7 +202,10 @@ SYSTEMDDIR   ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR   ?= /etc
 INSTALLED := $(SBINDIR)/espx $(MANDIR)/man8/espx.8 $(BASHCOMPDIR)/espx \
 	     $(SYSTEMDDIR)/espx-daemon.service
-.PHONY: install uninstall
+.PHONY: install uninstall deb
+deb: all
+	$(Q)scripts/mkdeb.sh $(BUILD)
+
 install: $(BUILD)/espx
 	$(Q)install -D -m 0755 $(BUILD)/espx $(DESTDIR)$(SBINDIR)/espx
 	$(Q)install -D -m 0644 docs/espx.8 $(DESTDIR)$(MANDIR)/man8/espx.8

@@ -20,7 +20,7 @@ BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-de
 # harnesses (make fuzz, tests/test_fuzz.sh); build/espx itself does not need it
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
       iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap libclang-rt-16-dev
-      mandoc prometheus prometheus-node-exporter)
+      mandoc man-db dpkg-dev prometheus prometheus-node-exporter)
 RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
 BPO_PKGS=(libbpf-dev bpftool)
 LIBBPF=libbpf-dev	# the package whose version must be the backported one
