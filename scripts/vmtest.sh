@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# vmtest.sh [-t TIMEOUT] [-m MEM] [-c CPUS] -- CMD...
-# Boot Debian's 6.12 kernel (which has kernel ESP and BPF crypto) under qemu and run CMD
+# vmtest.sh [-t TIMEOUT] [-m MEM] [-c CPUS] [-k 6.12|6.17] -- CMD...
+# Boot a Debian kernel with kernel ESP and BPF crypto under qemu (-k, or ESPX_VM_KERNEL:
+# 6.12, Debian 12's, the default; 6.17, Debian 13's backports kernel) and run CMD
 # with bash inside, cwd = this repository. The guest's root is the host's / over 9p,
 # read-only, under a tmpfs overlay: host tools and the current build/ work unchanged, and
 # nothing the guest writes reaches the host. The kernel comes from apt (scripts/vm/
@@ -23,11 +24,11 @@
 #     the initramfs, the lock: a test must fail).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMO=300 MEM=2G CPUS=$(nproc)
+TMO=300 MEM=2G CPUS=$(nproc) SERIES=${ESPX_VM_KERNEL:-6.12}
 ((CPUS > 4)) && CPUS=4
-while getopts t:m:c: o; do
+while getopts t:m:c:k: o; do
 	case $o in
-	t) TMO=$OPTARG ;; m) MEM=$OPTARG ;; c) CPUS=$OPTARG ;;
+	t) TMO=$OPTARG ;; m) MEM=$OPTARG ;; c) CPUS=$OPTARG ;; k) SERIES=$OPTARG ;;
 	*) sed -n '3,18p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -44,9 +45,9 @@ rc=$?
 ((rc == 3)) && unavailable "host packages cannot be installed (scripts/vm/deps.sh)"
 ((rc == 0)) || setup_fail "scripts/vm/deps.sh exited $rc"
 command -v qemu-system-x86_64 >/dev/null || unavailable "no qemu-system-x86_64"
-KDIR=$("$ROOT/scripts/vm/fetch-kernel.sh")
+KDIR=$("$ROOT/scripts/vm/fetch-kernel.sh" "$SERIES")
 rc=$?
-((rc == 3)) && unavailable "no 6.12 kernel package to be had (scripts/vm/fetch-kernel.sh)"
+((rc == 3)) && unavailable "no $SERIES kernel package to be had (scripts/vm/fetch-kernel.sh)"
 ((rc == 0)) || setup_fail "scripts/vm/fetch-kernel.sh exited $rc"
 V=$(basename "$(ls -d "$KDIR"/lib/modules/*/ | head -n1)")
 KERNEL=$KDIR/boot/vmlinuz-$V

@@ -1,26 +1,77 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# fetch-kernel.sh: download Debian's current 6.12 amd64 kernel package (apt-get download,
-# through the machine's own apt configuration) and unpack it with dpkg-deb -x into a cache;
-# nothing is installed, /boot is not touched. The -amd64 flavour has 9p (cloud-amd64 does not).
-# Prints the unpacked directory (it holds boot/vmlinuz-V and lib/modules/V).
-# Env: ESPX_VM_CACHE (default /var/cache/espx/vm), ESPX_VM_KPKG (a linux-image-6.12.*-amd64
-# package name, default: what the linux-image-6.12-amd64 meta package depends on).
+# fetch-kernel.sh [SERIES]: download a Debian amd64 kernel package (apt-get download) and
+# unpack it with dpkg-deb -x into a cache; nothing is installed, /boot is not touched. The
+# -amd64 flavour has 9p (cloud-amd64 does not). Prints the unpacked directory (it holds
+# boot/vmlinuz-V and lib/modules/V).
+#   6.12 (default)  Debian 12's 6.12 kernel, through the machine's own apt configuration
+#   6.17            Debian 13's backports kernel (trixie-backports), through an apt state
+#                   of its own under the cache (the system's sources are not changed): the
+#                   mirror is the one the system's Debian entry names, the keys are
+#                   debian-archive-keyring's (which has trixie's)
+# Env: ESPX_VM_CACHE (default /var/cache/espx/vm), ESPX_VM_KPKG (a linux-image-*-amd64
+# package name, default: what the series' meta package depends on).
 # Exit 3: no such package to be had (apt knows none, the download fails, nothing cached):
 # the one failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
 set -euo pipefail
+SERIES=${1:-6.12}
 CACHE=${ESPX_VM_CACHE:-/var/cache/espx/vm}
 PKG=${ESPX_VM_KPKG:-}
-if [[ -z $PKG ]]; then
-	PKG=$(apt-cache depends linux-image-6.12-amd64 2>/dev/null |
-		awk '/Depends: linux-image-6\.12/{print $2; exit}')
-	if [[ -z $PKG ]]; then
-		# nothing in apt's lists: use what an earlier run unpacked
-		last=$(ls -d "$CACHE"/6.12.*-amd64 2>/dev/null | sort -V | tail -n1)
-		[[ -n $last && -f $last/.complete ]] && { echo "$last"; exit 0; }
-		echo "fetch-kernel: cannot resolve linux-image-6.12-amd64 (apt-get update?)" >&2
+APT=()	# options that point apt at a private state (6.17)
+
+# the newest complete unpacked kernel of this series in the cache, if any
+cached() {
+	local last
+	last=$(ls -d "$CACHE"/"$SERIES".*-amd64 2>/dev/null | sort -V | tail -n1)
+	[[ -n $last && -f $last/.complete ]] && echo "$last"
+}
+
+# apt state of our own for trixie-backports; nothing of the system's sources changes
+private_apt() {
+	local suite=$1 dir=$CACHE/apt-$1 uri src
+	src=$(grep -ls '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+	if [[ -n $src ]]; then
+		uri=$(awk '/^URIs:/{print $2; exit}' "$src")
+	else
+		uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	fi
+	[[ -n ${uri:-} ]] || { echo "fetch-kernel: no Debian archive in the apt sources" >&2; return 3; }
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \
+		>"$dir/sources.list"
+	APT=(-o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	     -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache"
+	     -o APT::Default-Release="$suite")
+	# a fresh index at most once a day
+	if [[ -z $(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null) ]]; then
+		apt-get "${APT[@]}" update -qq >&2 || return 3
+	fi
+}
+
+case $SERIES in
+6.12) META=linux-image-6.12-amd64 ;;
+6.17)
+	META=""	# the backports meta package has moved on (7.x): the newest 6.17 by name
+	if ! private_apt trixie-backports; then
+		c=$(cached) && { echo "$c"; exit 0; }
+		echo "fetch-kernel: trixie-backports cannot be read from the archive" >&2
 		exit 3
 	fi
+	;;
+*) echo "fetch-kernel: unknown kernel series '$SERIES' (6.12 or 6.17)" >&2; exit 2 ;;
+esac
+if [[ -z $PKG && -z $META ]]; then
+	PKG=$(apt-cache "${APT[@]}" pkgnames "linux-image-$SERIES." 2>/dev/null |
+		grep -E "^linux-image-${SERIES//./\\.}\.[0-9]+\+deb[0-9]+-amd64\$" | sort -V | tail -n1 || true)
+elif [[ -z $PKG ]]; then
+	PKG=$(apt-cache "${APT[@]}" depends "$META" 2>/dev/null |
+		awk -v s="$SERIES" '$1 == "Depends:" && index($2, "linux-image-" s ".") == 1 {print $2; exit}')
+fi
+if [[ -z $PKG ]]; then
+	# nothing in apt's lists: use what an earlier run unpacked
+	c=$(cached) && { echo "$c"; exit 0; }
+	echo "fetch-kernel: cannot resolve a $SERIES kernel package (apt-get update?)" >&2
+	exit 3
 fi
 V=${PKG#linux-image-}
 DIR=$CACHE/$V
@@ -28,11 +79,10 @@ if [[ ! -f $DIR/.complete ]]; then
 	mkdir -p "$CACHE"
 	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	if ! (cd "$tmp" && apt-get download -q "$PKG" >&2); then
-		last=$(ls -d "$CACHE"/6.12.*-amd64 2>/dev/null | sort -V | tail -n1)
-		if [[ -z ${ESPX_VM_KPKG:-} && -n $last && -f $last/.complete ]]; then
-			echo "fetch-kernel: apt-get download $PKG failed; using cached $(basename "$last")" >&2
-			echo "$last"
+	if ! (cd "$tmp" && apt-get "${APT[@]}" download -q "$PKG" >&2); then
+		if [[ -z ${ESPX_VM_KPKG:-} ]] && c=$(cached); then
+			echo "fetch-kernel: apt-get download $PKG failed; using cached $(basename "$c")" >&2
+			echo "$c"
 			exit 0
 		fi
 		echo "fetch-kernel: apt-get download $PKG failed" >&2
@@ -41,6 +91,10 @@ if [[ ! -f $DIR/.complete ]]; then
 	rm -rf "$DIR"
 	mkdir -p "$tmp/x"
 	dpkg-deb -x "$tmp"/"$PKG"_*.deb "$tmp/x"
+	# Debian 13's packages are merged-/usr: modules under usr/lib/modules
+	if [[ ! -d $tmp/x/lib/modules && -d $tmp/x/usr/lib/modules ]]; then
+		mkdir -p "$tmp/x/lib" && mv "$tmp/x/usr/lib/modules" "$tmp/x/lib/modules"
+	fi
 	# modules.dep etc. are made by depmod at install time; make them here
 	depmod -b "$tmp/x" "$V"
 	mv "$tmp/x" "$DIR"
