@@ -17,7 +17,8 @@ set -euo pipefail
 
 BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev libxdp-dev)
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
-      iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap)
+      iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap
+      libclang-rt-16-dev)	# libFuzzer for clang-16 -fsanitize=fuzzer (tests/fuzz/)
 RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
 BPO_PKGS=(libbpf-dev bpftool)
 LIBBPF=libbpf-dev	# the package whose version must be the backported one
