@@ -49,13 +49,17 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+# libFuzzer harnesses (clang-16 -fsanitize=fuzzer; Debian's libclang-rt-16-dev)
+FUZZ_CC     ?= clang-16
+FUZZ_CFLAGS ?= -g -O1 -fsanitize=fuzzer
+FUZZ_BINS   += $(BUILD)/fuzz/fuzz_datapath
 
 .DELETE_ON_ERROR:
 # objects and skeletons are kept: user code and tests are built from them
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/vmlinux.h
 .PHONY: all deps demo test vmtest bench clean help check-deps
 
-all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
+all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS) $(FUZZ_BINS)
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -97,6 +101,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(USER_HDRS) $(wildcard tests/unit/
 $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) $(USER_HDRS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+# fuzz_datapath: the real XDP and TC programs through BPF_PROG_TEST_RUN, as
+# root (tests/test_fuzz_datapath.sh, docs/testing.md "Datapath fuzzing")
+$(BUILD)/fuzz/fuzz_datapath: tests/fuzz/fuzz_datapath.c $(wildcard include/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -D_GNU_SOURCE \
+		$< -o $@ -lbpf
 
 demo: deps all
 	$(Q)scripts/demo.sh
