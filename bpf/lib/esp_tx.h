@@ -168,7 +168,12 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 		return 0;
 	if (h->frag || !s)
 		return 0;
-	if (l4_len > ESPX_GCM_MAX_DATA - 256 || l4_len < csum_off + 2)
+	/* no whole TCP/UDP header inside the IP packet (an IPv6 header
+	 * chain ending past it, a cut header): a malformed packet, not an
+	 * internal failure */
+	if (h->l4_off - h->l3_off > h->len || l4_len < csum_off + 2)
+		return -ESPX_DROP_MALFORMED;
+	if (l4_len > ESPX_GCM_MAX_DATA - 256)
 		return -ESPX_DROP_INTERNAL;
 	if (bpf_skb_store_bytes(skb, h->l4_off + csum_off, &zero, 2, 0))
 		return -ESPX_DROP_INTERNAL;
@@ -252,6 +257,10 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	encap = !!(sa->flags & ESPX_SA_F_ENCAP);
 	if (!tunnel && h->family != sa->family)
 		return -ESPX_DROP_SELECTOR;
+	/* transport mode keeps a 20-byte IPv4 header (tx_transport_ip4);
+	 * with options the packet is refused as receive refuses it */
+	if (!tunnel && h->family == AF_INET && h->l4_off != h->l3_off + 20)
+		return -ESPX_DROP_MALFORMED;
 	r = tx_l4_csum(skb, h, &ts->f);
 	if (r)
 		return r;
