@@ -43,6 +43,8 @@
  *                 under a pass reason; the other direction unchanged; a
  *                 decrypted frame counted by its SA (curlft packets + 1)
  *   reason        no counter outside the reasons of include/espx_drop.h
+ *   internal      nothing counted "internal" or "crypto-error": those are
+ *                 espx's own failures, not the frame's
  *   verdict       only the verdicts the programs return (XDP pass/drop,
  *                 TC ok/shot/redirect)
  *   seed          a valid plaintext seed under a protect policy encrypts
@@ -478,6 +480,9 @@ static struct counted counts_check(const struct counts *a, const struct counts *
 		total += d;
 		r.reason = k / ESPX_DIR__MAX;
 	}
+	/* espx's own failures: no frame, however malformed, may cause one */
+	if (total && (r.reason == ESPX_DROP_INTERNAL || r.reason == ESPX_DROP_CRYPTO))
+		violation("internal", "%s: counted %s", what, espx_drop_name((unsigned)r.reason));
 	if (total > 1)
 		violation("counters", "%s: %llu packets counted for one frame (last %s)", what,
 			  (unsigned long long)total, espx_drop_name((unsigned)r.reason));
