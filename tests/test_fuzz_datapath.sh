@@ -32,7 +32,10 @@ fi
 pass fuzz_dp_built
 
 # the violation line (INVARIANT ...) or libFuzzer's verdict, for a FAIL
-why_of() { grep -m1 -E '^INVARIANT|ERROR: libFuzzer|fuzz_datapath:' "$1" || tail -n 1 "$1"; }
+why_of() {
+	grep -m1 '^INVARIANT' "$1" || grep -m1 -E 'ERROR: libFuzzer|^fuzz_datapath: [^e]' "$1" ||
+		tail -n 1 "$1"
+}
 
 # 1. the corpus, each file once (file arguments: nothing is written to the corpus)
 shopt -s nullglob
@@ -48,6 +51,7 @@ fi
 
 # 2. what the corpus reached (the harness's summary: reasons counted per direction)
 missing=()
+[[ -s $T/summary ]] || missing+=("(no summary: the corpus run stopped)")
 dec=$(awk '$1 == "decrypted" {print $2}' "$T/summary" 2>/dev/null)
 ((${dec:-0} > 0)) || missing+=("decrypted frames")
 for want in "in icv-mismatch" "in replay" "in inbound-no-policy" "in inbound-template-mismatch" \
@@ -85,3 +89,8 @@ elif [[ -e $pin ]]; then
 else
 	pass fuzz_dp_state_removed
 fi
+# after a crash libFuzzer caught (no atexit), the next espx command releases the
+# state of the harness's dead namespace
+for d in /sys/fs/bpf/espx/net-*; do
+	[[ -e $d ]] && "$ESPX" status --all >/dev/null 2>&1 && break
+done

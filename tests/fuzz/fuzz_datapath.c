@@ -130,6 +130,7 @@ static void summary(void)
 
 static const uint8_t *cur_data;
 static size_t cur_size;
+static void espx_cleanup(void);
 
 static void __attribute__((noreturn, format(printf, 2, 3))) violation(const char *inv,
 								      const char *fmt, ...)
@@ -145,6 +146,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) violation(const char
 	for (i = 0; i < cur_size && i < 64; i++)
 		fprintf(stderr, " %02x", cur_data[i]);
 	fprintf(stderr, "\n");
+	espx_cleanup();		/* abort() skips atexit: unload espx here */
 	abort();
 }
 
@@ -307,7 +309,7 @@ static void espx_cleanup(void)
 
 static void setup(const char *argv0)
 {
-	char pin[PATH_MAX], key[160], self[PATH_MAX], *slash, *env = getenv("ESPX");
+	char pin[PATH_MAX], key[160], self[PATH_MAX], *slash, *env = getenv("ESPX_FUZZ_ESPX");
 	struct stat st;
 	cpu_set_t cs;
 	ssize_t n;
@@ -327,7 +329,7 @@ static void setup(const char *argv0)
 		snprintf(espx_bin, sizeof(espx_bin), "%s/../espx", self);	/* build/fuzz/.. */
 	}
 	if (access(espx_bin, X_OK))
-		die("%s: %s (run make, or set ESPX)", espx_bin, strerror(errno));
+		die("%s: %s (run make, or set ESPX_FUZZ_ESPX)", espx_bin, strerror(errno));
 	(void)argv0;
 	/* BPF_PROG_TEST_RUN runs on the calling CPU: stay on one, read its slots */
 	sched_getaffinity(0, sizeof(cs), &cs);
