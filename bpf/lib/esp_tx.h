@@ -96,11 +96,21 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 	ts->too_big = 0;
 	h->l3_off = ETH_HLEN_;
 	h->eth_proto = skb->protocol;
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) &&
-	    !bpf_skb_load_bytes(skb, ETH_HLEN_ + 6, &nh, 1) &&
+	if (skb->protocol == bpf_htons(ETH_P_8021Q_) || skb->protocol == bpf_htons(ETH_P_8021AD_)) {
+		/* a VLAN tag in the frame itself (a VLAN device with
+		 * reorder_hdr off, stacked tags, a packet socket): the packet
+		 * inside is judged like any other, so that policy sees it */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN_ + 2, &h->eth_proto, 2) ||
+		    (h->eth_proto != bpf_htons(ETH_P_IP) && h->eth_proto != bpf_htons(ETH_P_IPV6)))
+			return STEP_PASS(ESPX_DROP_NONE);
+		h->l3_off += VLAN_HLEN_;
+		want += VLAN_HLEN_;
+	}
+	if (h->eth_proto == bpf_htons(ETH_P_IPV6) &&
+	    !bpf_skb_load_bytes(skb, h->l3_off + 6, &nh, 1) &&
 	    (nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ ||
 	     nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_FRAG_))
-		want = TX_PULL_EXT;
+		want = TX_PULL_EXT + VLAN_HLEN_;
 	bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
@@ -228,6 +238,12 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 		return -ESPX_DROP_INTERNAL;
 	h = &ts->h;
 	lo = &ts->lo;
+	/* the layouts below put ESP after a 14-byte Ethernet header: a
+	 * frame carrying its VLAN tag in-band cannot be protected (fail
+	 * closed; the stack's VLAN devices hand the tag over out of band
+	 * unless reorder_hdr is off) */
+	if (h->l3_off != ETH_HLEN_)
+		return -ESPX_DROP_VLAN_IN_BAND;
 	if (!(sa->flags & ESPX_SA_F_READY))
 		return -ESPX_DROP_NO_SA_OUT;
 	if (lft_expired(sa))
@@ -627,7 +643,8 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	__u32 zero = 0;
 	int r;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
+	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6) &&
+	    skb->protocol != bpf_htons(ETH_P_8021Q_) && skb->protocol != bpf_htons(ETH_P_8021AD_))
 		return TC_ACT_OK;
 	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
 	if (!ts)
