@@ -22,7 +22,7 @@
  *   2 valid ESP to XDP: the plaintext seed (byte 1) encrypted by espx_tc_tx
  *     (a fresh sequence number each time), then mutated; flags (byte 2):
  *     1 a VLAN tag, 2 run it twice (the second must not decrypt)
- *   3 plaintext seed, mutated, to TC   4 the same to XDP
+ *   3 plaintext seed, mutated, to TC   4 the same to XDP (flag 1: tagged)
  * The rest is the mutation program, 4 bytes per step: op, offset (2),
  * value; ops xor / set / truncate / append / xor inside the ESP part (or
  * the L4 part) / insert.
@@ -980,7 +980,7 @@ static void check_plain_out(const struct frame *f, const struct run *r, const ch
 	if (r->err || r->verdict == TC_ACT_SHOT || changed(f, r))
 		return;
 	pparse(f->b, f->len, &p);
-	if (!p.ok || p.l3 != ETH)	/* TC sees a tagged frame as not IP */
+	if (!p.ok)
 		return;
 	i = pol_for(&p);
 	if (i < 0 || pols[i].out_act == ALLOW)
@@ -1104,7 +1104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mode == 3 || mode == 4 || s->sa < 0) {	/* plaintext, mutated */
 		f = plain;
 		pparse(f.b, f.len, &p);
-		if (mode == 4 && (flags & 1))
+		if (flags & 1)
 			add_vlan(&f);
 		mutate(&f, data, size, p.l4, p.ok ? p.esp_end - p.l4 : 0);
 		snprintf(what, sizeof(what), "plaintext %s to %s", s->name, mode == 4 ? "XDP" : "TC");
