@@ -43,6 +43,7 @@
  *                 under a pass reason; the other direction unchanged; a
  *                 decrypted frame counted by its SA (curlft packets + 1)
  *   reason        no counter outside the reasons of include/espx_drop.h
+ *   too-big       "too-big" only for a frame longer than the GCM buffer
  *   internal      nothing counted "internal" or "crypto-error": those are
  *                 espx's own failures, not the frame's
  *   verdict       only the verdicts the programs return (XDP pass/drop,
@@ -75,6 +76,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "espx_common.h"
 #include "espx_drop.h"
 #include "espx_sa.h"
 
@@ -461,7 +463,7 @@ struct counted {
 };
 
 static struct counted counts_check(const struct counts *a, const struct counts *b, int dir,
-				   int dropped, const char *what)
+				   int dropped, uint32_t frame_len, const char *what)
 {
 	struct counted r = { -1, -1 };
 	uint64_t total = 0, d;
@@ -482,6 +484,9 @@ static struct counted counts_check(const struct counts *a, const struct counts *
 		total += d;
 		r.reason = k / ESPX_DIR__MAX;
 	}
+	/* too big for the GCM buffer: only a frame that is */
+	if (total && r.reason == ESPX_DROP_TOO_BIG && frame_len <= ESPX_GCM_MAX_DATA)
+		violation("too-big", "%s: counted too-big for a frame of %u bytes", what, frame_len);
 	/* espx's own failures: no frame, however malformed, may cause one */
 	if (total && (r.reason == ESPX_DROP_INTERNAL || r.reason == ESPX_DROP_CRYPTO))
 		violation("internal", "%s: counted %s", what, espx_drop_name((unsigned)r.reason));
@@ -870,7 +875,7 @@ static void run_prog(int tc, const struct frame *f, struct run *r, const char *w
 	r->verdict = opts.retval;
 	r->out_len = opts.data_size_out;
 	if (r->err) {	/* refused by BPF_PROG_TEST_RUN (too short): nothing ran */
-		r->c = counts_check(&before, &after, tc ? ESPX_DIR_OUT : ESPX_DIR_IN, 0, what);
+		r->c = counts_check(&before, &after, tc ? ESPX_DIR_OUT : ESPX_DIR_IN, 0, f->len, what);
 		if (r->c.reason >= 0 || r->c.sa >= 0)
 			violation("counters", "%s: counted although the run was refused (%s)", what,
 				  strerror(r->err));
@@ -882,7 +887,7 @@ static void run_prog(int tc, const struct frame *f, struct run *r, const char *w
 		violation("verdict", "%s: %s returned %u", what, tc ? "espx_tc_tx" : "espx_xdp_rx",
 			  r->verdict);
 	r->c = counts_check(&before, &after, tc ? ESPX_DIR_OUT : ESPX_DIR_IN,
-			    tc ? r->verdict == TC_ACT_SHOT : r->verdict == XDP_DROP, what);
+			    tc ? r->verdict == TC_ACT_SHOT : r->verdict == XDP_DROP, f->len, what);
 	sum_runs[tc]++;
 	if (r->c.reason > 0)
 		sum_reason[tc][r->c.reason]++;
