@@ -127,6 +127,10 @@ FUZZ_DEPS_xfrm_nl    := user/platform/xfrm_nl.c user/platform/nl.c user/model/xf
 FUZZ_DEPS_replay     :=
 FUZZ_DEPS_proc_stat  := user/platform/heartbeat.c user/platform/objects.c user/platform/pins.c \
 			user/common/util.c user/common/log.c
+# fuzz_datapath: the real XDP and TC programs through BPF_PROG_TEST_RUN, as
+# root (tests/test_fuzz_datapath.sh, docs/testing.md "Datapath fuzzing")
+FUZZ_DEPS_datapath   :=
+FUZZ_LDLIBS_datapath := -lbpf
 FUZZ_LDLIBS_xfrm_nl  := -lmnl
 FUZZ_LDLIBS_proc_stat := -lbpf
 
@@ -139,6 +143,7 @@ define FUZZ_RULE
 $(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_DEPS_$(1))) \
 		$(USER_HDRS) $(BPF_HDRS) $(wildcard tests/fuzz/*.h)
 	$$(call msg,FUZZ,$$@)
+	$(Q)mkdir -p $$(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(filter %.c %.o,$$^) -o $$@ $(FUZZ_LDLIBS_$(1))
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call FUZZ_RULE,$(n))))

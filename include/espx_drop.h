@@ -17,6 +17,9 @@
  *                       (too long, or transport mode with extension headers)
  *   transition-guard    protected traffic while espx and the kernel's ESP
  *                       hand an SA over (espx_config.guard_until)
+ *   vlan-in-band        transmit: a frame with its VLAN tag in the frame
+ *                       (not in the skb's metadata) that a policy protects:
+ *                       espx cannot encapsulate behind the tag
  * and fast-path counts what the pod fast path (bpf/lib/redirect.h) took:
  * in, decrypted packets redirected into a pod's veth; out, pod packets
  * encrypted at the pod's veth (or sent to the segmenter) and redirected.
@@ -56,7 +59,8 @@
 	X(IN_NO_POLICY,	27, "inbound-no-policy")			\
 	X(EXTHDR,	28, "ipv6-ext-header")				\
 	X(GUARD,	29, "transition-guard")				\
-	X(FAST_PATH,	30, "fast-path")
+	X(FAST_PATH,	30, "fast-path")					\
+	X(VLAN_IN_BAND,	31, "vlan-in-band")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

@@ -259,6 +259,10 @@ static __noinline int rx_check(struct rx_scratch *rs, struct espx_sa *sa)
 	 * one naming ESP would have to be rewritten too (not done) */
 	if (rs->h.ext && sa->mode == ESPX_MODE_TRANSPORT)
 		return -ESPX_DROP_EXTHDR;
+	/* ESP starting past the IP packet's end (a UDP length or IPv6
+	 * header chain longer than the packet) must not wrap esp_len */
+	if (rs->esp_off > rs->h.l3_off + rs->h.len)
+		return -ESPX_DROP_TRUNCATED;
 	esp_len = rs->h.l3_off + rs->h.len - rs->esp_off;
 	if (esp_len < ESP_HDR_LEN + 2 + sa->icv_len)
 		return -ESPX_DROP_TRUNCATED;

@@ -96,11 +96,21 @@ static __noinline int tx_classify(struct __sk_buff *skb, struct tx_scratch *ts)
 	ts->too_big = 0;
 	h->l3_off = ETH_HLEN_;
 	h->eth_proto = skb->protocol;
-	if (skb->protocol == bpf_htons(ETH_P_IPV6) &&
-	    !bpf_skb_load_bytes(skb, ETH_HLEN_ + 6, &nh, 1) &&
+	if (skb->protocol == bpf_htons(ETH_P_8021Q_) || skb->protocol == bpf_htons(ETH_P_8021AD_)) {
+		/* a VLAN tag in the frame itself (a VLAN device with
+		 * reorder_hdr off, stacked tags, a packet socket): the packet
+		 * inside is judged like any other, so that policy sees it */
+		if (bpf_skb_load_bytes(skb, ETH_HLEN_ + 2, &h->eth_proto, 2) ||
+		    (h->eth_proto != bpf_htons(ETH_P_IP) && h->eth_proto != bpf_htons(ETH_P_IPV6)))
+			return STEP_PASS(ESPX_DROP_NONE);
+		h->l3_off += VLAN_HLEN_;
+		want += VLAN_HLEN_;
+	}
+	if (h->eth_proto == bpf_htons(ETH_P_IPV6) &&
+	    !bpf_skb_load_bytes(skb, h->l3_off + 6, &nh, 1) &&
 	    (nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ ||
 	     nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_FRAG_))
-		want = TX_PULL_EXT;
+		want = TX_PULL_EXT + VLAN_HLEN_;
 	bpf_skb_pull_data(skb, skb->len < want ? skb->len : want);
 	data = (void *)(long)skb->data;
 	end = (void *)(long)skb->data_end;
@@ -168,7 +178,12 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 		return 0;
 	if (h->frag || !s)
 		return 0;
-	if (l4_len > ESPX_GCM_MAX_DATA - 256 || l4_len < csum_off + 2)
+	/* no whole TCP/UDP header inside the IP packet (an IPv6 header
+	 * chain ending past it, a cut header): a malformed packet, not an
+	 * internal failure */
+	if (h->l4_off - h->l3_off > h->len || l4_len < csum_off + 2)
+		return -ESPX_DROP_MALFORMED;
+	if (l4_len > ESPX_GCM_MAX_DATA - 256)
 		return -ESPX_DROP_INTERNAL;
 	if (bpf_skb_store_bytes(skb, h->l4_off + csum_off, &zero, 2, 0))
 		return -ESPX_DROP_INTERNAL;
@@ -223,6 +238,12 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 		return -ESPX_DROP_INTERNAL;
 	h = &ts->h;
 	lo = &ts->lo;
+	/* the layouts below put ESP after a 14-byte Ethernet header: a
+	 * frame carrying its VLAN tag in-band cannot be protected (fail
+	 * closed; the stack's VLAN devices hand the tag over out of band
+	 * unless reorder_hdr is off) */
+	if (h->l3_off != ETH_HLEN_)
+		return -ESPX_DROP_VLAN_IN_BAND;
 	if (!(sa->flags & ESPX_SA_F_READY))
 		return -ESPX_DROP_NO_SA_OUT;
 	if (lft_expired(sa))
@@ -252,6 +273,10 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	encap = !!(sa->flags & ESPX_SA_F_ENCAP);
 	if (!tunnel && h->family != sa->family)
 		return -ESPX_DROP_SELECTOR;
+	/* transport mode keeps a 20-byte IPv4 header (tx_transport_ip4);
+	 * with options the packet is refused as receive refuses it */
+	if (!tunnel && h->family == AF_INET && h->l4_off != h->l3_off + 20)
+		return -ESPX_DROP_MALFORMED;
 	r = tx_l4_csum(skb, h, &ts->f);
 	if (r)
 		return r;
@@ -618,7 +643,8 @@ static __always_inline int esp_tx(struct __sk_buff *skb)
 	__u32 zero = 0;
 	int r;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6))
+	if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6) &&
+	    skb->protocol != bpf_htons(ETH_P_8021Q_) && skb->protocol != bpf_htons(ETH_P_8021AD_))
 		return TC_ACT_OK;
 	ts = bpf_map_lookup_elem(&espx_tx_scratch, &zero);
 	if (!ts)
