@@ -248,11 +248,13 @@ static int do_send(const struct opts *o)
 				usleep((useconds_t)((due - t) * 1e6));
 		}
 	}
-	t = now() - t0;
+	t = now();
 	close(fd);
+	/* start and end on CLOCK_MONOTONIC: whether two senders overlapped */
 	printf("{\"role\":\"send\",\"id\":%u,\"sent\":%llu,\"bytes\":%llu,\"seconds\":%.3f,"
-	       "\"retries\":%llu,\"cpus\":[", o->id, (unsigned long long)n,
-	       (unsigned long long)bytes, t, (unsigned long long)enobufs);
+	       "\"start\":%.6f,\"end\":%.6f,\"retries\":%llu,\"cpus\":[", o->id,
+	       (unsigned long long)n, (unsigned long long)bytes, t - t0, t0, t,
+	       (unsigned long long)enobufs);
 	for (i = 0, fam = 0; i < 64; i++)
 		if (cpus & (1ULL << i))
 			printf("%s%d", fam++ ? "," : "", i);
