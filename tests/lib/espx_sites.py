@@ -338,8 +338,9 @@ class Traffic:
         self.err.seek(0)
         return self.err.read().strip()[-600:]
 
-    def result(self, timeout=None):
-        if self.mode == "wire":
+    def result(self, timeout=None, stop=False):
+        """The tool's JSON; with stop (always for wire) after SIGTERM."""
+        if stop or self.mode == "wire":
             self.p.terminate()
         out = self.p.communicate(timeout=timeout)[0].strip().splitlines()
         if self.p.returncode != 0 or not out:

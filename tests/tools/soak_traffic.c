@@ -11,7 +11,8 @@
  *       derived from (K, n) and carries a header (magic, K, n, length) and
  *       then a byte pattern derived from (K, n): nothing in it repeats from
  *       one datagram to another. --cpu pins the sender (sched_setaffinity);
- *       the CPUs it ran on are reported. --pps paces it.
+ *       the CPUs it ran on are reported. --pps paces it. SIGTERM ends it
+ *       early (exit 0, the datagrams sent so far reported).
  *   soak_traffic recv --bind ADDR --port P --count N [--senders S]
  *                     [--min B] [--max B] [--idle SEC] [--timeout SEC]
  *       Expects N datagrams from each of senders 0..S-1; checks each one's
@@ -259,7 +260,7 @@ static int do_send(const struct opts *o)
 		if (cpus & (1ULL << i))
 			printf("%s%d", fam++ ? "," : "", i);
 	printf("]}\n");
-	return n == o->count ? 0 : 1;
+	return n == o->count || stop ? 0 : 1;	/* SIGTERM: an end the caller chose */
 }
 
 /* ---- recv ---- */
