@@ -172,10 +172,19 @@ def site_memory(site):
             "memlock": sum(mem.values()), "maps": mem}
 
 
+def slab_caches():
+    """Bytes in use per slab cache (/proc/slabinfo: active objects x size)."""
+    out = {}
+    for line in open("/proc/slabinfo").readlines()[2:]:
+        f = line.split()
+        out[f[0]] = int(f[1]) * int(f[3])
+    return out
+
+
 def measure(sites, driver):
     time.sleep(2)		# contexts are freed after an RCU grace period
     return {"sites": [site_memory(x) for x in sites], "refcnt": refcnt(driver),
-            "slab": meminfo("SUnreclaim")}
+            "slab": meminfo("SUnreclaim"), "caches": slab_caches()}
 
 
 def churn_procs(a, b, cycles):
@@ -248,6 +257,9 @@ def churn_under_traffic(done):
               f"({s['sent'] / max(s['seconds'], 0.001):.0f}/s): {runs}", flush=True)
         for k in ("refcnt", "slab"):
             print(f"# {k}: {before[k]} before, {after[k]} after", flush=True)
+        grown = sorted(((v - before["caches"].get(k, 0), k) for k, v in after["caches"].items()),
+                       reverse=True)[:5]
+        print(f"# slab caches grown most (bytes, machine-wide): {grown}", flush=True)
         for i, name in enumerate("ab"):
             x, y = before["sites"][i], after["sites"][i]
             print(f"# site {name}: SAs {x['sas']} -> {y['sas']}, ready {x['ready']} -> "
