@@ -51,7 +51,7 @@ from espx_test import BUILD, finish, plan, result, sh  # noqa: E402
 N = 10000
 CYCLES = int(os.environ.get("ESPX_CHURN_CYCLES", "2000"))
 POOL = 256
-PPS = 5000
+PPS = int(os.environ.get("ESPX_CHURN_PPS", "5000"))
 PORT = 6300
 SLAB_TOL_KB = 1024
 TRAFFIC_CHECKS = ["churn-traffic-cycles", "churn-traffic-intact", "churn-traffic-wire",

@@ -26,7 +26,7 @@ NATT = 4500
 
 class Scenario:
     def __init__(self, name, fam=4, mode="tunnel", encap=False, bits=128, esn=False,
-                 tx_csum_off=False, inner_fam=None, driver=None, queues=1):
+                 tx_csum_off=False, inner_fam=None, driver=None, queues=1, window=128):
         self.name, self.fam, self.mode, self.encap, self.bits, self.esn = \
             name, fam, mode, encap, bits, esn
         # a device without checksum offload: the kernel fills in checksums
@@ -34,6 +34,7 @@ class Scenario:
         self.tx_csum_off = tx_csum_off
         self.driver = driver	# espx's "aes-driver" word; None: the default
         self.queues = queues	# the wire's transmit/receive queues per end
+        self.window = window	# the SAs' replay window
         v6 = fam == 6
         self.wire = ("fd00::1", "fd00::2") if v6 else ("10.0.0.1", "10.0.0.2")
         self.plen = 64 if v6 else 24
@@ -65,7 +66,7 @@ def esp_line(sc, spi, src, dst, key):
         nets = sc.nets if spi == SPI_AB else sc.nets[::-1]
         extra += f" sel src {nets[0]} dst {nets[1]}"
     return (f"state add src {src} dst {dst} proto esp spi {spi:#x} reqid {spi} mode {sc.mode} "
-            f"replay-window 128 aead {AEAD} 0x{key} 128{extra}")
+            f"replay-window {sc.window} aead {AEAD} 0x{key} 128{extra}")
 
 
 class Site:
@@ -310,6 +311,20 @@ def site_pair(sc, configure=True, ab_extra=""):
             b.ns.close()
         raise
     return a, b, keys
+
+
+def wire_losses(a, b):
+    """What the veth wire from a to b lost itself, as counters to take a
+    difference of: a's transmit drops (veth drops a packet when the peer's
+    receive ring is full, as it can when the peer's NAPI is held up) and
+    b's receive-queue drops. espx's own XDP drops are not among them."""
+    tx = json.loads(a.ns.run(f"ip -j -s link show dev {a.dev}").stdout)[0]["stats64"]["tx"]
+    rxq = 0
+    for line in b.ns.run(f"ethtool -S {b.dev}").stdout.splitlines():
+        k, _, v = line.strip().partition(":")
+        if k.startswith("rx_queue_") and k.endswith("_drops") and "xdp" not in k:
+            rxq += int(v)
+    return tx["dropped"] + rxq
 
 
 class Traffic:

@@ -18,19 +18,19 @@
  *       Expects N datagrams from each of senders 0..S-1; checks each one's
  *       length, header and pattern; counts duplicates, corrupted (anything
  *       that is not exactly what some sender sent) and missing. Ends when
- *       all arrived, after --idle seconds without a datagram (once one came)
- *       or at --timeout, or on SIGTERM. The socket's own drops (full
- *       receive buffer, SO_RXQ_OVFL) are reported: they explain missing
- *       datagrams that the network did not lose.
+ *       all arrived, after --idle seconds without a datagram (once one
+ *       came; default 3), at --timeout (default none) or on SIGTERM. The
+ *       socket's own drops (full receive buffer, SO_RXQ_OVFL) are reported:
+ *       they explain missing datagrams that the network did not lose.
  *   soak_traffic wire --dev DEV --spi SPI --first SEQ --span N
  *                     [--window W] [--plain-src ADDR --plain-dst ADDR]
  *                     [--port P] [--timeout SEC]
  *       Reads what DEV sends (AF_PACKET, outgoing frames, headers only)
- *       until SIGTERM or --timeout. For ESP of SPI: the 64-bit sequence
- *       number from the IV (espx's IV is the number, big-endian), which must
- *       agree with the header's low 32 bits and with the high bits a
- *       receiver infers (RFC 4303 Appendix A, window W, from the highest so
- *       far); each number in (SEQ, SEQ + N] must appear at most once
+ *       until SIGTERM (or --timeout; default none). For ESP of SPI: the
+ *       64-bit sequence number from the IV (espx's IV is the number,
+ *       big-endian), which must agree with the header's low 32 bits and
+ *       with the high bits a receiver infers (RFC 4303 Appendix A, window
+ *       W, from the highest so far); each number in (SEQ, SEQ + N] must appear at most once
  *       (dup, out_of_range otherwise); gaps below the highest; how far
  *       packets came out of order; the numbers seen within 8 of each
  *       multiple of 2^32. Plaintext: any other IPv4/IPv6 frame between the
@@ -357,7 +357,7 @@ static int do_recv(const struct opts *o)
 			break;
 		if (got && t - last > o->idle)
 			break;
-		if (t - t0 > o->timeout)
+		if (o->timeout > 0 && t - t0 > o->timeout)
 			break;
 		for (i = 0; i < MAX_BATCH; i++) {
 			iov[i].iov_base = buf[i];
@@ -638,7 +638,7 @@ static int do_wire(const struct opts *o)
 	for (;;) {
 		if (stop && !draining)
 			draining = 1;	/* read what is queued, then end */
-		if (now() - t0 > o->timeout)
+		if (o->timeout > 0 && now() - t0 > o->timeout)
 			break;
 		for (j = 0; j < MAX_BATCH; j++) {
 			iov[j].iov_base = buf[j];
@@ -718,7 +718,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct opts o = { .cpu = -1, .batch = 64, .senders = 1, .min = 64, .max = 1400,
-			  .idle = 3, .timeout = 600, .window = 128 };
+			  .idle = 3, .window = 128 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *mode;
 	int c;
