@@ -8,6 +8,9 @@
 #                   the pod fast path against the normal path; JSON in build/bench/
 #                   (POLICY_BENCH_ARGS="--old DIR" also times the tree built in DIR)
 #   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
+#   make soak       10^7 checked packets through one ESN tunnel across 2^32, two CPUs on one SA,
+#                   10^5 SA churn cycles under traffic (SOAK_PACKETS=, SOAK_CPU_PACKETS=,
+#                   SOAK_CYCLES=); make test runs short versions
 #   make deps       install build/test dependencies (Debian, root)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/), each FUZZ_SECONDS (default 60) from its
 #                   corpus; a crash fails and stays in build/fuzz/crash-* (docs/testing.md)
@@ -59,7 +62,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 .DELETE_ON_ERROR:
 # objects and skeletons are kept: user code and tests are built from them
 .SECONDARY: $(BPF_OBJS) $(SKELS) $(BUILD)/vmlinux.h
-.PHONY: all deps demo test vmtest bench clean help check-deps fuzz fuzz-build
+.PHONY: all deps demo test vmtest bench soak clean help check-deps fuzz fuzz-build
 
 all: check-deps $(BUILD)/espx $(UNIT_BINS) $(TOOL_BINS)
 
@@ -181,6 +184,18 @@ test: deps all
 
 vmtest: deps all
 	$(Q)tests/run.sh test_vm_
+
+# the long versions of tests/test_soak.py, test_two_cpu.py and test_sa_churn.py's traffic
+# part (docs/testing.md, "Soak and churn"); each prints PASS/FAIL lines as in make test
+SOAK_PACKETS     ?= 10000000
+SOAK_CPU_PACKETS ?= 1000000
+SOAK_CYCLES      ?= 100000
+soak: deps all
+	$(Q)rc=0; \
+	ESPX_SOAK_PACKETS=$(SOAK_PACKETS) /usr/bin/python3 tests/test_soak.py || rc=1; \
+	ESPX_TWO_CPU_PACKETS=$(SOAK_CPU_PACKETS) /usr/bin/python3 tests/test_two_cpu.py || rc=1; \
+	ESPX_CHURN_CYCLES=$(SOAK_CYCLES) /usr/bin/python3 tests/test_sa_churn.py traffic || rc=1; \
+	exit $$rc
 
 # each part also writes its figures as JSON into build/bench/, to compare runs
 bench: deps all

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from espx_test import Netns, veth
+from espx_test import BUILD, Netns, veth
 from scapy.all import IP, UDP, Ether, IPv6, NoPayload, Raw, rdpcap
 from scapy.layers.ipsec import ESP, SecurityAssociation
 
@@ -26,13 +26,15 @@ NATT = 4500
 
 class Scenario:
     def __init__(self, name, fam=4, mode="tunnel", encap=False, bits=128, esn=False,
-                 tx_csum_off=False, inner_fam=None, driver=None):
+                 tx_csum_off=False, inner_fam=None, driver=None, queues=1, window=128):
         self.name, self.fam, self.mode, self.encap, self.bits, self.esn = \
             name, fam, mode, encap, bits, esn
         # a device without checksum offload: the kernel fills in checksums
         # in software after TC, over what espx has already encrypted
         self.tx_csum_off = tx_csum_off
         self.driver = driver	# espx's "aes-driver" word; None: the default
+        self.queues = queues	# the wire's transmit/receive queues per end
+        self.window = window	# the SAs' replay window
         v6 = fam == 6
         self.wire = ("fd00::1", "fd00::2") if v6 else ("10.0.0.1", "10.0.0.2")
         self.plen = 64 if v6 else 24
@@ -64,7 +66,7 @@ def esp_line(sc, spi, src, dst, key):
         nets = sc.nets if spi == SPI_AB else sc.nets[::-1]
         extra += f" sel src {nets[0]} dst {nets[1]}"
     return (f"state add src {src} dst {dst} proto esp spi {spi:#x} reqid {spi} mode {sc.mode} "
-            f"replay-window 128 aead {AEAD} 0x{key} 128{extra}")
+            f"replay-window {sc.window} aead {AEAD} 0x{key} 128{extra}")
 
 
 class Site:
@@ -299,7 +301,7 @@ def site_pair(sc, configure=True, ab_extra=""):
     b = None
     try:
         b = Site("b", sc, 1)
-        veth(a.ns, a.dev, b.ns, b.dev)
+        veth(a.ns, a.dev, b.ns, b.dev, sc.queues)
         a.address()
         b.address()
         keys = configure_pair(a, b, ab_extra) if configure else None
@@ -309,3 +311,59 @@ def site_pair(sc, configure=True, ab_extra=""):
             b.ns.close()
         raise
     return a, b, keys
+
+
+def wire_losses(a, b):
+    """What the veth wire from a to b lost itself, as counters to take a
+    difference of: a's transmit drops (veth drops a packet when the peer's
+    receive ring is full, as it can when the peer's NAPI is held up) and
+    b's receive-queue drops. espx's own XDP drops are not among them."""
+    tx = json.loads(a.ns.run(f"ip -j -s link show dev {a.dev}").stdout)[0]["stats64"]["tx"]
+    rxq = 0
+    for line in b.ns.run(f"ethtool -S {b.dev}").stdout.splitlines():
+        k, _, v = line.strip().partition(":")
+        if k.startswith("rx_queue_") and k.endswith("_drops") and "xdp" not in k:
+            rxq += int(v)
+    return tx["dropped"] + rxq
+
+
+class Traffic:
+    """build/tests/soak_traffic in a site (tests/tools/soak_traffic.c): MODE
+    send, recv or wire with its options. recv and wire say "ready" once set
+    up (the constructor waits for it); result() waits for the end (wire:
+    after SIGTERM) and returns the tool's JSON line as a dict."""
+
+    TOOL = os.path.join(BUILD, "tests", "soak_traffic")
+
+    def __init__(self, site, mode, **opts):
+        args = [self.TOOL, mode]
+        for k, v in opts.items():
+            args += [f"--{k.replace('_', '-')}", str(v)]
+        self.mode = mode
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen(["ip", "netns", "exec", site.ns.name] + args,
+                                  stdout=subprocess.PIPE, stderr=self.err, text=True)
+        if mode != "send":
+            line = self.p.stdout.readline().strip()
+            if line != "ready":
+                self.p.kill()
+                raise RuntimeError(f"soak_traffic {mode} did not start: {line!r} {self.stderr()}")
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read().strip()[-600:]
+
+    def result(self, timeout=None, stop=False):
+        """The tool's JSON; with stop (always for wire) after SIGTERM."""
+        if stop or self.mode == "wire":
+            self.p.terminate()
+        out = self.p.communicate(timeout=timeout)[0].strip().splitlines()
+        if self.p.returncode != 0 or not out:
+            raise RuntimeError(f"soak_traffic {self.mode} exited {self.p.returncode}: "
+                               f"{self.stderr()}")
+        return json.loads(out[-1])
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()

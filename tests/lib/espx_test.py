@@ -83,7 +83,11 @@ class Netns:
         sh(f"ip netns del {self.name}", check=False)
 
 
-def veth(a, dev_a, b, dev_b):
-    sh(f"ip link add {dev_a} netns {a.name} type veth peer name {dev_b} netns {b.name}")
+def veth(a, dev_a, b, dev_b, queues=1):
+    """A veth pair between namespaces a and b, up; queues: transmit and
+    receive queues on each end (veth hands a packet sent on queue i to the
+    peer's receive queue i, whose NAPI runs on the sending CPU)."""
+    q = f" numtxqueues {queues} numrxqueues {queues}" if queues > 1 else ""
+    sh(f"ip link add {dev_a} netns {a.name}{q} type veth peer name {dev_b} netns {b.name}{q}")
     sh(f"ip -n {a.name} link set {dev_a} up")
     sh(f"ip -n {b.name} link set {dev_b} up")
