@@ -17,6 +17,9 @@
  *                       (too long, or transport mode with extension headers)
  *   transition-guard    protected traffic while espx and the kernel's ESP
  *                       hand an SA over (espx_config.guard_until)
+ *   policy-changed      the policy table was switched while the packet was
+ *                       being decided, and again on the retry (a lookup may
+ *                       have read a half being rewritten): not guessed
  *   vlan-in-band        transmit: a frame with its VLAN tag in the frame
  *                       (not in the skb's metadata) that a policy protects:
  *                       espx cannot encapsulate behind the tag
@@ -60,7 +63,8 @@
 	X(EXTHDR,	28, "ipv6-ext-header")				\
 	X(GUARD,	29, "transition-guard")				\
 	X(FAST_PATH,	30, "fast-path")					\
-	X(VLAN_IN_BAND,	31, "vlan-in-band")
+	X(VLAN_IN_BAND,	31, "vlan-in-band")					\
+	X(POLICY_CHANGED, 32, "policy-changed")
 
 enum espx_drop_reason {
 #define ESPX_DROP_ENUM(name, val, str) ESPX_DROP_##name = val,

@@ -152,7 +152,10 @@ struct espx_ike_key {
 
 /* espx_config: which half of espx_policy is live and how full it is. */
 struct espx_config {
-	__u32 active;				/* 0 or 1 */
+	__u32 active;				/* generation: +1 per switch; the live
+						 * half is active & 1. A lookup that
+						 * sees it change has read a half that
+						 * may be being rewritten (policy.h) */
 	__u32 count[2][ESPX_POL__MAX];		/* scanned policies per half and direction */
 	__u32 nhost[2][ESPX_POL__MAX];		/* hashed ones (espx_policy_host) */
 	__u32 flags;				/* unused, zero */

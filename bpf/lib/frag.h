@@ -84,8 +84,10 @@ static __always_inline void decide(const struct l3 *h, const struct flow *f, __u
 
 	if (h->later && frag_recall(h, f, tag, v))
 		return;
-	/* one call site: each is verified on its own */
-	policy_decide(f, PD_OPTS(dir, mode, h->noports), sa, v);
+	/* a global function: verified once, whatever the call sites. The
+	 * table switched during the lookup: once more (then policy-changed) */
+	if (policy_decide(f, PD_OPTS(dir, mode, h->noports), sa, v))
+		policy_decide(f, PD_OPTS(dir, mode, h->noports), sa, v);
 	if (!h->later)
 		frag_remember(h, f, tag, v);
 }

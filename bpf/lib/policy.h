@@ -17,6 +17,15 @@
  * ESP), and in after decryption (the template must match the SA that
  * decrypted it, xfrm_state_ok(); tunnel mode needs a policy at all).
  *
+ * The table changes by read-copy-update (user/platform/pol_store.c): the
+ * inactive half is rewritten, then espx_config.active, a generation whose
+ * low bit names the live half, moves on by one. A lookup that began before
+ * a switch may read a half that the next change is rewriting, so every
+ * lookup reads the generation before and after (pol_gen): a lookup that saw
+ * it move is not trusted (policy_any answers "maybe", policy_decide asks
+ * for a retry, and a second change during the retry drops the packet as
+ * policy-changed).
+ *
  * Packets without ports (fragments after the first whose first fragment
  * was not seen) are decided without them: when the first policy that
  * could select them has a port selector, the verdict would be a guess and
@@ -362,6 +371,18 @@ static __always_inline int ike_pair(const __u32 *local, const __u32 *remote, __u
 	return bpf_map_lookup_elem(&espx_ike, &s->ik) != NULL;
 }
 
+/* The table's generation, read after the lookups that depend on it. x86
+ * keeps loads in order (TSO), so a plain read is enough there; elsewhere a
+ * fetch-and-add of 0 is the full barrier BPF offers. */
+static __always_inline __u32 pol_gen(struct espx_config *cfg)
+{
+#ifdef __TARGET_ARCH_x86
+	return *(volatile __u32 *)&cfg->active;
+#else
+	return __sync_fetch_and_add(&cfg->active, 0);
+#endif
+}
+
 /* Is a transition running (espx_config.guard_until)? */
 static __always_inline int transition_guard(void)
 {
@@ -393,17 +414,22 @@ static __always_inline int policy_any(const struct flow *f, __u32 dir, __u32 kno
 {
 	struct espx_config *cfg;
 	struct pol_scratch *s;
-	__u32 zero = 0, half;
+	__u32 zero = 0, half, gen;
 
 	cfg = bpf_map_lookup_elem(&espx_config, &zero);
 	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
 	if (!cfg || !s)
 		return 0;
-	half = cfg->active & 1;
+	gen = pol_gen(cfg);
+	half = gen & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir] && policy_host(s, f, dir, half))
 		return 1;
-	return cfg->count[half][dir] && pol_candidates(s, f, dir, half, known);
+	if (cfg->count[half][dir] && pol_candidates(s, f, dir, half, known))
+		return 1;
+	/* "none" read from a half that was switched meanwhile is not known:
+	 * the callers then decide in full */
+	return pol_gen(cfg) != gen;
 }
 
 /* How policy_decide is to judge: direction, mode, ports unknown. (BPF
@@ -411,7 +437,8 @@ static __always_inline int policy_any(const struct flow *f, __u32 dir, __u32 kno
 #define PD_OPTS(dir, mode, noports)	((dir) | (mode) << 8 | (noports) << 16)
 
 /* The verdict of a direction's policies for flow f (see the top of this
- * file); opts: PD_OPTS(). */
+ * file); opts: PD_OPTS(). 1 when the table was switched during the lookup
+ * (v is then a policy-changed drop; the caller may try once more), else 0. */
 /* Global, so that the verifier checks it once, not once per caller. */
 __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_sa *sa,
 			     struct pol_verdict *v)
@@ -421,7 +448,7 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	struct espx_policy *host = NULL, *p;
 	struct espx_config *cfg;
 	struct pol_scratch *s;
-	__u32 zero = 0, half;
+	__u32 zero = 0, half, gen;
 
 	if (!v)
 		return 0;
@@ -430,7 +457,8 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
 	if (!cfg || !s || !f)
 		return 0;
-	half = cfg->active & 1;
+	gen = pol_gen(cfg);
+	half = gen & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
 	if (cfg->nhost[half][dir])
 		host = policy_host(s, f, dir, half);
@@ -449,6 +477,10 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	if (ps.noports && ps.hit && !ps.definite) {
 		pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
 		return 0;
+	}
+	if (pol_gen(cfg) != gen) {
+		pv_set(v, PV_DROP, ESPX_DROP_POLICY_CHANGED);
+		return 1;
 	}
 	/* both matched: the one XFRM would have tried first */
 	p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;

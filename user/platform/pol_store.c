@@ -3,8 +3,14 @@
  *
  * Every change is read-copy-update on the two halves of espx_policy: read
  * the active half, change the copy, sort it, resolve each template to an
- * SA, write the copy to the inactive half, then switch espx_config.active
- * in one map update. The datapath never sees a half-written table. */
+ * SA, write the copy to the inactive half, then switch: espx_config.active
+ * is a generation whose low bit names the live half. The switch is two map
+ * updates: the first writes the new half's counts under the old generation
+ * (a reader of the live half reads the same bytes as before), the second
+ * changes nothing but the generation, so a reader never pairs one half with
+ * the other's counts. A lookup still reading the half this change rewrote
+ * (it began before the previous switch) sees the generation move and does
+ * not trust what it read (bpf/lib/policy.h). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -251,7 +257,7 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 	const int *fd = dp->fd;
 	struct sa_list sas = { 0 };
 	struct ike_set ike = { 0 };
-	__u32 zero = 0, next, dir, i, slot, nscan, nhost;
+	__u32 zero = 0, gen, next, dir, i, slot, nscan, nhost;
 	struct commit_buf *buf = NULL;
 	struct espx_pol_host_key hk;
 	struct espx_policy *p;
@@ -270,7 +276,8 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 		err = -ENOMEM;
 	if (err)
 		goto out;
-	next = !(t->cfg.active & 1);
+	gen = t->cfg.active + 1;
+	next = gen & 1;
 	err = HALF_CLEAR(fd[ESPX_MAP_POLICY_HOST], struct espx_pol_host_key, next);
 	if (!err)
 		err = HALF_CLEAR(lpm_fd, struct espx_pol_lpm_key, next);
@@ -318,8 +325,10 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 		goto out;
 	}
 	ike_failed = ike_begin(ike_fd, &ike);
-	t->cfg.active = next;
-	if (bpf_map_update_elem(fd[ESPX_MAP_CONFIG], &zero, &t->cfg, BPF_ANY)) {
+	/* the new half's counts first, under the old generation; then the
+	 * generation alone */
+	if (bpf_map_update_elem(fd[ESPX_MAP_CONFIG], &zero, &t->cfg, BPF_ANY) ||
+	    (t->cfg.active = gen, bpf_map_update_elem(fd[ESPX_MAP_CONFIG], &zero, &t->cfg, BPF_ANY))) {
 		err = -errno;
 		pr_warn("switching to the new policy table: %s\n", strerror(-err));
 		goto out;
