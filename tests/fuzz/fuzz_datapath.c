@@ -408,7 +408,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* ---- counters ---- */
 
 #define NSLOT (ESPX_DROP__MAX * ESPX_DIR__MAX)
-#define NSLOT_MAP 64		/* espx_drops' max_entries is 62; read what exists */
+/* espx_drops' slots: one per reason and direction (include/espx_drop.h);
+ * the tables of this harness index reasons below 64 */
+#define NSLOT_MAP (ESPX_DROP__MAX * ESPX_DIR__MAX)
+_Static_assert(ESPX_DROP__MAX <= 64, "the harness's per-reason tables hold 64 reasons");
 
 struct counts {
 	uint64_t pkts[NSLOT_MAP];
