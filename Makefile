@@ -10,10 +10,12 @@
 #   make ab         A/B of kernel XFRM against espx (tests/bench/bench-ab.sh, AB_ARGS="-r 3 -s 5")
 #   make soak       10^7 checked packets through one ESN tunnel across 2^32, two CPUs on one SA,
 #                   10^5 SA churn cycles under traffic (SOAK_PACKETS=, SOAK_CPU_PACKETS=,
-#                   SOAK_CYCLES=); make test runs short versions
+#                   SOAK_CYCLES=); in the VM, 100 daemon kill -9 restarts and SA churn by
+#                   ip xfrm (SOAK_VM_RESTARTS=, SOAK_VM_CYCLES=); make test runs short versions
 #   make deps       install build/test dependencies (Debian, root)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/), each FUZZ_SECONDS (default 60) from its
 #                   corpus; a crash fails and stays in build/fuzz/crash-* (docs/testing.md)
+#   make fuzz-capture  real XFRM netlink datagrams from the VM into the netlink corpus
 #   make install    the binary, espx(8), bash completion, espx-daemon.service and
 #                   /etc/default/espx (PREFIX=/usr/local, DESTDIR=; make uninstall)
 #   make deb        a Debian package, build/espx_VER_ARCH.deb (scripts/mkdeb.sh: dpkg-deb,
@@ -190,12 +192,26 @@ vmtest: deps all
 SOAK_PACKETS     ?= 10000000
 SOAK_CPU_PACKETS ?= 1000000
 SOAK_CYCLES      ?= 100000
+SOAK_VM_RESTARTS ?= 100
+SOAK_VM_CYCLES   ?= 100000
 soak: deps all
 	$(Q)rc=0; \
 	ESPX_SOAK_PACKETS=$(SOAK_PACKETS) /usr/bin/python3 tests/test_soak.py || rc=1; \
 	ESPX_TWO_CPU_PACKETS=$(SOAK_CPU_PACKETS) /usr/bin/python3 tests/test_two_cpu.py || rc=1; \
 	ESPX_CHURN_CYCLES=$(SOAK_CYCLES) /usr/bin/python3 tests/test_sa_churn.py traffic || rc=1; \
+	ESPX_VM_STORM_RESTARTS=$(SOAK_VM_RESTARTS) ESPX_VM_STORM_CYCLES=$(SOAK_VM_CYCLES) \
+		ESPX_VM_STORM_TIMEOUT=$${ESPX_VM_STORM_TIMEOUT:-7200} tests/test_vm_storm.sh || rc=1; \
 	exit $$rc
+
+# real XFRM netlink datagrams for the fuzz corpus: tests/vm/storm.sh (short) in the VM,
+# its capture (tests/vm/nl_capture.py) copied to tests/fuzz/corpus/xfrm_nl/vm-*
+.PHONY: fuzz-capture
+fuzz-capture: all
+	$(Q)ESPX_VM_KEEP=1 ESPX_VM_TCG_THREAD=single ESPX_VM_STORM_RESTARTS=2 ESPX_VM_STORM_CYCLES=40 \
+		scripts/vmtest.sh -t 600 -- tests/vm/storm.sh
+	$(Q)ls build/vm/keep/xfrm_nl/vm-* >/dev/null && rm -f tests/fuzz/corpus/xfrm_nl/vm-* && \
+		cp build/vm/keep/xfrm_nl/vm-* tests/fuzz/corpus/xfrm_nl/ && \
+		echo "fuzz-capture: $$(ls build/vm/keep/xfrm_nl | wc -l) datagrams in tests/fuzz/corpus/xfrm_nl/vm-*"
 
 # each part also writes its figures as JSON into build/bench/, to compare runs
 bench: deps all

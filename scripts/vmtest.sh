@@ -15,7 +15,8 @@
 # dump_one_state with impossible EFLAGS). Not the default: on a loaded host the interop
 # suite got less far in its time single than multi (43 against 48 checks).
 # CMD's output goes to stdout as it runs. Logs: build/vm/console.log (kernel console),
-# build/vm/output.log (CMD's output).
+# build/vm/output.log (CMD's output). ESPX_VM_KEEP=1: CMD finds a writable directory
+# in $ESPX_VM_KEEP (in the guest) whose files come back in build/vm/keep/.
 # Exit status: CMD's, else 124 = timeout (default 300 s), 125 = guest crashed / no status,
 # 126 = the VM could not be set up; the last line on stderr says why, and starts with
 #   "vmtest: unavailable:" only where this machine cannot run the VM at all (not root,
@@ -73,8 +74,8 @@ trap 'rm -rf "$XCH"' EXIT
 	printf '%q ' "$@"
 	echo
 } >"$XCH/cmd.sh"
-printf 'KDIR=%q\nREPO=%q\n' "$KDIR" "$ROOT" >"$XCH/env"
-rm -f "$LOGDIR"/console.log "$LOGDIR"/output.log
+printf 'KDIR=%q\nREPO=%q\nKEEP=%q\n' "$KDIR" "$ROOT" "${ESPX_VM_KEEP:-}" >"$XCH/env"
+rm -rf "$LOGDIR"/console.log "$LOGDIR"/output.log "$LOGDIR"/keep
 
 ACCEL=${ESPX_VM_ACCEL:-tcg}
 case $ACCEL in
@@ -106,6 +107,7 @@ for attempt in 1 2; do
 done
 wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
 [[ -f $XCH/output.log ]] && cp "$XCH/output.log" "$LOGDIR/output.log"
+[[ -d $XCH/keep ]] && cp -r "$XCH/keep" "$LOGDIR/keep"
 if [[ -f $XCH/rc ]]; then
 	rc=$(<"$XCH/rc")
 	echo "vmtest: kernel $V, ${wall}s, exit $rc (logs in build/vm/)" >&2

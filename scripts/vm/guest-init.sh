@@ -25,7 +25,9 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 V=$(uname -r)
-. "$OUT/env"	# KDIR, REPO
+. "$OUT/env"	# KDIR, REPO, KEEP
+# ESPX_VM_KEEP=1 on the host: a directory whose files go back (build/vm/keep/)
+[[ -n ${KEEP:-} ]] && mkdir -p "$OUT/keep" && export ESPX_VM_KEEP=$OUT/keep
 # The repository comes as its own share: it may live under a path the guest
 # covers (a checkout in /tmp); read-only below, a tmpfs above, like the root.
 mkdir -p /run/repo/lower /run/repo/upper /run/repo/work "$REPO"
