@@ -207,8 +207,8 @@ soak: deps all
 # its capture (tests/vm/nl_capture.py) copied to tests/fuzz/corpus/xfrm_nl/vm-*
 .PHONY: fuzz-capture
 fuzz-capture: all
-	$(Q)ESPX_VM_KEEP=1 ESPX_VM_TCG_THREAD=single ESPX_VM_STORM_RESTARTS=2 ESPX_VM_STORM_CYCLES=40 \
-		scripts/vmtest.sh -t 600 -- tests/vm/storm.sh
+	$(Q)ESPX_VM_KEEP=1 ESPX_VM_TCG_THREAD=single scripts/vmtest.sh -t 600 -- \
+		env ESPX_VM_STORM_RESTARTS=2 ESPX_VM_STORM_CYCLES=40 tests/vm/storm.sh
 	$(Q)ls build/vm/keep/xfrm_nl/vm-* >/dev/null && rm -f tests/fuzz/corpus/xfrm_nl/vm-* && \
 		cp build/vm/keep/xfrm_nl/vm-* tests/fuzz/corpus/xfrm_nl/ && \
 		echo "fuzz-capture: $$(ls build/vm/keep/xfrm_nl | wc -l) datagrams in tests/fuzz/corpus/xfrm_nl/vm-*"

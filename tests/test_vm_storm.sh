@@ -8,4 +8,6 @@
 cd "$(dirname "$0")/.." || exit 1
 export ESPX_VM_TCG_THREAD=${ESPX_VM_TCG_THREAD:-single}
 . tests/lib/vm_suite.sh
-vm_suite vm-storm "${ESPX_VM_STORM_TIMEOUT:-600}" tests/vm/storm.sh
+# (the guest does not inherit this environment: the sizes go on its command line)
+vm_suite vm-storm "${ESPX_VM_STORM_TIMEOUT:-600}" env ESPX_VM_STORM_RESTARTS="${ESPX_VM_STORM_RESTARTS:-10}" \
+	ESPX_VM_STORM_CYCLES="${ESPX_VM_STORM_CYCLES:-1000}" tests/vm/storm.sh
