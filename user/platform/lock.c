@@ -120,6 +120,19 @@ static long ms_since(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
+static struct timespec lock_not_before;
+
+void espx_lock_defer(unsigned long long ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, &lock_not_before);
+	lock_not_before.tv_sec += ns / 1000000000ULL;
+	lock_not_before.tv_nsec += ns % 1000000000ULL;
+	if (lock_not_before.tv_nsec >= 1000000000L) {
+		lock_not_before.tv_sec++;
+		lock_not_before.tv_nsec -= 1000000000L;
+	}
+}
+
 int espx_lock_wait(int wait_ms, int warn)
 {
 	struct timespec t0, nap;
@@ -130,6 +143,9 @@ int espx_lock_wait(int wait_ms, int warn)
 	fd = espx_run_open(ESPX_LOCK_NAME, O_RDWR | O_CREAT);
 	if (fd < 0)
 		return -1;
+	if (lock_not_before.tv_sec)
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &lock_not_before, NULL) == EINTR)
+			;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* polled, never a blocking flock: whoever holds it, espx gives up in time */
 	for (;;) {

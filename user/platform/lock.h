@@ -42,5 +42,9 @@ int espx_lock(void);
  * quiet (the caller says something itself). */
 int espx_lock_wait(int wait_ms, int warn);
 void espx_unlock(int token);
+/* This process takes the lock again no sooner than ns nanoseconds from
+ * now (a pause it owes, kept outside the lock so that others get their
+ * turn: the policy table's grace, pol_store.c). */
+void espx_lock_defer(unsigned long long ns);
 
 #endif

@@ -255,7 +255,10 @@ struct commit_buf {
  * half it left makes both need a lookup that lasts that long, where one
  * takes microseconds: under SA churn (10^5 cycles, 3.4 million packets)
  * the retry alone still dropped one packet. Commits from one process (the
- * daemon, a batch) are spaced; separate commands are anyway. */
+ * daemon, a batch) are spaced; separate commands are anyway. The pause is
+ * taken before this process locks again (espx_lock_defer), not while it
+ * holds the lock, where it starved another namespace's espx of the lock;
+ * pol_grace() is for a second commit under one hold. */
 #define POL_GRACE_NS 2000000ULL
 static unsigned long long pol_last_switch;
 
@@ -369,6 +372,7 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 		goto out;
 	}
 	pol_last_switch = mono_ns();
+	espx_lock_defer(POL_GRACE_NS);
 	ike_finish(ike_fd, &ike, ike_failed);
 out:
 	free(buf);
