@@ -194,18 +194,33 @@ espx_checks() {
 	fi
 }
 
+# drops_note NAME: espx's drop counters on R and the kernel's XFRM errors there (non-zero)
+drops_note() {
+	note "$1: espx drops on R: $(ip netns exec $R "$ESPX" -j stats 2>/dev/null | $PY -c '
+import json, sys
+d = json.load(sys.stdin).get("drops", {})
+print(" ".join("%s/%s=%s" % (dr, r, v.get("packets")) for dr in d for r, v in d[dr].items() if v.get("packets")) or "none")')"
+	note "$1: R's /proc/net/xfrm_stat: $(ip netns exec $R awk '$2 != 0' /proc/net/xfrm_stat | xargs)"
+	note "$1: espx's SAs and policies on R (keys are not kept):"
+	ip netns exec $R "$ESPX" state list 2>&1 | sed 's/^/#   /' | head -n 20
+	ip netns exec $R "$ESPX" policy list 2>&1 | sed 's/^/#   /' | head -n 20
+	# what R's stack received after XDP (a decrypted packet is plain here)
+	[[ -f $T/rin.pcap ]] && note "$1: received on swr after XDP: $(tcpdump -r "$T/rin.pcap" -nn esp 2>/dev/null | wc -l) ESP, $(tcpdump -r "$T/rin.pcap" -nn 'icmp6 and ip6[40] == 128' 2>/dev/null | wc -l) echo requests; first: $(tcpdump -r "$T/rin.pcap" -nn 'not udp' 2>/dev/null | head -n 3 | tr '\n' ' ')"
+}
+
 # scenario NAME FAMILY(v6|natt)
 scenario() {
 	local n=$1 fam=$2 t0=$SECONDS f0=$_nfailed s f out cap=() lost=0 rekeys nspi softs
 	out=$("$ESPX" daemon --help 2>&1) ||
 		{ fail "$n" "'espx daemon --help' exited $?: $(head -n 1 <<<"$out")"; return; }
-	rm -rf "${T:?}/$L" "${T:?}/$R" "$T"/wire-*.pcap
+	rm -rf "${T:?}/$L" "${T:?}/$R" "$T"/wire-*.pcap "$T/rin.pcap"
 	if [[ $fam == v6 ]]; then
 		SWAN_R_PEER=
 		swan_topology6 swl swr || { fail "$n-setup" "ip netns add"; cleanup; return; }
 	else
+		# scripts/vm/deps.sh installs nftables before any VM boots: missing is a fault
 		if ! command -v nft >/dev/null; then
-			skip "$n" "no nft (nftables; scripts/deps.sh installs it)"; return
+			fail "$n-setup" "no nft (nftables): scripts/vm/deps.sh should have installed it"; return
 		fi
 		# R answers whoever comes: behind a NAT, L's address is not its own
 		SWAN_R_PEER=%any
@@ -233,6 +248,9 @@ rand_packets = 0"
 		ip netns exec $L tcpdump -i swl -Q out -U -nn -w "$T/wire-L.pcap" 2>"$T/tcpdump-L.err" &
 		cap+=($!) BG+=($!)
 		ip netns exec $R tcpdump -i swr -Q out -U -nn -w "$T/wire-R.pcap" 2>"$T/tcpdump-R.err" &
+		cap+=($!) BG+=($!)
+		# for drops_note only: what reaches R's stack after XDP
+		ip netns exec $R tcpdump -i swr -Q in -U -nn -w "$T/rin.pcap" 2>"$T/tcpdump-Rin.err" &
 		cap+=($!) BG+=($!)
 	else
 		ip netns exec $N tcpdump -i $N_DEV_R -U -nn -w "$T/wire-N.pcap" 2>"$T/tcpdump-N.err" &
@@ -273,6 +291,8 @@ rand_packets = 0"
 	if ((lost <= 3 * (rekeys + 1))); then pass "$n-loss-per-rekey ($lost lost over $rekeys rekeys)"
 	else fail "$n-loss-per-rekey" "$lost pings lost over $rekeys rekeys"; fi
 	wire_checks "$n" "$fam"
+	# before the daemon goes: where R lost packets, if anything failed so far
+	((_nfailed > f0)) && drops_note "$n"
 	espx_checks "$n" "$fam"
 	((_nfailed > f0)) && { note "daemon log:"; excerpt 30 "$T/daemon.log"; }
 	note "$n: $((SECONDS - t0))s"
