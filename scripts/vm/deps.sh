@@ -6,8 +6,10 @@
 # Exit 3: the packages cannot be had here (not root, apt cannot install them): the one
 # failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
 set -euo pipefail
-# gnuplot-nox: the A/B chart; strongswan: the IKE daemon the daemon tests run against
-PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod gnuplot-nox strongswan-charon strongswan-swanctl)
+# gnuplot-nox: the A/B chart; strongswan: the IKE daemon the daemon tests run against;
+# nftables: the NAT in tests/vm/strongswan_more.sh
+PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod gnuplot-nox strongswan-charon strongswan-swanctl
+	nftables)
 have_all() {
 	local p
 	for p in "${PKGS[@]}"; do

@@ -69,27 +69,8 @@ cleanup() {
 }
 trap 'cleanup; rm -rf "$T"' EXIT
 
-# spis NS: the ESP SPIs in NS's XFRM database, sorted
-spis() { ip -n "$1" xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | awk '{print $4}' | sort; }
-# kcount NS SRC DST SPI: packets the kernel counts for an SA
-kcount() {
-	ip -n "$1" -s xfrm state get src "$2" dst "$3" proto esp spi "$4" 2>/dev/null |
-		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
-}
 # ecount SPI: packets espx counts for an SA (espx -j stats, in swR)
 ecount() { espx_packets $R "$1"; }
-
-
-# ping_loss NAME NS SRC DST COUNT ALLOWED: pass if at most ALLOWED of COUNT pings are lost
-ping_check() {
-	local n=$1 ns=$2 src=$3 dst=$4 cnt=$5 allowed=$6 out rx
-	out=$(ip netns exec "$ns" ping -q -c "$cnt" -i 0.01 -W 2 -I "$src" "$dst" 2>&1)
-	rx=$(grep -o '[0-9]* received' <<<"$out" | cut -d' ' -f1)
-	rx=${rx:-0}
-	if ((cnt - rx <= allowed)); then pass "$n ($rx/$cnt, $((cnt - rx)) lost)"
-	else fail "$n" "$rx/$cnt received, more than $allowed lost: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; fi
-	LOST=$((cnt - rx))
-}
 
 # daemon_start NAME: espx daemon in R, wait for 'ready'; then the mirror watcher
 daemon_start() {

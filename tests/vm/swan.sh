@@ -8,8 +8,12 @@
 # dir), and for swan_conf SWAN_CONN (the connection's name), SWAN_PSK, SWAN_LOG (log
 # levels beyond `default = 1`, one `subsystem = level` a line), optionally SWAN_CHARON
 # (more lines for charon's section) and SWAN_CONN_EXTRA (more for the connection's).
+# Other topologies (tests/vm/strongswan_more.sh): swan_topology6 (the same over IPv6) and
+# swan_topology_nat (L behind a NAT namespace); they set the address variables below.
 CHARON=/usr/lib/ipsec/charon
 WL=10.0.0.1 WR=10.0.0.2 IL=192.168.1.1 IR=192.168.2.1 NL=192.168.1.0/24 NR=192.168.2.0/24
+# RPEER: L's address as R sees it (differs behind a NAT); SWAN_R_PEER: R's remote_addrs
+RPEER=$WL SWAN_R_PEER=
 SWAN_CHARON= SWAN_CONN_EXTRA=
 
 # swan_have: charon and swanctl are installed
@@ -31,13 +35,84 @@ swan_topology() {
 	ip -n $L route add $NR via $WR src $IL; ip -n $R route add $NL via $WL src $IR
 }
 
+# swan_topology6 DEV_L DEV_R: the same over IPv6, outside and inside (no DAD: usable at once)
+#   L [DEV_L fd00::1/64] ---- veth ---- [DEV_R fd00::2/64] R
+#   lo fd01::1 (fd01::/64)                  lo fd02::1 (fd02::/64)
+swan_topology6() {
+	local s
+	WL=fd00::1 WR=fd00::2 IL=fd01::1 IR=fd02::1 NL=fd01::/64 NR=fd02::/64 RPEER=fd00::1
+	ip netns add $L && ip netns add $R || return 1
+	for s in $L $R; do
+		ip -n $s link set lo up
+		ip netns exec $s sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.default.accept_ra=0
+	done
+	ip link add "$1" netns $L type veth peer name "$2" netns $R
+	ip -n $L addr add $WL/64 dev "$1" nodad; ip -n $R addr add $WR/64 dev "$2" nodad
+	ip -n $L link set "$1" up; ip -n $R link set "$2" up
+	ip -n $L addr add $IL/128 dev lo; ip -n $R addr add $IR/128 dev lo
+	ip -n $L route add $NR via $WR src $IL; ip -n $R route add $NL via $WL src $IR
+}
+
+# swan_topology_nat DEV_L DEV_R: L behind a NAT namespace N (nftables masquerade), IPv4
+# (IPv6 off). R knows only N's outside address; L's traffic leaves N from 10.0.0.1.
+#   L [DEV_L 10.0.1.1/24] -- [nl 10.0.1.2] N [nr 10.0.0.1] -- [DEV_R 10.0.0.2/24] R
+#   lo 192.168.1.1                      masquerade out of nr        lo 192.168.2.1
+# N's devices: N_DEV_L (nl) and N_DEV_R (nr), given by the caller with N (the namespace)
+swan_topology_nat() {
+	local s
+	WL=10.0.1.1 WR=10.0.0.2 RPEER=10.0.0.1 IL=192.168.1.1 IR=192.168.2.1
+	NL=192.168.1.0/24 NR=192.168.2.0/24
+	ip netns add $L && ip netns add $N && ip netns add $R || return 1
+	for s in $L $N $R; do
+		ip -n $s link set lo up
+		ip netns exec $s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip link add "$1" netns $L type veth peer name "$N_DEV_L" netns $N
+	ip link add "$N_DEV_R" netns $N type veth peer name "$2" netns $R
+	ip -n $L addr add $WL/24 dev "$1"; ip -n $N addr add 10.0.1.2/24 dev "$N_DEV_L"
+	ip -n $N addr add $RPEER/24 dev "$N_DEV_R"; ip -n $R addr add $WR/24 dev "$2"
+	ip -n $L link set "$1" up; ip -n $R link set "$2" up
+	ip -n $N link set "$N_DEV_L" up; ip -n $N link set "$N_DEV_R" up
+	ip netns exec $N sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec $N nft -f - <<-EOF || return 1
+	table ip swnat {
+		chain post {
+			type nat hook postrouting priority srcnat; policy accept;
+			oifname "$N_DEV_R" masquerade
+		}
+	}
+	EOF
+	ip -n $L addr add $IL/32 dev lo; ip -n $R addr add $IR/32 dev lo
+	ip -n $L route add default via 10.0.1.2
+	ip -n $L route add $NR via 10.0.1.2 src $IL; ip -n $R route add $NL via $RPEER src $IR
+}
+
+# spis NS: the ESP SPIs in NS's XFRM database, sorted
+spis() { ip -n "$1" xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | awk '{print $4}' | sort; }
+# kcount NS SRC DST SPI: packets the kernel counts for an SA
+kcount() {
+	ip -n "$1" -s xfrm state get src "$2" dst "$3" proto esp spi "$4" 2>/dev/null |
+		awk '/lifetime current:/{getline; sub(/\(packets\)/, "", $2); print $2; exit}'
+}
+# ping_check NAME NS SRC DST COUNT ALLOWED: pass if at most ALLOWED of COUNT pings are
+# lost (IPv4 or IPv6: ping picks the family from the addresses); sets LOST
+ping_check() {
+	local n=$1 ns=$2 src=$3 dst=$4 cnt=$5 allowed=$6 out rx
+	out=$(ip netns exec "$ns" ping -q -c "$cnt" -i 0.01 -W 2 -I "$src" "$dst" 2>&1)
+	rx=$(grep -o '[0-9]* received' <<<"$out" | cut -d' ' -f1)
+	rx=${rx:-0}
+	if ((cnt - rx <= allowed)); then pass "$n ($rx/$cnt, $((cnt - rx)) lost)"
+	else fail "$n" "$rx/$cnt received, more than $allowed lost: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; fi
+	LOST=$((cnt - rx))
+}
+
 # swan_conf SIDE ESP_PROPOSALS [CHILD_LINES]: strongswan.conf and swanctl.conf for SIDE
 # (L or R) in $T/SIDE: IKEv2 with a PSK, tunnel mode between the LANs; CHILD_LINES go
 # into the child's section (limits, start_action)
 swan_conf() {
 	local s=$1 d=$T/$1 esp=$2 child=${3:-} me peer lts rts myid peerid
 	if [[ $s == "$L" ]]; then me=$WL peer=$WR lts=$NL rts=$NR myid=$L peerid=$R
-	else me=$WR peer=$WL lts=$NR rts=$NL myid=$R peerid=$L; fi
+	else me=$WR peer=${SWAN_R_PEER:-$WL} lts=$NR rts=$NL myid=$R peerid=$L; fi
 	mkdir -p "$d/run"
 	cat >"$d/strongswan.conf" <<-EOF
 	charon {

@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# strongSwan (IKEv2) with `espx daemon` on one side over IPv6, and with NAT traversal (L
+# behind an nftables masquerade, ESP in UDP 4500), CHILD_SA rekeys under traffic:
+# tests/vm/strongswan_more.sh in the 6.12 VM (the host kernel may lack ESP), one boot for both.
+# SKIP also when strongSwan (charon, swanctl) is not installed.
+# Env: ESPX_VM_SWAN_MORE_TIMEOUT (default 480 s), ESPX_VM_XFER_BYTES (TCP transfer size,
+# default 128 KiB).
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib/vm_suite.sh
+if [[ ! -x /usr/lib/ipsec/charon ]] || ! command -v swanctl >/dev/null; then
+	echo "SKIP vm-strongswan-more: strongSwan not installed (charon, swanctl)"
+	exit 0
+fi
+vm_suite vm-strongswan-more "${ESPX_VM_SWAN_MORE_TIMEOUT:-480}" \
+	env ESPX_VM_XFER_BYTES="${ESPX_VM_XFER_BYTES:-131072}" tests/vm/strongswan_more.sh
