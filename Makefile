@@ -193,7 +193,7 @@ SOAK_PACKETS     ?= 10000000
 SOAK_CPU_PACKETS ?= 1000000
 SOAK_CYCLES      ?= 100000
 SOAK_VM_RESTARTS ?= 100
-SOAK_VM_CYCLES   ?= 100000
+SOAK_VM_CYCLES   ?= 10000
 soak: deps all
 	$(Q)rc=0; \
 	ESPX_SOAK_PACKETS=$(SOAK_PACKETS) /usr/bin/python3 tests/test_soak.py || rc=1; \

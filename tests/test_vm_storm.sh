@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Issue 16: the daemon killed (kill -9) and restarted under traffic, and SA churn driven
 # by `ip xfrm` under the daemon: tests/vm/storm.sh in the 6.12 VM, short (10 restarts,
-# 1000 cycles); `make soak` runs the long one (SOAK_VM_RESTARTS, SOAK_VM_CYCLES).
+# 1000 cycles); `make soak` runs a longer one (SOAK_VM_RESTARTS, SOAK_VM_CYCLES).
 # One TCG thread, as the daemon suite (attach and detach flip the guest's static keys).
 # Env: ESPX_VM_STORM_TIMEOUT (default 600 s), ESPX_VM_STORM_RESTARTS, _CYCLES.
 cd "$(dirname "$0")/.." || exit 1
