@@ -4,7 +4,7 @@
 # behind an nftables masquerade, ESP in UDP 4500), CHILD_SA rekeys under traffic:
 # tests/vm/strongswan_more.sh in the 6.12 VM (the host kernel may lack ESP), one boot for both.
 # SKIP also when strongSwan (charon, swanctl) is not installed.
-# Env: ESPX_VM_SWAN_MORE_TIMEOUT (default 480 s), ESPX_VM_XFER_BYTES (TCP transfer size,
+# Env: ESPX_VM_SWAN_MORE_TIMEOUT (default 600 s), ESPX_VM_XFER_BYTES (TCP transfer size,
 # default 128 KiB).
 cd "$(dirname "$0")/.." || exit 1
 # One TCG thread, as the daemon suite: espx attaching flips the guest's static keys,
@@ -25,5 +25,5 @@ else
 	sc=(espx-natt)
 	echo "SKIP vm-strongswan-more-espx-v6: a known failure (no inbound IPv6 ESP decrypted under espx daemon with strongSwan; docs/testing.md), left out until fixed; ESPX_VM_SWAN_MORE=all runs it"
 fi
-vm_suite vm-strongswan-more "${ESPX_VM_SWAN_MORE_TIMEOUT:-480}" \
+vm_suite vm-strongswan-more "${ESPX_VM_SWAN_MORE_TIMEOUT:-600}" \
 	env ESPX_VM_XFER_BYTES="${ESPX_VM_XFER_BYTES:-131072}" tests/vm/strongswan_more.sh "${sc[@]}"
