@@ -254,25 +254,19 @@ struct commit_buf {
  * never let out). Waiting POL_GRACE_NS after a switch before rewriting the
  * half it left makes both need a lookup that lasts that long, where one
  * takes microseconds: under SA churn (10^5 cycles, 3.4 million packets)
- * the retry alone still dropped one packet. Commits from one process (the
- * daemon, a batch) are spaced; separate commands are anyway. The pause is
+ * the retry alone still dropped one packet. Only commits from one process
+ * (the daemon, a batch) are spaced: another process waiting for the lock
+ * may commit sooner after this one's switch, and then only the retry and
+ * the fail-closed drop stand between a long lookup and a wrong verdict. The pause is
  * taken before this process locks again (espx_lock_defer), not while it
  * holds the lock, where it starved another namespace's espx of the lock;
  * pol_grace() is for a second commit under one hold. */
 #define POL_GRACE_NS 2000000ULL
 static unsigned long long pol_last_switch;
 
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static void pol_grace(void)
 {
-	unsigned long long since = mono_ns() - pol_last_switch;
+	unsigned long long since = boot_ns() - pol_last_switch;
 	struct timespec ts;
 
 	if (!pol_last_switch || since >= POL_GRACE_NS)
@@ -371,7 +365,7 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 		pr_warn("switching to the new policy table: %s\n", strerror(-err));
 		goto out;
 	}
-	pol_last_switch = mono_ns();
+	pol_last_switch = boot_ns();
 	espx_lock_defer(POL_GRACE_NS);
 	ike_finish(ike_fd, &ike, ike_failed);
 out:
