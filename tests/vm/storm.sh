@@ -189,6 +189,5 @@ else
 fi
 xs=$(ip netns exec $K cat /proc/net/xfrm_stat | awk '$1 ~ /XfrmInStateSeqError|XfrmInStateProtoError|XfrmInStateInvalid/ && $2 > 0')
 [[ -z $xs ]] && pass "peer-xfrm_stat-clean" || fail peer-xfrm_stat-clean "$xs"
-loss=$(grep -c 'bytes from' "$TMP/flow")
-pass "flow-total ($loss replies)"
+echo "# flow: $(grep -c 'bytes from' "$TMP/flow") replies in all"	# a figure, not a check
 exit $_failed
