@@ -380,6 +380,12 @@ static void daemon_stop(struct daemon *d)
 {
 	int i;
 
+	if (d->gone.n) {	/* deleted by the kernel, the publish held back */
+		int lock = espx_lock();
+
+		xsync_flush_gone(d);
+		espx_unlock(lock);
+	}
 	for (i = 0; i < d->ndev; i++)
 		if (d->attached[i])
 			espx_detach(d->dev[i]);	/* hands the SAs back first */
@@ -399,6 +405,7 @@ static void daemon_stop(struct daemon *d)
 	free(d->sa);
 	free(d->pol);
 	free(d->seen.k);
+	free(d->gone.k);
 	xnl_sa_wipe(d->tmp);
 	free(d->tmp);
 	free(d);

@@ -141,9 +141,22 @@ static int bin_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __
 	return 0;
 }
 
+/* SAs to resolve templates against, leaving out those the kernel deleted */
+struct sa_collect {
+	struct sa_list *l;
+	const struct espx_sa_key *hide;
+	size_t nhide;
+};
+
 static int sa_collect(const struct espx_sa_key *key, const struct espx_sa *sa, void *ctx)
 {
-	return sa_list_add(ctx, key, sa);
+	struct sa_collect *c = ctx;
+	size_t i;
+
+	for (i = 0; i < c->nhide; i++)
+		if (!memcmp(&c->hide[i], key, sizeof(*key)))
+			return 0;
+	return sa_list_add(c->l, key, sa);
 }
 
 /* ---- espx_ike: the address pairs whose UDP 500/4500 is IKE ---- */
@@ -204,14 +217,16 @@ static void ike_finish(int fd, const struct ike_set *s, size_t failed)
 			s->n, strerror(-err));
 }
 
-static int sa_read(struct espx_dp *dp, struct sa_list *sas)
+static int sa_read(struct espx_dp *dp, struct sa_list *sas, const struct espx_sa_key *hide,
+		   size_t nhide)
 {
+	struct sa_collect c = { .l = sas, .hide = hide, .nhide = nhide };
 	int sa_fd, err;
 
 	sa_fd = espx_dp_fd(dp, ESPX_MAP_SA);
 	if (sa_fd < 0)
 		return sa_fd;
-	err = sa_foreach(sa_fd, sa_collect, sas);
+	err = sa_foreach(sa_fd, sa_collect, &c);
 	if (err) {
 		pr_warn("reading SAs to resolve policy templates: %s\n", strerror(-err));
 		return err;
@@ -230,7 +245,7 @@ static int ike_refresh(struct espx_dp *dp)
 	fd = espx_dp_fd(dp, ESPX_MAP_IKE);
 	if (fd < 0)
 		return fd;
-	err = sa_read(dp, &sas);
+	err = sa_read(dp, &sas, NULL, 0);
 	if (!err)
 		err = ike_collect(&ike, NULL, &sas);
 	if (!err)
@@ -283,7 +298,8 @@ static void pol_grace(void)
  * switch in one write, remove stale IKE pairs. The old half stays intact
  * until the next commit, so a packet that read the old espx_config still
  * finds it. */
-static int pol_commit(struct espx_dp *dp, struct pol_table *t)
+static int pol_commit(struct espx_dp *dp, struct pol_table *t, const struct espx_sa_key *hide,
+		      size_t nhide)
 {
 	const int *fd = dp->fd;
 	struct sa_list sas = { 0 };
@@ -302,7 +318,7 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t)
 	if (bin_fd < 0)
 		return bin_fd;
 	ike_fd = espx_dp_fd(dp, ESPX_MAP_IKE);
-	err = ike_fd < 0 ? ike_fd : sa_read(dp, &sas);
+	err = ike_fd < 0 ? ike_fd : sa_read(dp, &sas, hide, nhide);
 	if (!err && !(buf = malloc(sizeof(*buf))))
 		err = -ENOMEM;
 	if (err)
@@ -399,7 +415,7 @@ int policy_sync(void)
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++)
 		total += t->n[dir];
 	if (!err && total)
-		err = pol_commit(&dp, t);
+		err = pol_commit(&dp, t, NULL, 0);
 	else if (!err)	/* no policies to switch, but the SA pairs still change */
 		err = ike_refresh(&dp);
 	if (err)
@@ -410,6 +426,12 @@ int policy_sync(void)
 }
 
 int policy_publish(const struct espx_policy *pols, size_t n)
+{
+	return policy_publish_hiding(pols, n, NULL, 0);
+}
+
+int policy_publish_hiding(const struct espx_policy *pols, size_t n,
+			  const struct espx_sa_key *hide, size_t nhide)
 {
 	struct espx_policy *v[ESPX_POL__MAX] = { 0 };
 	__u32 cnt[ESPX_POL__MAX] = { 0 }, zero = 0, dir, k;
@@ -450,7 +472,7 @@ int policy_publish(const struct espx_policy *pols, size_t n)
 				t->p[dir][k] = v[dir][k];
 		}
 		if (!err)
-			err = pol_commit(&dp, t);
+			err = pol_commit(&dp, t, hide, nhide);
 		espx_dp_close(&dp);
 	}
 	free(t);
@@ -488,7 +510,7 @@ int policy_change(int (*change)(struct pol_table *t, void *arg), void *arg)
 	if (!err)
 		err = change(t, arg);
 	if (!err)
-		err = pol_commit(&dp, t);
+		err = pol_commit(&dp, t, NULL, 0);
 	free(t);
 	espx_dp_close(&dp);
 	espx_unlock(lock);

@@ -23,6 +23,10 @@ int policy_sync(void);
  * than ESPX_MAX_POLICY (the first ESPX_MAX_POLICY - 1 are kept and a
  * block-everything policy ends the direction: fail closed), or -errno. */
 int policy_publish(const struct espx_policy *pols, size_t n);
+/* The same, resolving templates as if the nhide SAs in hide were gone
+ * (the kernel deleted them; their entries go after this switch). */
+int policy_publish_hiding(const struct espx_policy *pols, size_t n,
+			  const struct espx_sa_key *hide, size_t nhide);
 
 /* The active table, in XFRM order (*t malloc'd, the caller frees it).
  * 0 or -errno (message printed). */

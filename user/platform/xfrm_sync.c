@@ -113,6 +113,54 @@ static void forget_kernel_sa(struct daemon *d, const struct espx_sa_key *key)
 	bpf_map_delete_elem(d->dp.fd[ESPX_MAP_KERNEL_SA], key);
 }
 
+/* Remove espx's entry of an SA the kernel no longer has, and its
+ * high-water mark with it, as no install can bring this SA back (a new SA
+ * under the same identity has a new key). */
+static void sa_drop_entry(struct daemon *d, const struct espx_sa_key *key)
+{
+	char name[96];
+
+	if (!espx_sa_remove(&d->fds, key)) {
+		pr_info("SA %s removed\n", xsync_sa_name(key, name, sizeof(name)));
+		d->publish = 1;
+	}
+	if (d->fds.hwm_map > 0)
+		bpf_map_delete_elem(d->fds.hwm_map, key);
+	if (d->dp.fd[ESPX_MAP_SA_SPLIT] >= 0)
+		bpf_map_delete_elem(d->dp.fd[ESPX_MAP_SA_SPLIT], key);
+}
+
+static int gone_find(const struct daemon *d, const struct espx_sa_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < d->gone.n; i++)
+		if (!memcmp(&d->gone.k[i], key, sizeof(*key)))
+			return (int)i;
+	return -1;
+}
+
+/* An SA under the identity of one still waiting in d->gone: that entry
+ * goes first, the new SA is not the old one. */
+static void gone_take(struct daemon *d, const struct espx_sa_key *key)
+{
+	int i = gone_find(d, key);
+
+	if (i < 0)
+		return;
+	sa_drop_entry(d, key);
+	d->gone.k[i] = d->gone.k[--d->gone.n];
+}
+
+void xsync_flush_gone(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->gone.n; i++)
+		sa_drop_entry(d, &d->gone.k[i]);
+	d->gone.n = 0;
+}
+
 /* An SA the kernel has (dump, NEWSA, UPDSA): carry it or record why not. */
 static int sa_apply(struct daemon *d, struct xnl_sa *s)
 {
@@ -125,6 +173,7 @@ static int sa_apply(struct daemon *d, struct xnl_sa *s)
 	if (!cur)
 		return -ENOMEM;
 	xsync_sa_name(&s->key, name, sizeof(name));
+	gone_take(d, &s->key);
 	have = !bpf_map_lookup_elem_flags(d->fds.sa_map, &s->key, cur, BPF_F_LOCK);
 	if (s->why[0]) {
 		if (bpf_map_lookup_elem(d->dp.fd[ESPX_MAP_KERNEL_SA], &s->key, &ks) || strcmp(ks.why, s->why))
@@ -197,23 +246,28 @@ out:
 	return err;
 }
 
-/* The kernel no longer has the SA (DELSA, a hard expire, not in a dump):
- * remove espx's copy, and its high-water mark with it, as no install can
- * bring this SA back (a new SA under the same identity has a new key). */
+/* The kernel no longer has the SA (DELSA, a hard expire, not in a dump).
+ * A carried SA's entry stays until the next publish has resolved the
+ * policies without it: a rekey deletes the old outbound SA right after
+ * adding the new one, often in the same batch of events, and removing the
+ * entry first left the out policy pointing at nothing until the publish
+ * (packets dropped as policy-without-sa). Until then the datapath may still
+ * use it, going on from its own numbers; the policies are resolved without
+ * it, so with no replacement they fail closed. */
 static void sa_remove(struct daemon *d, const struct espx_sa_key *key)
 {
-	char name[96];
+	int carried = xsync_msa_find(d, key) != NULL;
 
 	forget_kernel_sa(d, key);
 	msa_del(d, key);
-	if (!espx_sa_remove(&d->fds, key)) {
-		pr_info("SA %s removed\n", xsync_sa_name(key, name, sizeof(name)));
+	if (carried && gone_find(d, key) < 0 &&
+	    !array_grow((void **)&d->gone.k, &d->gone.cap, d->gone.n + 1, sizeof(*d->gone.k), 16)) {
+		d->gone.k[d->gone.n++] = *key;
 		d->publish = 1;
+		return;
 	}
-	if (d->fds.hwm_map > 0)
-		bpf_map_delete_elem(d->fds.hwm_map, key);
-	if (d->dp.fd[ESPX_MAP_SA_SPLIT] >= 0)
-		bpf_map_delete_elem(d->dp.fd[ESPX_MAP_SA_SPLIT], key);
+	if (gone_find(d, key) < 0)
+		sa_drop_entry(d, key);
 }
 
 /* --- policies ----------------------------------------------------------- */
@@ -298,7 +352,10 @@ int xsync_publish(struct daemon *d)
 		pr_warn("taking sequence numbers over from the kernel after IPv6 left the SA failed; IPv4 stays blocked\n");
 	else if (lock >= 0)
 		d->nmixed = nmixed;
-	err = lock < 0 ? -EBUSY : nmixed < d->nmixed ? -EAGAIN : policy_publish(v, d->npol);
+	err = lock < 0 ? -EBUSY : nmixed < d->nmixed ? -EAGAIN :
+	      policy_publish_hiding(v, d->npol, d->gone.k, d->gone.n);
+	if (lock >= 0)
+		xsync_flush_gone(d);	/* the policies are off them, or fail closed */
 	espx_unlock(lock);
 	free(v);
 	free(flags);

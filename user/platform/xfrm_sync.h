@@ -83,7 +83,10 @@ struct daemon {
 	struct ksa_seen {
 		struct espx_sa_key *k;
 		size_t n, cap;
-	} seen;				/* keys the last dump had */
+	} seen,				/* keys the last dump had */
+	  gone;				/* carried SAs the kernel deleted, whose
+					 * entries stay until the next publish has
+					 * moved the policies off them */
 };
 
 /* --- xfrm_sync.c: the kernel's database -> the maps ------------------- */
@@ -99,8 +102,11 @@ const char *xsync_sa_name(const struct espx_sa_key *id, char *buf, size_t n);
 int xsync_on_msg(const struct nlmsghdr *nlh, void *data);
 /* Make the maps equal to the kernel's database, keeping what is unchanged. */
 int xsync_resync(struct daemon *d);
-/* Write the policy table from the mirrored kernel policies. */
+/* Write the policy table from the mirrored kernel policies, then remove
+ * the entries of the SAs the kernel deleted (d->gone). */
 int xsync_publish(struct daemon *d);
+/* Remove d->gone's entries now (under the lock), whatever the policies. */
+void xsync_flush_gone(struct daemon *d);
 
 /* --- xfrm_report.c: the datapath's state -> the kernel --------------- */
 
