@@ -17,7 +17,8 @@
 # transfers' sha256 both ways, at least one rekey, espx's mirror followed it (within 2 s,
 # tests/vm/swan_watch.py), the wire (tcpdump between L and R, for NAT-T between N and R)
 # has only ESP (NAT-T: UDP 4500 with a non-ESP marker, no bare ESP) and IKE, espx counted
-# R's packets and pushed the counts to the kernel, SIGTERM ends the daemon cleanly and
+# R's packets (on a settled pair, swan_settle) and pushed the counts to the kernel, no
+# outbound packet found its policy without an SA during a rekey, SIGTERM ends the daemon cleanly and
 # the kernel carries on with the same SAs.
 # Usage: tests/vm/strongswan_more.sh [SCENARIO...]   (default: espx-v6 espx-natt).
 # Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
@@ -161,6 +162,11 @@ espx_checks() {
 		if [[ -n $e && $e -gt 0 && $k == "$e" ]]; then pass "$n-espx-counted-out-pushed ($e packets on $so)"
 		else fail "$n-espx-counted-out-pushed" "ip -s xfrm state: '$k' packets on $so, espx: '$e'"; fi
 	fi
+	# a rekey adds the new outbound SA and deletes the old one: never a moment without one
+	local d
+	d=$(espx_drops $R out policy-without-sa)
+	if [[ $d == 0 ]]; then pass "$n-no-gap-at-rekey (no outbound packet found its policy without an SA)"
+	else fail "$n-no-gap-at-rekey" "espx on R dropped $d outbound packets as policy-without-sa"; fi
 	kill "$WATCHER" 2>/dev/null; wait "$WATCHER" 2>/dev/null
 	WATCHER=""
 	w=$(<"$T/watch.json")
@@ -274,7 +280,10 @@ rand_packets = 0"
 	xfer "$n-tcp-R-to-L" $L $IL $R $IR 7002 60
 	ping_check "$n-ping-R-to-L" $R $IR $IL $((PINGS / 3)) 10
 	lost=$((lost + LOST))
-	sleep 2	# the last rekey's old SAs go (delete_rekeyed_delay = 1)
+	# a current SA pair that carried traffic, for the counter checks (swan.sh)
+	LOST=0
+	swan_settle "$n" $L $IL $IR
+	lost=$((lost + LOST))
 
 	for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
 	for s in "${BG[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null; done
