@@ -49,7 +49,8 @@ swan_topology6() {
 	ip link add "$1" netns $L type veth peer name "$2" netns $R
 	ip -n $L addr add $WL/64 dev "$1" nodad; ip -n $R addr add $WR/64 dev "$2" nodad
 	ip -n $L link set "$1" up; ip -n $R link set "$2" up
-	ip -n $L addr add $IL/128 dev lo; ip -n $R addr add $IR/128 dev lo
+	# SWAN_R_INNER_DEV: the device that holds R's inside address (default lo)
+	ip -n $L addr add $IL/128 dev lo; ip -n $R addr add $IR/128 dev "${SWAN_R_INNER_DEV:-lo}" nodad
 	ip -n $L route add $NR via $WR src $IL; ip -n $R route add $NL via $WL src $IR
 }
 
