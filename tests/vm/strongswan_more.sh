@@ -278,6 +278,22 @@ rand_packets = 0"
 		cleanup; return
 	fi
 	[[ $fam == natt ]] && encap_checks "$n"
+	# IPv6: the daemon names the inside address the kernel would drop espx's packets for
+	# (on lo: no disable_policy there), and none when it is on espx's device
+	if [[ $fam == v6 ]]; then
+		local gw=0
+		for _ in $(seq 10); do	# the policies came with ike-up; the check follows them
+			grep -qs 'decrypts for fd02::1 (lo) is dropped' "$T/daemon.log" && { gw=1; break; }
+			sleep 0.3
+		done
+		if [[ ${SWAN_R_INNER_DEV:-lo} == lo ]]; then
+			((gw)) && pass "$n-daemon-names-v6-gap (fd02::1 on lo)" ||
+				fail "$n-daemon-names-v6-gap" "no warning naming fd02::1 (lo): $(grep -c . "$T/daemon.log") log lines"
+		else
+			! grep -qs 'is dropped by the kernel' "$T/daemon.log" && pass "$n-daemon-no-v6-gap" ||
+				fail "$n-daemon-no-v6-gap" "$(grep 'is dropped by the kernel' "$T/daemon.log" | head -c 300)"
+		fi
+	fi
 
 	ping_check "$n-ping-L-to-R" $L $IL $IR "$PINGS" 10
 	lost=$((lost + LOST))

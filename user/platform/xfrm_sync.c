@@ -20,6 +20,7 @@
 #include "platform/pol_store.h"
 #include "common/util.h"
 #include "model/xfrm_parse.h"
+#include "platform/devcfg.h"
 #include "platform/xfrm_sync.h"
 
 __u64 xsync_mono_ms(void)
@@ -323,6 +324,32 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	}
 }
 
+void xsync_v6_check(struct daemon *d)
+{
+	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
+	char now[sizeof(d->v6gaps)];
+	size_t i, n = 0, gaps;
+
+	d->v6check_ms = xsync_mono_ms();
+	if (!v)
+		return;
+	for (i = 0; i < d->npol; i++)
+		if (!d->pol[i].k.why[0])
+			v[n++] = d->pol[i].k.pol;
+	gaps = devcfg_v6_in_gaps(v, n, now, sizeof(now));
+	free(v);
+	if (!strcmp(now, d->v6gaps))
+		return;
+	for (i = 0, n = 0; now[i]; i++)	/* listed: one "(DEV)" each */
+		n += now[i] == '(';
+	if (gaps)
+		pr_warn("IPv6 that espx decrypts for %s%s is dropped by the kernel's inbound policy check: for local delivery IPv6 skips it only for addresses on a device with disable_policy (docs/strongswan.md, \"IPv6\"); set net.ipv6.conf.DEVICE.disable_policy=1 there only if every device that can reach these addresses is an espx device\n",
+			now, gaps > n ? " and others" : "");
+	else
+		fprintf(stderr, "espx daemon: every local IPv6 address under an inbound policy is on a device with disable_policy now\n");
+	snprintf(d->v6gaps, sizeof(d->v6gaps), "%s", now);
+}
+
 int xsync_publish(struct daemon *d)
 {
 	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
@@ -359,8 +386,11 @@ int xsync_publish(struct daemon *d)
 	espx_unlock(lock);
 	free(v);
 	free(flags);
-	if (!err || err == -ENOSPC)
+	if (!err || err == -ENOSPC) {
 		d->publish = 0;
+		if (d->running)	/* at start-up: once attached (devcfg) */
+			xsync_v6_check(d);
+	}
 	return err;
 }
 
