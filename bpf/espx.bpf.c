@@ -35,6 +35,14 @@ int espx_tc_tx(struct __sk_buff *skb)
 	return esp_tx(skb);
 }
 
+/* tcx ingress of espx's devices: the IPv6 espx decrypted gets the mark the
+ * kernel's inbound policy check accepts (bpf/lib/rx_mark.h). */
+SEC("tc")
+int espx_tc_rx(struct __sk_buff *skb)
+{
+	return rx_mark(skb);
+}
+
 /* The pod fast path's transmit side, at tcx ingress of a pod's veth
  * (`espx attach VETH --redirect`, bpf/lib/redirect.h). */
 SEC("tc")

@@ -29,6 +29,7 @@
 #include "parse.h"
 #include "policy.h"
 #include "replay.h"
+#include "rx_mark.h"
 
 /* Per-packet working state kept off the 512-byte stack, which the GCM
  * callbacks need (per CPU; an XDP program runs to completion on its CPU). */
@@ -492,6 +493,8 @@ static __always_inline int esp_rx(struct xdp_md *ctx)
 		return XDP_PASS;
 	r = rx_steps(ctx, rs);
 	step_account(r, ESPX_DIR_IN, rs->count_len);
+	if (!r && rs->ih.family == AF_INET6)
+		rx_meta_put(ctx);	/* decrypted and accepted: for the kernel's check */
 	return r < 0 ? XDP_DROP : XDP_PASS;
 }
 

@@ -855,7 +855,7 @@ struct run {
 static void run_prog(int tc, const struct frame *f, struct run *r, const char *what)
 {
 	struct __sk_buff ctx;
-	struct xdp_md xctx;
+	struct xdp_md xctx, xout;
 	struct counts before, after;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->b, .data_size_in = f->len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out));
@@ -871,12 +871,29 @@ static void run_prog(int tc, const struct frame *f, struct run *r, const char *w
 		xctx.ingress_ifindex = (uint32_t)ifindex;
 		opts.ctx_in = &xctx;
 		opts.ctx_size_in = sizeof(xctx);
+		/* the frame comes back behind its metadata (rx_mark.h): where it starts */
+		memset(&xout, 0, sizeof(xout));
+		opts.ctx_out = &xout;
+		opts.ctx_size_out = sizeof(xout);
 	}
 	counts_read(&before);
 	r->err = bpf_prog_test_run_opts(tc ? tc_fd : xdp_fd, &opts) ? errno : 0;
 	counts_read(&after);
 	r->verdict = opts.retval;
 	r->out_len = opts.data_size_out;
+	if (!tc && !r->err && xout.data && xout.data <= r->out_len) {
+		/* the metadata word is checked, then dropped from the frame: only
+		 * an accepted, decrypted IPv6 packet may carry ESPX_RX_META */
+		uint32_t meta = 0;
+
+		if (xout.data == sizeof(meta))
+			memcpy(&meta, r->out, sizeof(meta));
+		if (meta != ESPX_RX_META || r->verdict != XDP_PASS)
+			violation("metadata", "%s: %u bytes of metadata (0x%08x) with verdict %u",
+				  what, xout.data, meta, r->verdict);
+		r->out_len -= xout.data;
+		memmove(r->out, r->out + xout.data, r->out_len);
+	}
 	if (r->err) {	/* refused by BPF_PROG_TEST_RUN (too short): nothing ran */
 		r->c = counts_check(&before, &after, tc ? ESPX_DIR_OUT : ESPX_DIR_IN, 0, f->len, what);
 		if (r->c.reason >= 0 || r->c.sa >= 0)

@@ -308,7 +308,6 @@ static void daemon_loop(struct daemon *d)
 	xreport_tick(d, 0);
 	metrics(d);
 	d->running = 1;
-	xsync_v6_check(d);	/* the devices are attached: their disable_policy is set */
 	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
 		d->nsa, d->npol, d->interval_ms);
 	pfd[0] = (struct pollfd){ .fd = nl_fd(&d->ev), .events = POLLIN };
@@ -354,8 +353,8 @@ static void daemon_loop(struct daemon *d)
 				n = 0;
 			heartbeat(d, 0);
 			xreport_tick(d, 0);
-			if (xsync_mono_ms() - d->v6check_ms >= 10000)
-				xsync_v6_check(d);	/* addresses come and go */
+			if (xsync_mono_ms() - d->rx_mark_check_ms >= 10000)
+				xsync_rx_mark_check(d);
 			metrics(d);
 			sweep();
 		}

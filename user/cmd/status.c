@@ -92,7 +92,7 @@ int espx_status(int json)
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 		char dev[IF_NAMESIZE + 8], kind[8], now[IF_NAMESIZE + 1] = "";
 		unsigned int ifindex = 0;
-		int xid, tid;
+		int xid, tid, rid;
 
 		/* one entry per device, keyed by its xdp link */
 		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
@@ -100,6 +100,7 @@ int espx_status(int json)
 			continue;
 		xid = pinned_link(dev, "xdp", &ifindex);
 		tid = pinned_link(dev, "tc", NULL);
+		rid = pinned_link(dev, "rx", NULL);
 		if (ifindex && if_indextoname(ifindex, now))
 			bpf_xdp_query((int)ifindex, 0, &q);
 		if (json) {
@@ -110,10 +111,11 @@ int espx_status(int json)
 			jw_str(&w, "xdp_mode", xdp_mode_name(q.attach_mode));
 			jw_int(&w, "xdp_prog_id", xid);
 			jw_int(&w, "tc_prog_id", tid);
+			jw_int(&w, "tc_ingress_prog_id", rid);
 			jw_obj_close(&w);
 		} else {
-			printf("%s: xdp %s prog %d, tc egress (tcx) prog %d%s\n", dev,
-			       xdp_mode_name(q.attach_mode), xid, tid,
+			printf("%s: xdp %s prog %d, tc egress (tcx) prog %d, tc ingress (tcx) prog %d%s\n",
+			       dev, xdp_mode_name(q.attach_mode), xid, tid, rid,
 			       !now[0] ? " (device gone)" :
 			       strcmp(now, dev) ? " (device renamed)" : "");
 		}

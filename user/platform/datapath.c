@@ -199,6 +199,7 @@ struct espx *espx_dp_load(int links, int *err)
 		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
 		bpf_program__set_autoload(skel->progs.espx_seg_rx, false);
 		bpf_program__set_autoload(skel->progs.espx_pod_tx, false);
+		bpf_program__set_autoload(skel->progs.espx_tc_rx, false);
 	}
 	/* the kernel adds BPF_F_RDONLY_PROG to every devmap it creates (and
 	 * refuses it at creation): a pinned one is reused only if libbpf

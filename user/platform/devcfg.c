@@ -2,9 +2,7 @@
 /* Device settings espx changes while attached, and giving them back (devcfg.h). */
 #include <dirent.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +11,9 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include "espx_policy.h"
 #include "platform/devcfg.h"
 #include "platform/lock.h"
 #include "common/log.h"
-#include "common/util.h"
 #include "platform/nl.h"
 #include "platform/pins.h"
 
@@ -321,77 +317,3 @@ void devcfg_forget_all(void)
 		closedir(d);
 }
 
-/* net.ipv6.conf.DEV.disable_policy (DEV "all" too); -1 if it cannot be read */
-static int v6_nopolicy(const char *dev)
-{
-	char path[320];
-	FILE *f;
-	int v = -1;
-
-	snprintf(path, sizeof(path), "%s/ipv6/conf/%s/disable_policy", devcfg_proc_sys_net(), dev);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-/* a in sel's destination prefix (16-byte addresses, network order) */
-static int v6_in_prefix(const __u8 *a, const struct espx_sel *sel)
-{
-	const __u8 *p = (const __u8 *)sel->daddr;
-	unsigned int bits = sel->prefixlen_d > 128 ? 128 : sel->prefixlen_d, i;
-
-	for (i = 0; i < bits / 8; i++)
-		if (a[i] != p[i])
-			return 0;
-	if (bits % 8) {
-		__u8 m = (__u8)(0xff << (8 - bits % 8));
-
-		if ((a[i] ^ p[i]) & m)
-			return 0;
-	}
-	return 1;
-}
-
-size_t devcfg_v6_in_gaps(const struct espx_policy *p, size_t n, char *buf, size_t len)
-{
-	struct ifaddrs *ifs, *ifa;
-	size_t i, count = 0, used = 0;
-
-	if (len)
-		buf[0] = 0;
-	if (v6_nopolicy("all") == 1 || getifaddrs(&ifs))
-		return 0;
-	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
-		const struct in6_addr *a;
-		char s[64];
-		int k;
-
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET6 || !ifa->ifa_name)
-			continue;
-		a = &((const struct sockaddr_in6 *)(const void *)ifa->ifa_addr)->sin6_addr;
-		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a))
-			continue;
-		for (i = 0; i < n; i++)
-			if (p[i].dir == ESPX_POL_IN && (p[i].flags & ESPX_POL_F_TMPL) &&
-			    !p[i].tmpl.optional && p[i].action == ESPX_POL_ALLOW &&
-			    (p[i].sel.family == AF_INET6 || !p[i].sel.family) &&
-			    v6_in_prefix(a->s6_addr, &p[i].sel))
-				break;
-		if (i == n || v6_nopolicy(ifa->ifa_name) != 0)
-			continue;
-		count++;
-		addr_str((const __u32 *)(const void *)a->s6_addr, AF_INET6, s, sizeof(s));
-		k = snprintf(buf + used, len > used ? len - used : 0, "%s%s (%s)",
-			     used ? ", " : "", s, ifa->ifa_name);
-		if (k > 0 && used + (size_t)k < len)
-			used += (size_t)k;
-		else if (len > used)
-			buf[used] = 0;	/* what did not fit is counted, not listed */
-	}
-	freeifaddrs(ifs);
-	return count;
-}

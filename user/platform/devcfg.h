@@ -12,10 +12,7 @@
 #ifndef ESPX_DEVCFG_H
 #define ESPX_DEVCFG_H
 
-#include <stddef.h>
 #include <linux/types.h>
-
-struct espx_policy;
 
 /* IFLA_GSO_MAX_SEGS of a device: read (set 0) or write (set 1). */
 int devcfg_gso_max_segs(const char *ifname, __u32 *val, int set);
@@ -26,19 +23,6 @@ int devcfg_apply(const char *ifname);
 int devcfg_restore(const char *ifname);
 /* After unload: drop what is saved for devices that are gone. */
 void devcfg_forget_all(void);
-
-/* IPv6 that espx decrypts reaches the kernel without a secpath. Forwarded,
- * or for an address on an espx device, it passes (disable_policy, above);
- * delivered to an address on another device it meets the kernel's inbound
- * policy check, which for IPv6 follows the device holding the destination
- * address (the flag sits on the address's route, addrconf_f6i_alloc), not
- * the device it came in on as for IPv4, and drops it (XfrmInTmplMismatch).
- * List, as "ADDR (DEV), ...", this namespace's IPv6 addresses that lie in
- * the destination of one of the n policies that is inbound and wants ESP
- * (a template, not optional), on a device without disable_policy (nor
- * all.disable_policy). Loopback, link-local and multicast addresses are
- * left out. The number listed; buf holds as many as fit. */
-size_t devcfg_v6_in_gaps(const struct espx_policy *p, size_t n, char *buf, size_t len);
 
 /* Where network sysctls are read and written: /proc/sys/net, or
  * $ESPX_PROC_SYS_NET (an absolute path) where a container runtime mounts

@@ -161,7 +161,7 @@ int espx_link_pin_parse(const char *pin, char *ifname, size_t n, char *kind, siz
 	size_t len, i;
 
 	if (!sep || sep == pin || (strcmp(sep + 1, "xdp") && strcmp(sep + 1, "tc") &&
-				     strcmp(sep + 1, "pod")))
+				     strcmp(sep + 1, "rx") && strcmp(sep + 1, "pod")))
 		return -EINVAL;
 	len = (size_t)(sep - pin);
 	if (len >= n || strlen(sep + 1) >= kn)

@@ -46,7 +46,8 @@ void espx_pin_path(char *buf, size_t n, const char *sub, const char *name);
  * -ENOENT with a message saying to attach or load first. */
 int espx_pinned_fd(const char *sub, const char *name);
 
-/* Pin name of a device's link: kind is "xdp", "tc" or "pod" (podpath.h). */
+/* Pin name of a device's link: kind is "xdp", "tc" (egress), "rx" (tcx
+ * ingress, espx_tc_rx) or "pod" (podpath.h). */
 void espx_link_pin_name(char *buf, size_t n, const char *ifname, const char *kind);
 /* Its full path under links/. */
 void espx_link_pin_path(char *buf, size_t n, const char *ifname, const char *kind);

@@ -97,12 +97,36 @@ const char *xdp_mode_name(int attach_mode)
 	return "none";
 }
 
+/* The kernel policy that accepts the IPv6 espx decrypted (ESPX_RX_MARK in
+ * espx_common.h; xnl_rx_mark_policy). Without XFRM netlink or IPv6 there
+ * is no kernel check to pass. Should it fail, espx carries on: such IPv6,
+ * if a kernel policy wants it protected, stays dropped by the kernel for
+ * addresses on other devices (the daemon names them). */
+static void rx_mark_policy_set(void)
+{
+	int err = xnl_rx_mark_policy(1);
+
+	if (err && err != -EPROTONOSUPPORT && err != -EAFNOSUPPORT)
+		pr_warn("adding the kernel policy that accepts the IPv6 espx decrypted (dir in, mark 0x%08x): %s; the kernel's inbound check may drop it for addresses on other devices than espx's\n",
+			ESPX_RX_MARK, strerror(-err));
+}
+
+static void rx_mark_policy_clear(void)
+{
+	int err = xnl_rx_mark_policy(0);
+
+	if (err && err != -EPROTONOSUPPORT && err != -EAFNOSUPPORT)
+		pr_warn("removing espx's kernel policy (dir in, mark 0x%08x): %s; 'ip xfrm policy delete dir in src ::/0 dst ::/0 mark 0x%08x' removes it\n",
+			ESPX_RX_MARK, strerror(-err), ESPX_RX_MARK);
+}
+
 int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
-	char xpath[256], tpath[256];
+	char xpath[256], tpath[256], rpath[256];
 	struct espx *skel = NULL;
-	int xfd = -1, tfd = -1, lock, err, fresh = 0, devcfg_done = 0, cfg_fd = -1, guarded = 0;
+	int xfd = -1, tfd = -1, rfd = -1, lock, err, fresh = 0, devcfg_done = 0, cfg_fd = -1;
+	int guarded = 0;
 	unsigned int ifindex;
 	struct stat st;
 
@@ -116,9 +140,10 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		return lock;
 	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
 	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
+	espx_link_pin_path(rpath, sizeof(rpath), ifname, "rx");
 	nsstate_bpffs(0);
 	nsstate_warn_old();
-	if (!stat(xpath, &st) || !stat(tpath, &st)) {
+	if (!stat(xpath, &st) || !stat(tpath, &st) || !stat(rpath, &st)) {
 		pr_warn("espx is already attached to %s; run 'espx detach %s' first\n",
 			ifname, ifname);
 		err = -EEXIST;
@@ -172,6 +197,15 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		pr_warn("attaching tcx egress to %s: %s\n", ifname, strerror(-err));
 		goto out;
 	}
+	/* the IPv6 XDP decrypts gets the mark the kernel's check accepts */
+	rfd = bpf_link_create(bpf_program__fd(skel->progs.espx_tc_rx), (int)ifindex,
+			      BPF_TCX_INGRESS, NULL);
+	if (rfd < 0) {
+		err = -errno;
+		pr_warn("attaching tcx ingress to %s: %s\n", ifname, strerror(-err));
+		goto out;
+	}
+	rx_mark_policy_set();
 	err = devcfg_apply(ifname);
 	if (err)
 		goto out;
@@ -184,11 +218,12 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 			 bpf_map__fd(skel->maps.espx_seg));
 	if (err)
 		goto out;
-	if (bpf_obj_pin(xfd, xpath) || bpf_obj_pin(tfd, tpath)) {
+	if (bpf_obj_pin(xfd, xpath) || bpf_obj_pin(tfd, tpath) || bpf_obj_pin(rfd, rpath)) {
 		err = -errno;
 		pr_warn("pinning links for %s: %s\n", ifname, strerror(-err));
 		unlink(xpath);
 		unlink(tpath);
+		unlink(rpath);
 		seg_destroy(ifindex, bpf_map__fd(skel->maps.espx_seg));
 		goto out;
 	}
@@ -196,10 +231,11 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
 		bpf_xdp_query((int)ifindex, 0, &q);
-		printf("attached to %s: xdp %s (%s, prog id %d), tc egress %s (tcx, prog id %d); maps in %s\n",
+		printf("attached to %s: xdp %s (%s, prog id %d), tc egress %s (tcx, prog id %d), tc ingress %s (tcx, prog id %d); maps in %s\n",
 		       ifname, bpf_program__name(skel->progs.espx_xdp_rx),
 		       xdp_mode_name(q.attach_mode), link_prog_id(xfd, NULL),
 		       bpf_program__name(skel->progs.espx_tc_tx), link_prog_id(tfd, NULL),
+		       bpf_program__name(skel->progs.espx_tc_rx), link_prog_id(rfd, NULL),
 		       espx_pin_root());
 	}
 	err = 0;
@@ -210,6 +246,10 @@ out:
 		close(xfd);
 	if (tfd >= 0)
 		close(tfd);
+	if (rfd >= 0)
+		close(rfd);
+	if (err && rfd >= 0 && !espx_attached_count(NULL))
+		rx_mark_policy_clear();	/* set by this attach, nothing else uses it */
 	if (err && devcfg_done)
 		devcfg_restore(ifname);
 	if (guarded)
@@ -223,8 +263,8 @@ out:
 
 int espx_detach(const char *ifname)
 {
-	char xpath[300], tpath[300];
-	int lock, a, b, cfg_fd, split;
+	char xpath[300], tpath[300], rpath[300];
+	int lock, a, b, c, cfg_fd, split;
 	unsigned int idx = if_nametoindex(ifname);
 	struct espx_dp dp;
 	struct stat st;
@@ -241,7 +281,8 @@ int espx_detach(const char *ifname)
 		return -EBUSY;
 	espx_link_pin_path(xpath, sizeof(xpath), ifname, "xdp");
 	espx_link_pin_path(tpath, sizeof(tpath), ifname, "tc");
-	if (stat(xpath, &st) && stat(tpath, &st)) {
+	espx_link_pin_path(rpath, sizeof(rpath), ifname, "rx");
+	if (stat(xpath, &st) && stat(tpath, &st) && stat(rpath, &st)) {
 		espx_unlock(lock);
 		pr_warn("espx is not attached to %s ('espx status' lists where it is)\n", ifname);
 		return -ENOENT;
@@ -268,11 +309,14 @@ int espx_detach(const char *ifname)
 		pr_warn("%s's settings could not all be restored (above); what was not stays saved in %s\n",
 			ifname, ESPX_RUN_DIR);
 	b = espx_drop_link(tpath);
+	c = espx_drop_link(rpath);	/* after XDP: nothing decrypted comes any more */
+	if (!espx_attached_count(NULL))
+		rx_mark_policy_clear();
 	guard_set(cfg_fd, 0);
 	espx_dp_close(&dp);
 	espx_unlock(lock);
-	if (a < 0 || b < 0)
-		return a < 0 ? a : b;
+	if (a < 0 || b < 0 || c < 0)
+		return a < 0 ? a : b < 0 ? b : c;
 	printf("detached from %s\n", ifname);
 	return 0;
 }
@@ -334,6 +378,7 @@ int espx_unload(void)
 	pod_detach_all();
 	unrestored = unload_handback();
 	err = espx_remove_all_pins();
+	rx_mark_policy_clear();
 	/* what could not be put back stays saved: the next attach keeps it as
 	 * the original, the detach after it restores it */
 	if (!unrestored)

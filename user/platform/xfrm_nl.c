@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 #include <linux/udp.h>
+#include "espx_common.h"
 #include "common/util.h"
 #include "platform/xfrm_nl.h"
 #include "model/xfrm_parse.h"
@@ -396,6 +397,11 @@ int xnl_pol_decode(const struct nlmsghdr *nlh, struct xnl_pol *p)
 		p->skip = 1;
 		return 0;
 	}
+	if (xnl_pol_is_rx_mark(u, attr_data(&t, XFRMA_MARK, sizeof(struct xfrm_mark)),
+			       t.a[XFRMA_TMPL] ? 1 : 0)) {
+		p->skip = 1;	/* espx's own (xnl_rx_mark_policy) */
+		return 0;
+	}
 	sel_copy(&pol->sel, &u->sel);
 	pol->priority = u->priority;
 	pol->index = u->index;
@@ -719,4 +725,83 @@ int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *d
 	sel_copy(sel, &pe->pol.sel);
 	*hard = !!pe->hard;
 	return 0;
+}
+
+/* --- espx's own kernel policy ------------------------------------------- */
+
+int xnl_pol_is_rx_mark(const struct xfrm_userpolicy_info *u, const struct xfrm_mark *m, int ntmpl)
+{
+	return m && m->v == ESPX_RX_MARK && m->m == 0xffffffffU && !ntmpl &&
+	       u->dir == XFRM_POLICY_IN && u->priority == 0 && u->action == XFRM_POLICY_ALLOW &&
+	       u->sel.family == AF_INET6 && !u->sel.prefixlen_d && !u->sel.prefixlen_s &&
+	       !u->sel.proto && !u->sel.ifindex;
+}
+
+static int found_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY)
+		*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+int xnl_rx_mark_policy_get(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct xfrm_mark mark = { .v = ESPX_RX_MARK, .m = 0xffffffffU };
+	struct xfrm_userpolicy_id *id;
+	struct nl x;
+	int err, found = 0;
+
+	nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
+	id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+	id->sel.family = AF_INET6;
+	id->dir = XFRM_POLICY_IN;
+	mnl_attr_put(nlh, XFRMA_MARK, sizeof(mark), &mark);
+	err = xnl_open(&x, 0, 0);
+	if (err)
+		return err;
+	err = nl_request(&x, nlh, found_cb, &found);
+	nl_close(&x);
+	return err == -ENOENT ? 0 : err ? err : found;
+}
+
+int xnl_rx_mark_policy(int add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct xfrm_mark mark = { .v = ESPX_RX_MARK, .m = 0xffffffffU };
+	struct xfrm_selector sel;
+	struct nl x;
+	int err;
+
+	memset(&sel, 0, sizeof(sel));
+	sel.family = AF_INET6;
+	if (add) {
+		struct xfrm_userpolicy_info *u;
+
+		nlh->nlmsg_type = XFRM_MSG_UPDPOLICY;	/* create or replace */
+		u = mnl_nlmsg_put_extra_header(nlh, sizeof(*u));
+		u->sel = sel;
+		lft_inf(&u->lft);
+		u->lft.soft_add_expires_seconds = u->lft.hard_add_expires_seconds = 0;
+		u->priority = 0;
+		u->dir = XFRM_POLICY_IN;
+		u->action = XFRM_POLICY_ALLOW;
+		u->share = XFRM_SHARE_ANY;
+	} else {
+		struct xfrm_userpolicy_id *id;
+
+		nlh->nlmsg_type = XFRM_MSG_DELPOLICY;
+		id = mnl_nlmsg_put_extra_header(nlh, sizeof(*id));
+		id->sel = sel;
+		id->dir = XFRM_POLICY_IN;
+	}
+	mnl_attr_put(nlh, XFRMA_MARK, sizeof(mark), &mark);
+	err = xnl_open(&x, 0, 0);
+	if (err)
+		return err;
+	err = nl_request(&x, nlh, NULL, NULL);
+	nl_close(&x);
+	return !add && err == -ENOENT ? 0 : err;
 }

@@ -131,6 +131,17 @@ int xnl_expire_decode(const struct nlmsghdr *nlh, struct espx_sa_key *key, int *
 int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *dir,
 			 struct espx_sel *sel, int *hard);
 
+/* The kernel policy that accepts the IPv6 espx decrypted (ESPX_RX_MARK,
+ * espx_common.h): dir in, inet6 any -> any, priority 0, mark ESPX_RX_MARK
+ * (all 32 bits), action allow, no template. add: create or replace it;
+ * else delete it (gone already is fine). 0 or -errno. */
+int xnl_rx_mark_policy(int add);
+/* 1 if that policy is in the kernel, 0 if not, or -errno. */
+int xnl_rx_mark_policy_get(void);
+/* Is this policy (the payload of a NEWPOLICY or dump entry, and its mark)
+ * that one? The daemon does not mirror it. */
+int xnl_pol_is_rx_mark(const struct xfrm_userpolicy_info *u, const struct xfrm_mark *m, int ntmpl);
+
 /* Replay windows between the kernel's layout (bit (s-1) % W for number s,
  * or for the 32-bit legacy state bit top - s) and espx's (bit s % 4096). */
 void xnl_window_to_espx(const struct xnl_ae *ae, __u64 replay[ESPX_REPLAY_WORDS]);

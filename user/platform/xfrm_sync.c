@@ -20,7 +20,7 @@
 #include "platform/pol_store.h"
 #include "common/util.h"
 #include "model/xfrm_parse.h"
-#include "platform/devcfg.h"
+#include "platform/pins.h"
 #include "platform/xfrm_sync.h"
 
 __u64 xsync_mono_ms(void)
@@ -324,30 +324,27 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	}
 }
 
-void xsync_v6_check(struct daemon *d)
+void xsync_rx_mark_check(struct daemon *d)
 {
-	struct espx_policy *v = calloc(d->npol ? d->npol : 1, sizeof(*v));
-	char now[sizeof(d->v6gaps)];
-	size_t i, n = 0, gaps;
+	int have, err, lock;
 
-	d->v6check_ms = xsync_mono_ms();
-	if (!v)
+	d->rx_mark_check_ms = xsync_mono_ms();
+	lock = xsync_lock(d);	/* not while a detach takes it away */
+	if (lock < 0)
 		return;
-	for (i = 0; i < d->npol; i++)
-		if (!d->pol[i].k.why[0])
-			v[n++] = d->pol[i].k.pol;
-	gaps = devcfg_v6_in_gaps(v, n, now, sizeof(now));
-	free(v);
-	if (!strcmp(now, d->v6gaps))
+	have = espx_attached_count(NULL) ? xnl_rx_mark_policy_get() : 1;
+	err = have ? 0 : xnl_rx_mark_policy(1);	/* there, no device, or no XFRM netlink */
+	espx_unlock(lock);
+	if (have)
 		return;
-	for (i = 0, n = 0; now[i]; i++)	/* listed: one "(DEV)" each */
-		n += now[i] == '(';
-	if (gaps)
-		pr_warn("IPv6 that espx decrypts for %s%s is dropped by the kernel's inbound policy check: for local delivery IPv6 skips it only for addresses on a device with disable_policy (docs/strongswan.md, \"IPv6\"); set net.ipv6.conf.DEVICE.disable_policy=1 there only if every device that can reach these addresses is an espx device\n",
-			now, gaps > n ? " and others" : "");
-	else
-		fprintf(stderr, "espx daemon: every local IPv6 address under an inbound policy is on a device with disable_policy now\n");
-	snprintf(d->v6gaps, sizeof(d->v6gaps), "%s", now);
+	if (!err) {
+		fprintf(stderr, "espx daemon: espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) was gone: put back\n",
+			ESPX_RX_MARK);
+		d->rx_mark_failed = 0;
+	} else if (!d->rx_mark_failed++) {
+		pr_warn("espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) is gone and could not be put back: %s; the kernel's inbound check drops that IPv6 for addresses on other devices than espx's (docs/strongswan.md, \"IPv6\")\n",
+			ESPX_RX_MARK, strerror(-err));
+	}
 }
 
 int xsync_publish(struct daemon *d)
@@ -386,11 +383,8 @@ int xsync_publish(struct daemon *d)
 	espx_unlock(lock);
 	free(v);
 	free(flags);
-	if (!err || err == -ENOSPC) {
+	if (!err || err == -ENOSPC)
 		d->publish = 0;
-		if (d->running)	/* at start-up: once attached (devcfg) */
-			xsync_v6_check(d);
-	}
 	return err;
 }
 
@@ -444,8 +438,10 @@ int xsync_on_msg(const struct nlmsghdr *nlh, void *data)
 			pr_info("policy index %u dir %s: soft expire\n", index, xp_dir_name(dir));
 		}
 		break;
-	case XFRM_MSG_FLUSHSA:
 	case XFRM_MSG_FLUSHPOLICY:
+		d->rx_mark_check_ms = 0;	/* espx's own went too: at the next tick */
+		/* fall through */
+	case XFRM_MSG_FLUSHSA:
 		d->resync = 1;
 		break;
 	default:	/* ACQUIRE (the IKE daemon's), ... */

@@ -87,8 +87,8 @@ struct daemon {
 	  gone;				/* carried SAs the kernel deleted, whose
 					 * entries stay until the next publish has
 					 * moved the policies off them */
-	char v6gaps[512];		/* devcfg_v6_in_gaps() as last told */
-	__u64 v6check_ms;		/* CLOCK_MONOTONIC ms of the last check */
+	__u64 rx_mark_check_ms;		/* CLOCK_MONOTONIC ms of the last check */
+	int rx_mark_failed;		/* putting it back failed (said once) */
 };
 
 /* --- xfrm_sync.c: the kernel's database -> the maps ------------------- */
@@ -107,10 +107,10 @@ int xsync_resync(struct daemon *d);
 /* Write the policy table from the mirrored kernel policies, then remove
  * the entries of the SAs the kernel deleted (d->gone). */
 int xsync_publish(struct daemon *d);
-/* Say (once per change) which local IPv6 addresses lie under an inbound
- * policy on a device the kernel would check what espx decrypts on
- * (devcfg_v6_in_gaps). After each publish, and every 10 s for addresses. */
-void xsync_v6_check(struct daemon *d);
+/* espx's kernel policy for the IPv6 it decrypts (ESPX_RX_MARK): while
+ * espx is attached here, put it back if it is gone (`ip xfrm policy
+ * flush`). Every 10 s, and at the tick after a FLUSHPOLICY. */
+void xsync_rx_mark_check(struct daemon *d);
 /* Remove d->gone's entries now (under the lock), whatever the policies. */
 void xsync_flush_gone(struct daemon *d);
 
