@@ -5,7 +5,8 @@
 #   PASS name | FAIL name: why | SKIP name: why
 # and may declare how many such lines they will print with `PLAN n` (PLAN
 # lines add up); fewer or more is a failure, so a test that stops early
-# cannot pass by saying nothing. Each test runs under a time limit
+# cannot pass by saying nothing, nor one that bash stopped at a syntax error
+# (its EXIT trap may exit 0). Each test runs under a time limit
 # (ESPX_TEST_TIMEOUT, default 600 s; tests/test_vm_*: ESPX_VM_TEST_TIMEOUT,
 # default 1200 s); past it the test and its process group are killed, the
 # namespaces it made (espxt<pid>-*) removed, and it FAILs.
@@ -95,6 +96,11 @@ run_one() {
 	elif ((n_res == 0)); then
 		fail=$((fail + 1)); n_fail=1; names+=("no result")
 		echo "[$name] FAIL: reported no result"
+	fi
+	# a script bash gave up on stopped there, whatever its EXIT trap then exits with
+	if grep -qE ': line [0-9]+: syntax error' "$out"; then
+		fail=$((fail + 1)); n_fail=1; names+=("syntax error")
+		echo "[$name] FAIL: bash stopped it at a syntax error: $(grep -m1 -E ': line [0-9]+: syntax error' "$out")"
 	fi
 	if [[ $plan == bad ]]; then
 		fail=$((fail + 1)); n_fail=1; names+=("plan")

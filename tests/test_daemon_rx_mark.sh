@@ -1,11 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # espx's kernel policy for the IPv6 it decrypts (ESPX_RX_MARK; docs/strongswan.md, "IPv6")
-# under `espx daemon`, in a namespace of our own (XFRM netlink, no kernel ESP needed): the
-# daemon's attach installs it; `ip xfrm policy flush` takes it with the rest and the daemon
-# puts it back at its next tick; deleted alone, the 10 s check puts it back; the daemon
-# does not mirror it into espx (espx's policy list stays the kernel's other policy only);
-# its stop removes it with the last device and restores the device's disable_policy.
+# under `espx daemon`, in a namespace of our own (XFRM netlink, no kernel ESP needed). It is
+# wanted while an inbound IPv6 policy with a template would check what espx decrypts:
+# the daemon's attach installs it (such a policy is there); it is not mirrored into espx;
+# after `ip xfrm policy flush` and the policy's return the daemon adds it again; deleted
+# alone, the 10 s check puts it back; without any inbound IPv6 policy the daemon removes
+# it (one more inbound policy would make the kernel look up every packet); the daemon's
+# stop removes it with the last device and restores the device's disable_policy.
 # tests/test_v6_local.sh shows what it is for, traffic included.
 source "$(dirname "$0")/lib/espx_test.sh"
 need_root test_daemon_rx_mark
@@ -43,7 +45,13 @@ wait_for_ours() {
 	for ((i = 0; i < $1 * 5; i++)); do has_ours && return 0; sleep 0.2; done
 	return 1
 }
-puts_back() { grep -c 'was gone: put back' "$DLOG"; }
+said() { grep -c "kernel policy for the IPv6 it decrypts (dir in, mark 0x65737078) $1" "$DLOG"; }
+# wait_said WHAT N SECONDS: until the daemon said WHAT N times
+wait_said() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do [[ $(said "$1") == "$2" ]] && return 0; sleep 0.2; done
+	return 1
+}
 
 # not through a function: $! must be the daemon's pid
 ip netns exec "$E" "$ESPX" daemon --interval 250 dev ea >"$DLOG" 2>&1 &
@@ -63,12 +71,20 @@ else fail daemon_rx_mark_not_mirrored "espx's inbound policies: $pols"; fi
 
 ip -n "$E" xfrm policy flush
 inpol
-if wait_for_ours 5 && [[ $(puts_back) == 1 ]]; then pass daemon_rx_mark_back_after_flush
+if wait_said added 1 5 && wait_for_ours 2; then pass daemon_rx_mark_back_after_flush
 else fail daemon_rx_mark_back_after_flush "policy: '$(ours)'; daemon: $(tail -n 3 "$DLOG")"; fi
 
 ip -n "$E" xfrm policy delete dir in src ::/0 dst ::/0 mark 0x65737078 mask 0xffffffff
-if wait_for_ours 15 && [[ $(puts_back) == 2 ]]; then pass daemon_rx_mark_back_after_delete
+if wait_said added 2 15 && wait_for_ours 2; then pass daemon_rx_mark_back_after_delete
 else fail daemon_rx_mark_back_after_delete "policy: '$(ours)'; daemon: $(tail -n 3 "$DLOG")"; fi
+
+# no inbound IPv6 policy left: not needed, removed
+ip -n "$E" xfrm policy delete src fd01::/64 dst fd02::/64 dir in
+if wait_said removed 1 5 && ! has_ours; then pass daemon_rx_mark_removed_when_not_needed
+else fail daemon_rx_mark_removed_when_not_needed "policy: '$(ours)'; daemon: $(tail -n 3 "$DLOG")"; fi
+inpol
+if wait_said added 3 5 && wait_for_ours 2; then pass daemon_rx_mark_added_when_needed
+else fail daemon_rx_mark_added_when_needed "policy: '$(ours)'; daemon: $(tail -n 3 "$DLOG")"; fi
 
 kill -TERM "$DPID"
 wait "$DPID"

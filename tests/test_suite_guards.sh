@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Tests of the test machinery: what must FAIL does, without booting a VM.
 # tests/run.sh on fake tests: a hanging one is killed at the limit with its process group and
-# its namespaces, a PLAN it falls short of fails, leaked namespaces fail, and the failed
+# its namespaces, a PLAN it falls short of fails, a script bash stopped at a syntax error
+# fails (its EXIT trap exiting 0), leaked namespaces fail, and the failed
 # checks are listed before the summary. tests/lib/vm_suite.sh with the real scripts/vmtest.sh
 # in a copy of the tree whose scripts/vm/ and qemu are stand-ins: a project script that fails
 # or lost its run bit, and a guest script without its run bit, FAIL; only apt having no
@@ -13,7 +14,7 @@ G=$(mktemp -d /tmp/espx-guards.XXXXXX)
 TAG=g$$
 trap 'rm -rf "$G"; finish' EXIT
 trap 'fail guards-interrupted "SIGTERM"; exit 143' TERM
-plan 15
+plan 16
 
 # has TEXT PATTERN: TEXT has a line matching the extended regex
 has() { grep -qE -- "$2" <<<"$1"; }
@@ -47,6 +48,13 @@ cat >"$R/tests/test_broken.sh" <<'EOF'
 echo "FAIL broke: on purpose"
 exit 1
 EOF
+# dies at a syntax error after one PASS; its EXIT trap exits 0, as espx_test.sh's finish does
+cat >"$R/tests/test_syntax.sh" <<'EOF'
+trap 'exit 0' EXIT
+echo "PASS syntax-before"
+if then fi
+echo "PASS syntax-after"
+EOF
 cat >"$R/tests/test_leak.sh" <<EOF
 ip netns add espxt\$\$-leak$TAG
 echo "PASS leak-done"
@@ -71,12 +79,13 @@ else
 fi
 expect runner-leak-fails "$out" '^\[test_leak.sh\] FAIL: left namespaces behind \(removed now\): espxt[0-9]+-leak'
 expect runner-plan-short-fails "$out" '^\[test_short.sh\] FAIL: planned 3 results, reported 1$'
+expect runner-syntax-error-fails "$out" '^\[test_syntax.sh\] FAIL: bash stopped it at a syntax error'
 if has "$out" '^\[exact-one\] PASS' && ! has "$out" 'test_exact.sh\] FAIL'; then pass runner-plan-met-passes
 else fail runner-plan-met-passes "$(grep -E 'exact' <<<"$out" | tr '\n' '|')"; fi
 # the two last lines: the failed tests and their checks, then the counts
 tail2=$(tail -n 2 <<<"$out")
-want="failed: test_broken.sh (broke); test_hang.sh (timeout, namespaces left); test_leak.sh (namespaces left); test_short.sh (plan)
-4 passed, 5 failed, 1 skipped"
+want="failed: test_broken.sh (broke); test_hang.sh (timeout, namespaces left); test_leak.sh (namespaces left); test_short.sh (plan); test_syntax.sh (syntax error)
+5 passed, 6 failed, 1 skipped"
 if ((rc != 0 && took < 60)) && [[ $tail2 == "$want" ]]; then
 	pass runner-lists-failures
 else

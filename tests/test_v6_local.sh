@@ -9,7 +9,7 @@
 # fd01::/64 (B, on lo) <-> fd02::/64 (A, on lo); A also has the kernel's
 #   ip xfrm policy src fd01::/64 dst fd02::/64 dir in tmpl ... proto esp mode tunnel
 # Checks: espx's policy in A's kernel while attached (mark 0x65737078, dir in, priority
-# 0, no template); ping B -> A through the tunnel; the control: without espx's policy the
+# 0, no template), and none in B's (no kernel policy there to need it); ping B -> A through the tunnel; the control: without espx's policy the
 # kernel drops the same pings (XfrmInTmplMismatch grows); a re-attach puts it back; the
 # tcx ingress link in `espx -j status`; detach and unload remove the policy.
 source "$(dirname "$0")/lib/espx_test.sh"
@@ -61,6 +61,8 @@ has_ours() { [[ $(ours) == *"priority 0 "*"mark 0x65737078/0xffffffff"* && $(our
 mismatch() { ip netns exec "$A" awk '$1 == "XfrmInTmplMismatch" {print $2}' /proc/net/xfrm_stat; }
 pings() { ip netns exec "$B" ping -q -c "$1" -i 0.05 -W 1 -I fd01::1 fd02::1 2>&1 | grep -o '[0-9]* received' | cut -d' ' -f1; }
 
+# B has no kernel policy that would check what espx decrypts: none added there
+check v6_local_not_needed_not_added test -z "$(ip -n "$B" xfrm policy list)"
 if has_ours; then pass v6_local_kernel_policy_installed
 else fail v6_local_kernel_policy_installed "$(ip -n "$A" xfrm policy list dir in | tr '\n\t' '  ' | cut -c1-400)"; fi
 got=$(pings 10)

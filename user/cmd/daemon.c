@@ -308,6 +308,7 @@ static void daemon_loop(struct daemon *d)
 	xreport_tick(d, 0);
 	metrics(d);
 	d->running = 1;
+	xsync_rx_mark_check(d, 1);	/* attached now: the attach's own choice, checked */
 	fprintf(stderr, "espx daemon: ready: %zu SAs carried, %zu policies, interval %d ms\n",
 		d->nsa, d->npol, d->interval_ms);
 	pfd[0] = (struct pollfd){ .fd = nl_fd(&d->ev), .events = POLLIN };
@@ -354,7 +355,7 @@ static void daemon_loop(struct daemon *d)
 			heartbeat(d, 0);
 			xreport_tick(d, 0);
 			if (xsync_mono_ms() - d->rx_mark_check_ms >= 10000)
-				xsync_rx_mark_check(d);
+				xsync_rx_mark_check(d, 1);
 			metrics(d);
 			sweep();
 		}

@@ -98,13 +98,18 @@ const char *xdp_mode_name(int attach_mode)
 }
 
 /* The kernel policy that accepts the IPv6 espx decrypted (ESPX_RX_MARK in
- * espx_common.h; xnl_rx_mark_policy). Without XFRM netlink or IPv6 there
- * is no kernel check to pass. Should it fail, espx carries on: such IPv6,
- * if a kernel policy wants it protected, stays dropped by the kernel for
- * addresses on other devices (the daemon names them). */
+ * espx_common.h; xnl_rx_mark_policy), when a kernel policy would check it
+ * (xnl_rx_mark_needed; the daemon follows later changes). Without XFRM
+ * netlink or IPv6 there is no kernel check to pass. Should it fail, espx
+ * carries on: such IPv6 stays dropped by the kernel for addresses on other
+ * devices than espx's (the warning says so). */
 static void rx_mark_policy_set(void)
 {
-	int err = xnl_rx_mark_policy(1);
+	int err = xnl_rx_mark_needed();
+
+	if (err == 0)
+		return;		/* no kernel policy checks what espx decrypts */
+	err = xnl_rx_mark_policy(1);
 
 	if (err && err != -EPROTONOSUPPORT && err != -EAFNOSUPPORT)
 		pr_warn("adding the kernel policy that accepts the IPv6 espx decrypted (dir in, mark 0x%08x): %s; the kernel's inbound check may drop it for addresses on other devices than espx's\n",

@@ -737,6 +737,35 @@ int xnl_pol_is_rx_mark(const struct xfrm_userpolicy_info *u, const struct xfrm_m
 	       !u->sel.proto && !u->sel.ifindex;
 }
 
+int xnl_pol_needs_rx_mark(const struct espx_policy *p)
+{
+	return p->dir == XFRM_POLICY_IN && (p->flags & ESPX_POL_F_TMPL) && !p->tmpl.optional &&
+	       (p->sel.family == AF_INET6 || !p->sel.family);
+}
+
+static int need_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct xnl_pol p;
+
+	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY && !xnl_pol_decode(nlh, &p) && !p.skip &&
+	    xnl_pol_needs_rx_mark(&p.pol))
+		*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+int xnl_rx_mark_needed(void)
+{
+	struct nl x;
+	int err, need = 0;
+
+	err = xnl_open(&x, 0, 0);
+	if (err)
+		return err;
+	err = nl_dump(&x, XFRM_MSG_GETPOLICY, need_cb, &need);
+	nl_close(&x);
+	return err ? err : need;
+}
+
 static int found_cb(const struct nlmsghdr *nlh, void *data)
 {
 	if (nlh->nlmsg_type == XFRM_MSG_NEWPOLICY)

@@ -138,6 +138,13 @@ int xnl_polexpire_decode(const struct nlmsghdr *nlh, uint32_t *index, uint8_t *d
 int xnl_rx_mark_policy(int add);
 /* 1 if that policy is in the kernel, 0 if not, or -errno. */
 int xnl_rx_mark_policy_get(void);
+/* Is it needed: does a kernel policy check what espx decrypts, that is an
+ * inbound policy for IPv6 (or any family) with a required template? Only
+ * then, as one more inbound policy makes the kernel look up every packet
+ * that arrives on any device, which no policy at all spares it. The test
+ * for one policy, and the kernel's answer (1, 0 or -errno). */
+int xnl_pol_needs_rx_mark(const struct espx_policy *p);
+int xnl_rx_mark_needed(void);
 /* Is this policy (the payload of a NEWPOLICY or dump entry, and its mark)
  * that one? The daemon does not mirror it. */
 int xnl_pol_is_rx_mark(const struct xfrm_userpolicy_info *u, const struct xfrm_mark *m, int ntmpl);

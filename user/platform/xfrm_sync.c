@@ -324,27 +324,43 @@ static void pol_remove(struct daemon *d, const struct espx_sel *sel, __u32 index
 	}
 }
 
-void xsync_rx_mark_check(struct daemon *d)
+void xsync_rx_mark_check(struct daemon *d, int ask)
 {
-	int have, err, lock;
+	int need = 0, have, err = 0, lock;
+	size_t i;
 
-	d->rx_mark_check_ms = xsync_mono_ms();
+	if (!d->running)
+		return;		/* the devices are attached once it runs */
+	for (i = 0; i < d->npol && !need; i++)
+		need = xnl_pol_needs_rx_mark(&d->pol[i].k.pol);
+	if (ask)
+		d->rx_mark_check_ms = xsync_mono_ms();
+	else if (need == d->rx_mark_on)
+		return;		/* as it was: asking the kernel is for the tick */
 	lock = xsync_lock(d);	/* not while a detach takes it away */
 	if (lock < 0)
 		return;
-	have = espx_attached_count(NULL) ? xnl_rx_mark_policy_get() : 1;
-	err = have ? 0 : xnl_rx_mark_policy(1);	/* there, no device, or no XFRM netlink */
+	if (!espx_attached_count(NULL))
+		need = 0;	/* added by attach, removed with the last device */
+	have = xnl_rx_mark_policy_get();
+	if (have >= 0 && need != have)
+		err = xnl_rx_mark_policy(need);
 	espx_unlock(lock);
-	if (have)
+	if (have < 0)
+		return;		/* no XFRM netlink to ask */
+	if (err) {
+		if (!d->rx_mark_failed++)
+			pr_warn("%s espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) failed: %s;%s\n",
+				need ? "adding" : "removing", ESPX_RX_MARK, strerror(-err),
+				need ? " the kernel's inbound check drops that IPv6 for addresses on other devices than espx's (docs/strongswan.md, \"IPv6\")" : "");
 		return;
-	if (!err) {
-		fprintf(stderr, "espx daemon: espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) was gone: put back\n",
-			ESPX_RX_MARK);
-		d->rx_mark_failed = 0;
-	} else if (!d->rx_mark_failed++) {
-		pr_warn("espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) is gone and could not be put back: %s; the kernel's inbound check drops that IPv6 for addresses on other devices than espx's (docs/strongswan.md, \"IPv6\")\n",
-			ESPX_RX_MARK, strerror(-err));
 	}
+	if (need != have)
+		fprintf(stderr, "espx daemon: espx's kernel policy for the IPv6 it decrypts (dir in, mark 0x%08x) %s\n",
+			ESPX_RX_MARK, need ? "added: an inbound IPv6 policy wants ESP" :
+			"removed: no inbound IPv6 policy wants ESP");
+	d->rx_mark_on = need;
+	d->rx_mark_failed = 0;
 }
 
 int xsync_publish(struct daemon *d)
@@ -383,8 +399,10 @@ int xsync_publish(struct daemon *d)
 	espx_unlock(lock);
 	free(v);
 	free(flags);
-	if (!err || err == -ENOSPC)
+	if (!err || err == -ENOSPC) {
 		d->publish = 0;
+		xsync_rx_mark_check(d, 0);	/* the policies changed: still needed? */
+	}
 	return err;
 }
 

@@ -88,7 +88,8 @@ struct daemon {
 					 * entries stay until the next publish has
 					 * moved the policies off them */
 	__u64 rx_mark_check_ms;		/* CLOCK_MONOTONIC ms of the last check */
-	int rx_mark_failed;		/* putting it back failed (said once) */
+	int rx_mark_on;			/* espx's kernel policy wanted, and put */
+	int rx_mark_failed;		/* changing it failed (said once) */
 };
 
 /* --- xfrm_sync.c: the kernel's database -> the maps ------------------- */
@@ -107,10 +108,12 @@ int xsync_resync(struct daemon *d);
 /* Write the policy table from the mirrored kernel policies, then remove
  * the entries of the SAs the kernel deleted (d->gone). */
 int xsync_publish(struct daemon *d);
-/* espx's kernel policy for the IPv6 it decrypts (ESPX_RX_MARK): while
- * espx is attached here, put it back if it is gone (`ip xfrm policy
- * flush`). Every 10 s, and at the tick after a FLUSHPOLICY. */
-void xsync_rx_mark_check(struct daemon *d);
+/* espx's kernel policy for the IPv6 it decrypts (ESPX_RX_MARK): there
+ * while espx is attached here and a kernel policy would check that IPv6
+ * (xnl_pol_needs_rx_mark), else gone. After each publish when the need
+ * changed; ask: also ask the kernel whether it is still there (`ip xfrm
+ * policy flush`, a delete), every 10 s and at the tick after a flush. */
+void xsync_rx_mark_check(struct daemon *d, int ask);
 /* Remove d->gone's entries now (under the lock), whatever the policies. */
 void xsync_flush_gone(struct daemon *d);
 
