@@ -101,16 +101,15 @@ const char *xdp_mode_name(int attach_mode)
  * espx_common.h; xnl_rx_mark_policy), when a kernel policy would check it
  * (xnl_rx_mark_needed; the daemon follows later changes). Without XFRM
  * netlink or IPv6 there is no kernel check to pass. Should it fail, espx
- * carries on: such IPv6 stays dropped by the kernel for addresses on other
- * devices than espx's (the warning says so). */
+ * carries on, saying that such IPv6 stays dropped by the kernel for
+ * addresses on other devices than espx's. */
 static void rx_mark_policy_set(void)
 {
 	int err = xnl_rx_mark_needed();
 
-	if (err == 0)
+	if (!err)
 		return;		/* no kernel policy checks what espx decrypts */
 	err = xnl_rx_mark_policy(1);
-
 	if (err && err != -EPROTONOSUPPORT && err != -EAFNOSUPPORT)
 		pr_warn("adding the kernel policy that accepts the IPv6 espx decrypted (dir in, mark 0x%08x): %s; the kernel's inbound check may drop it for addresses on other devices than espx's\n",
 			ESPX_RX_MARK, strerror(-err));
