@@ -189,9 +189,12 @@ counters() {
 	if same "$e" "$k" "$ld"; then pass "$n-counters-espx-out-eq-kernel-in ($e packets$lost)"
 	else fail "$n-counters-espx-out-eq-kernel-in" "espx $SPI_EK out: '${e}' packets, kernel in: '${k}', link drops $ld; $(drops)"; fi
 }
-# what either side dropped: kernel /proc/net/xfrm_stat (non-zero), espx drop reasons (non-zero)
+# what either side dropped: kernel /proc/net/xfrm_stat and IP input errors (non-zero), espx
+# drop reasons (non-zero)
 drops() {
 	echo -n "kernel xfrm_stat: $(ip netns exec $K awk '$2 != 0 {printf "%s=%s ", $1, $2}' /proc/net/xfrm_stat)"
+	# a packet lost before XFRM (a bad header or checksum) shows here, not above
+	echo -n "kernel ip: $(ip netns exec $K nstat -az 2>/dev/null | awk '$2 != 0 && $1 ~ /(InHdrErrors|InCsumErrors|InDiscards|InAddrErrors|InNoRoutes|InTruncatedPkts)$/ {printf "%s=%s ", $1, $2}') "
 	echo -n "espx drops: $(ip netns exec $E "$ESPX" -j stats 2>/dev/null | $PY -c '
 import json, sys
 j = json.load(sys.stdin)
@@ -199,7 +202,7 @@ def walk(d, path):
     if isinstance(d, dict):
         if "packets" in d and path and "sas" not in path:
             if d["packets"]:
-                print(f"{path}={d['packets']}", end=" ")
+                print("%s=%s" % (path, d["packets"]), end=" ")
             return
         for k, v in d.items():
             walk(v, f"{path}.{k}" if path else k)
