@@ -31,11 +31,13 @@
 
 /* IPv6 that espx decrypted, told to the kernel (docs/strongswan.md, "IPv6").
  * Delivered locally, it meets the kernel's inbound policy check with no
- * secpath, and disable_policy spares it only for addresses on the device
- * it came in on. XDP puts ESPX_RX_META in the packet's metadata, espx's
- * tcx ingress program turns it into skb->mark ESPX_RX_MARK (and clears
- * that mark on anything else), and one kernel policy (dir in, inet6, any,
- * priority 0, this mark, no template; user/platform/rx_mark.c) accepts
+ * secpath, and disable_policy on espx's device spares it only for that
+ * device's own addresses. XDP puts ESPX_RX_META in the packet's metadata,
+ * espx's tcx ingress program turns it into skb->mark ESPX_RX_MARK (and
+ * clears that mark on anything else), and one kernel policy (dir in,
+ * inet6, any, priority 0, this mark, no template; xnl_rx_mark_policy in
+ * user/platform/xfrm_nl.c, added and removed by transition.c and the
+ * daemon's xfrm_sync.c) accepts
  * exactly those packets; espx made the same decision itself, template
  * included, before. */
 #define ESPX_RX_META		0x65737064U	/* "espd" */

@@ -13,8 +13,8 @@
 #endif
 
 /* XDP, after a decrypted IPv6 packet passed its inbound check. A driver
- * without metadata leaves the packet unmarked (the kernel's check then
- * drops it, and the daemon names the address: xfrm_sync.c). */
+ * without metadata leaves the packet unmarked: the kernel's check then
+ * drops it, as it did before espx marked anything (docs/strongswan.md). */
 static __always_inline void rx_meta_put(struct xdp_md *ctx)
 {
 	void *data, *meta;
