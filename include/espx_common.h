@@ -26,8 +26,9 @@
 /* AES key lengths the kernel's ecb(aes) accepts. */
 #define ESPX_AES_MAX_KEY	32
 
-/* Maximum number of SAs (hash map size). */
-#define ESPX_MAX_SA		16384
+/* Maximum number of SAs (hash map size; the map is not preallocated, so
+ * the bound costs its bucket array, not entries). */
+#define ESPX_MAX_SA		65536
 
 /* IPv6 that espx decrypted, told to the kernel (docs/strongswan.md, "IPv6").
  * Delivered locally, it meets the kernel's inbound policy check with no

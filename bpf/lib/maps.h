@@ -21,13 +21,18 @@
 #define ESPX_PINNED __uint(pinning, LIBBPF_PIN_BY_NAME);
 #endif
 
-/* SAs, keyed like xfrm_state. Preallocated, so an SA's kptr and table live in
- * a fixed slot; deleting the element releases the crypto context. */
+/* SAs, keyed like xfrm_state; deleting the element releases the crypto
+ * context. Not preallocated: a preallocated map costs every namespace that
+ * loads espx ESPX_MAX_SA entries (1.5 KiB each) whether it holds one SA or
+ * none; allocated elements cost only the SAs installed. Only user space
+ * inserts (the datapath looks up), so an allocation failure is an error
+ * `espx state add` or the daemon reports, never a packet's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ESPX_MAX_SA);
 	__type(key, struct espx_sa_key);
 	__type(value, struct espx_sa);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	ESPX_PINNED
 } espx_sa SEC(".maps");
 
