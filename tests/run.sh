@@ -5,8 +5,9 @@
 #   PASS name | FAIL name: why | SKIP name: why
 # and may declare how many such lines they will print with `PLAN n` (PLAN
 # lines add up); fewer or more is a failure, so a test that stops early
-# cannot pass by saying nothing, nor one that bash stopped at a syntax error
-# (its EXIT trap may exit 0). Each test runs under a time limit
+# cannot pass by saying nothing, nor one that bash stopped at a syntax error,
+# an unset variable under `set -u` or a bad substitution (its EXIT trap may
+# exit 0; such a message in a subshell fails the test too). Each test runs under a time limit
 # (ESPX_TEST_TIMEOUT, default 600 s; tests/test_vm_*: ESPX_VM_TEST_TIMEOUT,
 # default 1200 s); past it the test and its process group are killed, the
 # namespaces it made (espxt<pid>-*) removed, and it FAILs.
@@ -98,9 +99,10 @@ run_one() {
 		echo "[$name] FAIL: reported no result"
 	fi
 	# a script bash gave up on stopped there, whatever its EXIT trap then exits with
-	if grep -qE ': line [0-9]+: syntax error' "$out"; then
-		fail=$((fail + 1)); n_fail=1; names+=("syntax error")
-		echo "[$name] FAIL: bash stopped it at a syntax error: $(grep -m1 -E ': line [0-9]+: syntax error' "$out")"
+	bash_err=': line [0-9]+: (syntax error|.*: unbound variable$|.*: bad substitution$)'
+	if grep -qE "$bash_err" "$out"; then
+		fail=$((fail + 1)); n_fail=1; names+=("bash error")
+		echo "[$name] FAIL: bash stopped it (or a subshell of it) at an error: $(grep -m1 -E "$bash_err" "$out")"
 	fi
 	if [[ $plan == bad ]]; then
 		fail=$((fail + 1)); n_fail=1; names+=("plan")

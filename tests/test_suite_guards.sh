@@ -3,7 +3,7 @@
 # Tests of the test machinery: what must FAIL does, without booting a VM.
 # tests/run.sh on fake tests: a hanging one is killed at the limit with its process group and
 # its namespaces, a PLAN it falls short of fails, a script bash stopped at a syntax error
-# fails (its EXIT trap exiting 0), leaked namespaces fail, and the failed
+# or at an unset variable under `set -u` fails (its EXIT trap exiting 0), leaked namespaces fail, and the failed
 # checks are listed before the summary. tests/lib/vm_suite.sh with the real scripts/vmtest.sh
 # in a copy of the tree whose scripts/vm/ and qemu are stand-ins: a project script that fails
 # or lost its run bit, and a guest script without its run bit, FAIL; only apt having no
@@ -14,7 +14,7 @@ G=$(mktemp -d /tmp/espx-guards.XXXXXX)
 TAG=g$$
 trap 'rm -rf "$G"; finish' EXIT
 trap 'fail guards-interrupted "SIGTERM"; exit 143' TERM
-plan 16
+plan 17
 
 # has TEXT PATTERN: TEXT has a line matching the extended regex
 has() { grep -qE -- "$2" <<<"$1"; }
@@ -55,6 +55,15 @@ echo "PASS syntax-before"
 if then fi
 echo "PASS syntax-after"
 EOF
+# the same at an unset variable under set -u, as a test sourcing espx_test.sh would with
+# `trap finish EXIT`
+cat >"$R/tests/test_unbound.sh" <<'EOF'
+set -u
+trap 'exit 0' EXIT
+echo "PASS unbound-before"
+echo "$no_such_variable"
+echo "PASS unbound-after"
+EOF
 cat >"$R/tests/test_leak.sh" <<EOF
 ip netns add espxt\$\$-leak$TAG
 echo "PASS leak-done"
@@ -79,13 +88,14 @@ else
 fi
 expect runner-leak-fails "$out" '^\[test_leak.sh\] FAIL: left namespaces behind \(removed now\): espxt[0-9]+-leak'
 expect runner-plan-short-fails "$out" '^\[test_short.sh\] FAIL: planned 3 results, reported 1$'
-expect runner-syntax-error-fails "$out" '^\[test_syntax.sh\] FAIL: bash stopped it at a syntax error'
+expect runner-syntax-error-fails "$out" '^\[test_syntax.sh\] FAIL: bash stopped it \(or a subshell of it\) at an error: .*syntax error'
+expect runner-unbound-fails "$out" '^\[test_unbound.sh\] FAIL: bash stopped it \(or a subshell of it\) at an error: .*no_such_variable: unbound variable'
 if has "$out" '^\[exact-one\] PASS' && ! has "$out" 'test_exact.sh\] FAIL'; then pass runner-plan-met-passes
 else fail runner-plan-met-passes "$(grep -E 'exact' <<<"$out" | tr '\n' '|')"; fi
 # the two last lines: the failed tests and their checks, then the counts
 tail2=$(tail -n 2 <<<"$out")
-want="failed: test_broken.sh (broke); test_hang.sh (timeout, namespaces left); test_leak.sh (namespaces left); test_short.sh (plan); test_syntax.sh (syntax error)
-5 passed, 6 failed, 1 skipped"
+want="failed: test_broken.sh (broke); test_hang.sh (timeout, namespaces left); test_leak.sh (namespaces left); test_short.sh (plan); test_syntax.sh (bash error); test_unbound.sh (bash error)
+6 passed, 7 failed, 1 skipped"
 if ((rc != 0 && took < 60)) && [[ $tail2 == "$want" ]]; then
 	pass runner-lists-failures
 else
