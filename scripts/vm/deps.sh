@@ -7,9 +7,12 @@
 # failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
 set -euo pipefail
 # gnuplot-nox: the A/B chart; strongswan: the IKE daemon the daemon tests run against;
-# nftables: the NAT in tests/vm/strongswan_more.sh
+# nftables: the NAT in tests/vm/strongswan_more.sh; libldns3 .. libaudit1: what libreswan's
+# pluto links, and libnss3-tools its NSS database (libreswan itself conflicts with
+# strongSwan's packages: scripts/vm/fetch-libreswan.sh unpacks it privately)
 PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod gnuplot-nox strongswan-charon strongswan-swanctl
-	nftables)
+	nftables libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss libldap-2.5-0
+	libnss3 libnspr4 libnss3-tools libcap-ng0 libaudit1)
 have_all() {
 	local p
 	for p in "${PKGS[@]}"; do
