@@ -125,7 +125,7 @@ xstat() { ip netns exec "$1" awk '$2 != 0 {printf "%s=%s ", $1, $2}' /proc/net/x
 # daemon dev lsr` on R from before pluto starts)
 scenario() {
 	local mode=$1 n=$N-$1 t0=$SECONDS s dev out st pair si e k r old new both rx pp gap acq
-	local lost=0 flt plain=0 nesp=0 nike=0 sample="" errs cap=()
+	local lost=0 errs
 	rm -rf "${T:?}/$L" "${T:?}/$R"
 	swan_topology lsl lsr || { fail $n-setup "ip netns add"; return; }
 	for s in $L $R; do pluto_conf $s || { fail $n-setup "certutil -N for $s"; cleanup; return; }; done
@@ -145,12 +145,7 @@ scenario() {
 			cleanup; return
 		fi
 	done
-	for s in $L $R; do
-		dev=lsl; [[ $s == "$R" ]] && dev=lsr
-		ip netns exec $s tcpdump -i $dev -Q out -U -nn -w "$T/wire-$s.pcap" 2>"$T/tcpdump-$s.err" &
-		cap+=($!) BG+=($!)
-		for _ in $(seq 50); do grep -qs listening "$T/tcpdump-$s.err" && break; sleep 0.1; done
-	done
+	wire_start lsl lsr
 
 	# the tunnel
 	out=$(whack $L --name ls --initiate 2>&1)
@@ -245,16 +240,8 @@ for d, rs in json.load(sys.stdin).get("drops", {}).items():
 		else fail $n-counts-pushed "$si: espx '$e', kernel '$k' packets"; fi
 	fi
 
-	for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
-	flt='not arp and not esp and not (udp port 500 or udp port 4500)'
-	for s in $L $R; do
-		plain=$((plain + $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | wc -l)))
-		nesp=$((nesp + $(tcpdump -r "$T/wire-$s.pcap" -nn esp 2>/dev/null | wc -l)))
-		nike=$((nike + $(tcpdump -r "$T/wire-$s.pcap" -nn 'udp port 500 or udp port 4500' 2>/dev/null | wc -l)))
-		sample+="$s: $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ') "
-	done
-	if ((plain == 0 && nesp > 1000 && nike > 0)); then pass "$n-wire-only-esp-and-ike ($nesp ESP, $nike IKE packets)"
-	else fail $n-wire-only-esp-and-ike "$plain other packets, $nesp ESP, $nike IKE: $sample"; fi
+	wire_stop
+	wire_check $n 1000
 
 	if [[ $mode == espx ]]; then
 		# the daemon's SIGTERM hands the SAs back: the kernel carries on with them

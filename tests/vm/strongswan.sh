@@ -131,26 +131,18 @@ rand_packets = 0"
 			cleanup; return
 		fi
 	done
-	# watchers: SA events on both sides, the wire, espx's mirror. The wire = what each side
-	# transmits: a receive tap also sees the kernel's decapsulated packets (re-injected on
-	# the same device), and on R the packets after espx's XDP decrypted them.
+	# watchers: SA events on both sides, the wire (what each side transmits), espx's mirror
 	for s in $L $R; do
 		ip -n $s xfrm monitor SA expire >"$T/mon-$s" 2>&1 &
 		BG+=($!)
 	done
-	local cap=() dev
-	for s in $L $R; do
-		dev=swl; [[ $s == "$R" ]] && dev=swr
-		ip netns exec $s tcpdump -i $dev -Q out -U -nn -w "$T/wire-$s.pcap" 2>"$T/tcpdump-$s.err" &
-		cap+=($!) BG+=($!)
-		for _ in $(seq 50); do grep -qs listening "$T/tcpdump-$s.err" && break; sleep 0.1; done
-	done
+	wire_start swl swr
 
 	if out=$(swctl $L --initiate --child net --timeout 60 2>&1); then pass "$n-ike-up"
 	else
 		fail "$n-ike-up" "$(tail -n 3 <<<"$out" | tr '\n' ' ')"
 		excerpt 25 "$T/$L/charon.log"; excerpt 25 "$T/$R/charon.log"
-		for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
+		wire_stop
 		[[ $mode == espx ]] && excerpt 20 "$T/daemon.log"
 		cleanup; return
 	fi
@@ -184,7 +176,7 @@ rand_packets = 0"
 	swan_settle "$n" $L $IL $IR
 	lost=$((lost + LOST))
 
-	for s in "${cap[@]}"; do kill -INT "$s"; wait "$s" 2>/dev/null; done
+	wire_stop
 	for s in "${BG[@]}"; do kill "$s" 2>/dev/null; wait "$s" 2>/dev/null; done
 	BG=()
 	# rekeys: every CHILD_SA is two SPIs; the first pair is the initial one
@@ -203,16 +195,7 @@ rand_packets = 0"
 	if ((lost <= 3 * (rekeys + 1))); then pass "$n-loss-per-rekey ($lost lost over $rekeys rekeys)"
 	else fail "$n-loss-per-rekey" "$lost pings lost over $rekeys rekeys"; fi
 	# the wire: ESP, IKE (UDP 500/4500) and ARP only
-	local flt='not arp and not esp and not (udp port 500 or udp port 4500)'
-	local plain=0 nesp=0 nike=0 sample=""
-	for s in $L $R; do
-		plain=$((plain + $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | wc -l)))
-		nesp=$((nesp + $(tcpdump -r "$T/wire-$s.pcap" -nn esp 2>/dev/null | wc -l)))
-		nike=$((nike + $(tcpdump -r "$T/wire-$s.pcap" -nn 'udp port 500 or udp port 4500' 2>/dev/null | wc -l)))
-		sample+="$s: $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ') "
-	done
-	if ((plain == 0 && nesp > 2 * PINGS && nike > 0)); then pass "$n-wire-only-esp-and-ike ($nesp ESP, $nike IKE packets)"
-	else fail "$n-wire-only-esp-and-ike" "$plain other packets, $nesp ESP, $nike IKE: $sample"; fi
+	wire_check "$n" $((2 * PINGS))
 	# no rekeyed SA left: one pair, the same on both sides, the one charon reports
 	local sl sr sas
 	sl=$(spis $L | xargs) sr=$(spis $R | xargs)

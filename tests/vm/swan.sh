@@ -88,6 +88,41 @@ swan_topology_nat() {
 	ip -n $L route add $NR via 10.0.1.2 src $IL; ip -n $R route add $NL via $RPEER src $IR
 }
 
+# wire_start DEV_L DEV_R: capture what L and R transmit into $T/wire-<namespace>.pcap. -Q
+# out: a receive tap would also see the kernel's decapsulated packets (re-injected on the
+# same device), and on R the packets after espx's XDP decrypted them. The tcpdumps' pids
+# go into WIRE_PIDS (and BG, for cleanup).
+wire_start() {
+	local s dev
+	WIRE_PIDS=()
+	for s in $L $R; do
+		dev=$1; [[ $s == "$R" ]] && dev=$2
+		ip netns exec $s tcpdump -i $dev -Q out -U -nn -w "$T/wire-$s.pcap" 2>"$T/tcpdump-$s.err" &
+		WIRE_PIDS+=($!) BG+=($!)
+		for _ in $(seq 50); do grep -qs listening "$T/tcpdump-$s.err" && break; sleep 0.1; done
+	done
+}
+# wire_stop: end the captures wire_start began (their last packets written)
+wire_stop() {
+	local p
+	for p in "${WIRE_PIDS[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null; done
+	WIRE_PIDS=()
+}
+# wire_check NAME MIN_ESP: after wire_stop, PASS NAME-wire-only-esp-and-ike if L and R sent
+# nothing but ESP, IKE (UDP 500/4500) and ARP, over MIN_ESP ESP packets and some IKE
+wire_check() {
+	local s flt='not arp and not esp and not (udp port 500 or udp port 4500)'
+	local plain=0 nesp=0 nike=0 sample=""
+	for s in $L $R; do
+		plain=$((plain + $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | wc -l)))
+		nesp=$((nesp + $(tcpdump -r "$T/wire-$s.pcap" -nn esp 2>/dev/null | wc -l)))
+		nike=$((nike + $(tcpdump -r "$T/wire-$s.pcap" -nn 'udp port 500 or udp port 4500' 2>/dev/null | wc -l)))
+		sample+="$s: $(tcpdump -r "$T/wire-$s.pcap" -nn "$flt" 2>/dev/null | head -n 2 | tr '\n' ' ') "
+	done
+	if ((plain == 0 && nesp > $2 && nike > 0)); then pass "$1-wire-only-esp-and-ike ($nesp ESP, $nike IKE packets)"
+	else fail "$1-wire-only-esp-and-ike" "$plain other packets, $nesp ESP, $nike IKE: $sample"; fi
+}
+
 # spis NS: the ESP SPIs in NS's XFRM database, sorted
 spis() { ip -n "$1" xfrm state | grep -o 'proto esp spi 0x[0-9a-f]*' | awk '{print $4}' | sort; }
 # kcount NS SRC DST SPI: packets the kernel counts for an SA
