@@ -17,7 +17,7 @@ set -euo pipefail
 SERIES=${1:-6.12}
 CACHE=${ESPX_VM_CACHE:-/var/cache/espx/vm}
 PKG=${ESPX_VM_KPKG:-}
-APT=()	# options that point apt at a private state (6.17)
+. "$(dirname "$0")/apt-suite.sh"	# APT, apt_suite (6.17)
 
 # the newest complete unpacked kernel of this series in the cache, if any
 cached() {
@@ -26,33 +26,11 @@ cached() {
 	[[ -n $last && -f $last/.complete ]] && echo "$last"
 }
 
-# apt state of our own for trixie-backports; nothing of the system's sources changes
-private_apt() {
-	local suite=$1 dir=$CACHE/apt-$1 uri src
-	src=$(grep -ls '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
-	if [[ -n $src ]]; then
-		uri=$(awk '/^URIs:/{print $2; exit}' "$src")
-	else
-		uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-	fi
-	[[ -n ${uri:-} ]] || { echo "fetch-kernel: no Debian archive in the apt sources" >&2; return 3; }
-	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \
-		>"$dir/sources.list"
-	APT=(-o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-	     -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache"
-	     -o APT::Default-Release="$suite")
-	# a fresh index at most once a day
-	if [[ -z $(find "$dir/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null) ]]; then
-		apt-get "${APT[@]}" update -qq >&2 || return 3
-	fi
-}
-
 case $SERIES in
 6.12) META=linux-image-6.12-amd64 ;;
 6.17)
 	META=""	# the backports meta package has moved on (7.x): the newest 6.17 by name
-	if ! private_apt trixie-backports; then
+	if ! apt_suite trixie-backports; then
 		c=$(cached) && { echo "$c"; exit 0; }
 		echo "fetch-kernel: trixie-backports cannot be read from the archive" >&2
 		exit 3
