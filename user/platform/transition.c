@@ -124,6 +124,26 @@ static void rx_mark_policy_clear(void)
 			ESPX_RX_MARK, strerror(-err), ESPX_RX_MARK);
 }
 
+/* The XDP program on ifindex is libxdp's multi-program dispatcher (xdp-loader
+ * put other programs there, which attaching in its place would remove). */
+static int xdp_has_dispatcher(unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), id;
+	int fd, is;
+
+	if (bpf_xdp_query((int)ifindex, 0, &q))
+		return 0;
+	id = q.prog_id ? q.prog_id : q.skb_prog_id ? q.skb_prog_id : q.drv_prog_id;
+	fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+	if (fd < 0)
+		return 0;
+	is = !bpf_prog_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "xdp_dispatcher");
+	close(fd);
+	return is;
+}
+
 int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
@@ -185,7 +205,10 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 	xfd = bpf_link_create(bpf_program__fd(skel->progs.espx_xdp_rx), (int)ifindex, BPF_XDP, &xo);
 	if (xfd < 0) {
 		err = -errno;
-		if (err == -EBUSY || err == -EEXIST)
+		if ((err == -EBUSY || err == -EEXIST) && xdp_has_dispatcher(ifindex))
+			pr_warn("%s has libxdp's dispatcher (XDP programs loaded by xdp-loader); espx attach needs the device's XDP hook to itself and would remove them: load espx's receive program into the dispatcher instead (xdp-loader load --pin-path ... --prog-name espx_xdp_rx, README \"xdp-loader\"; libxdp 1.5.5 or newer)\n",
+				ifname);
+		else if (err == -EBUSY || err == -EEXIST)
 			pr_warn("%s already has an XDP program; remove it first (ip link set dev %s xdp off, or xdp-loader unload %s --all)\n",
 				ifname, ifname, ifname);
 		else if (mode == ESPX_XDP_NATIVE && err == -EOPNOTSUPP)
