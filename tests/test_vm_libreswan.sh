@@ -10,16 +10,6 @@ cd "$(dirname "$0")/.." || exit 1
 # static keys, and under thread=multi the guest now and then ran stale code there.
 export ESPX_VM_TCG_THREAD=${ESPX_VM_TCG_THREAD:-single}
 . tests/lib/vm_suite.sh
-if [[ ${ESPX_VM:-1} != 0 && $(id -u) == 0 ]]; then
-	lsw=$(scripts/vm/fetch-libreswan.sh)
-	rc=$?
-	if ((rc == 3)); then
-		echo "SKIP vm-libreswan: Debian's libreswan package cannot be had here (scripts/vm/fetch-libreswan.sh)"
-		exit 0
-	elif ((rc != 0)); then
-		echo "FAIL vm-libreswan: scripts/vm/fetch-libreswan.sh exited $rc"
-		exit 1
-	fi
-fi
+vm_fetch lsw vm-libreswan "Debian's libreswan package" scripts/vm/fetch-libreswan.sh
 vm_suite vm-libreswan "${ESPX_VM_LIBRESWAN_TIMEOUT:-600}" \
 	env ESPX_LIBRESWAN_ROOT="${lsw:-}" tests/vm/libreswan.sh

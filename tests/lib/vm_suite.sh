@@ -24,6 +24,25 @@ vm_tcg_int3() {
 	grep -q 'int3' build/vm/console.log 2>/dev/null &&
 		grep -q 'sched_clock' build/vm/console.log 2>/dev/null
 }
+# vm_fetch VAR NAME WHAT SCRIPT...: run a fetch script of scripts/vm/ (it prints a path)
+# and set VAR to its output. Its exit 3 (nothing to be had from apt here) prints SKIP NAME
+# naming WHAT and exits 0; any other failure prints FAIL NAME and exits 1. Nothing is
+# fetched when the suite will skip anyway (ESPX_VM=0, not root).
+vm_fetch() {
+	local var=$1 n=$2 what=$3 got rc
+	shift 3
+	[[ ${ESPX_VM:-1} != 0 && $(id -u) == 0 ]] || return 0
+	got=$("$@")
+	rc=$?
+	if ((rc == 3)); then
+		echo "SKIP $n: $what cannot be had here ($1)"
+		exit 0
+	elif ((rc != 0)); then
+		echo "FAIL $n: $1 exited $rc"
+		exit 1
+	fi
+	printf -v "$var" '%s' "$got"
+}
 vm_suite() {
 	local n=$1 tmo=$2 err out rc last attempt
 	shift 2
