@@ -30,9 +30,9 @@ void espx_log(enum espx_log_level level, const char *fmt, ...)
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	/* libbpf warnings (including verifier logs) only with -v: espx reports
-	 * failures itself with context. */
-	if (log_level < LOG_DEBUG)
+	/* libbpf's warnings (the verifier's log among them) with -v, the rest
+	 * with -vv: espx reports failures itself with context. */
+	if (log_level < (level == LIBBPF_WARN ? LOG_INFO : LOG_DEBUG))
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
