@@ -178,11 +178,50 @@ static int access_pinned(enum espx_obj o)
 	return access(path, F_OK);
 }
 
-struct espx *espx_dp_load(int links, int *err)
+/* The kernel adds BPF_F_RDONLY_PROG to every devmap it creates (and refuses
+ * it at creation). Whether libbpf's check of a pinned map expects the flag
+ * depends on its version (1.4 wants it set by hand; 1.5 as Debian 13 ships
+ * it, and upstream since 1.7, ignore it and then refuse a map set by hand).
+ * So espx_redirect is not reused by pin: a pinned one is taken by fd, as it
+ * is, and a new one is pinned by espx after the load (redirect_pin). */
+static int redirect_reuse(struct espx *skel)
+{
+	struct bpf_map *m = skel->maps.espx_redirect;
+	char path[400];
+	int fd, err;
+
+	bpf_map__set_pin_path(m, NULL);
+	espx_obj_path(path, sizeof(path), ESPX_MAP_REDIRECT);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = bpf_map__reuse_fd(m, fd);
+	close(fd);
+	if (err)
+		pr_warn("reusing %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+static int redirect_pin(struct espx *skel)
+{
+	char path[400];
+	int err;
+
+	if (!access_pinned(ESPX_MAP_REDIRECT))
+		return 0;
+	espx_obj_path(path, sizeof(path), ESPX_MAP_REDIRECT);
+	err = bpf_map__pin(skel->maps.espx_redirect, path);
+	if (err)
+		pr_warn("pinning %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/* The object opened with its maps pinned (reusing pinned ones), the anchor
+ * left out (espx_dp_anchor_link). NULL and *err on failure. */
+static struct espx *dp_open(int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct espx *skel;
-	int o;
 
 	*err = ensure_pin_dirs();
 	if (*err)
@@ -194,6 +233,35 @@ struct espx *espx_dp_load(int links, int *err)
 		pr_warn("opening the BPF object: %s\n", strerror(-*err));
 		return NULL;
 	}
+	*err = redirect_reuse(skel);
+	if (*err) {
+		espx__destroy(skel);
+		return NULL;
+	}
+	bpf_program__set_autoload(skel->progs.espx_anchor, false);
+	return skel;
+}
+
+struct espx *espx_dp_open_rx(int *err)
+{
+	struct espx *skel = dp_open(err);
+	struct bpf_program *p;
+
+	if (!skel)
+		return NULL;
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == skel->progs.espx_xdp_rx);
+	return skel;
+}
+
+struct espx *espx_dp_load(int links, int *err)
+{
+	struct espx *skel;
+	int o;
+
+	skel = dp_open(err);
+	if (!skel)
+		return NULL;
 	if (!links) {
 		bpf_program__set_autoload(skel->progs.espx_xdp_rx, false);
 		bpf_program__set_autoload(skel->progs.espx_tc_tx, false);
@@ -201,12 +269,6 @@ struct espx *espx_dp_load(int links, int *err)
 		bpf_program__set_autoload(skel->progs.espx_pod_tx, false);
 		bpf_program__set_autoload(skel->progs.espx_tc_rx, false);
 	}
-	/* the kernel adds BPF_F_RDONLY_PROG to every devmap it creates (and
-	 * refuses it at creation): a pinned one is reused only if libbpf
-	 * expects the flag */
-	if (!access_pinned(ESPX_MAP_REDIRECT))
-		bpf_map__set_map_flags(skel->maps.espx_redirect, BPF_F_RDONLY_PROG);
-	bpf_program__set_autoload(skel->progs.espx_anchor, false);	/* espx_dp_anchor_link */
 	*err = espx__load(skel);
 	if (*err) {
 		pr_warn("loading the datapath failed: %s%s\n", strerror(-*err),
@@ -214,6 +276,9 @@ struct espx *espx_dp_load(int links, int *err)
 					: " (run with -v for libbpf's log)");
 		goto fail;
 	}
+	*err = redirect_pin(skel);
+	if (*err)
+		goto fail;
 	for (o = 0; o < ESPX_OBJ__COUNT; o++)
 		if (espx_obj_sub((enum espx_obj)o) && (*err = pin_prog(skel, (enum espx_obj)o)))
 			goto fail;

@@ -37,6 +37,12 @@ struct espx;	/* espx.skel.h */
  * NULL and *err on failure. The caller holds espx_lock(). */
 struct espx *espx_dp_load(int links, int *err);
 
+/* The receive program alone, opened and not loaded, its maps the pinned
+ * ones: for libxdp, which loads it as an extension of its dispatcher
+ * (xdp_dispatch.h). The SA set-up programs must be pinned already (an
+ * espx_dp_load first). NULL and *err on failure (message printed). */
+struct espx *espx_dp_open_rx(int *err);
+
 /* Load only the anchor program (no map, no other program) and attach it
  * to this network namespace: the link's fd, or -errno (message printed). */
 int espx_dp_anchor_link(void);
