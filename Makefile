@@ -39,7 +39,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -I$(BUILD) -Iinclude -Ibpf -Wall -Wno-unused-function
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD) -D_GNU_SOURCE
-LDLIBS   := -lbpf -lelf -lz -lmnl
+LDLIBS   := -lbpf -lxdp -lelf -lz -lmnl
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -131,13 +131,13 @@ FUZZ_DEPS_xfrm_nl    := user/platform/xfrm_nl.c user/platform/nl.c user/model/xf
 			user/model/sa_table.c user/common/util.c
 FUZZ_DEPS_replay     :=
 FUZZ_DEPS_proc_stat  := user/platform/heartbeat.c user/platform/objects.c user/platform/pins.c \
-			user/common/util.c user/common/log.c
+			user/platform/xdp_dispatch.c user/common/util.c user/common/log.c
 # fuzz_datapath: the real XDP and TC programs through BPF_PROG_TEST_RUN, as
 # root (tests/test_fuzz_datapath.sh, docs/testing.md "Datapath fuzzing")
 FUZZ_DEPS_datapath   :=
 FUZZ_LDLIBS_datapath := -lbpf
 FUZZ_LDLIBS_xfrm_nl  := -lmnl
-FUZZ_LDLIBS_proc_stat := -lbpf
+FUZZ_LDLIBS_proc_stat := -lbpf -lxdp
 
 $(BUILD)/fuzz/obj/%.o: %.c $(USER_HDRS) $(BPF_HDRS) $(SKELS)
 	$(call msg,FUZZCC,$@)

@@ -21,7 +21,7 @@ BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-de
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
       iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap libclang-rt-16-dev
       mandoc man-db dpkg-dev prometheus prometheus-node-exporter)
-RUNTIME_PKGS=(libelf1 zlib1g libmnl0)
+RUNTIME_PKGS=(libelf1 zlib1g libmnl0 libxdp1)
 BPO_PKGS=(libbpf-dev bpftool)
 LIBBPF=libbpf-dev	# the package whose version must be the backported one
 STAMP=/var/lib/espx/deps.v1

@@ -35,9 +35,11 @@ static void usage(FILE *f)
 		"COMMAND := { check | attach | detach | status | unload | state | policy | stats |\n"
 		"             monitor | daemon | bench | version | help }\n"
 		"  check                       what the kernel offers and lacks for espx\n"
-		"  attach DEV [ --xdp-mode { auto | native | generic } ]\n"
+		"  attach DEV [ --xdp-mode { auto | native | generic } ] [ --xdp-dispatcher ]\n"
 		"                              load the datapath (if needed) and attach it to DEV:\n"
-		"                              XDP on receive, tcx egress on transmit\n"
+		"                              XDP on receive, tcx egress on transmit; a device\n"
+		"                              with libxdp's dispatcher (xdp-loader) is joined, and\n"
+		"                              --xdp-dispatcher makes one (others may join later)\n"
 		"  attach VETH --redirect      the pod fast path on a pod's veth (node side), once\n"
 		"                              the uplink is attached: decrypted packets go into it\n"
 		"                              from XDP, what the pod sends is encrypted at its tcx\n"
@@ -76,10 +78,13 @@ static int do_attach(int argc, char **argv)
 	enum espx_xdp_mode mode = ESPX_XDP_AUTO;
 	const char *dev = NULL;
 	int i, redirect = 0, mode_set = 0;
+	unsigned int flags = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--redirect")) {
 			redirect = 1;
+		} else if (!strcmp(argv[i], "--xdp-dispatcher")) {
+			flags |= ESPX_ATTACH_DISPATCHER;
 		} else if (!strcmp(argv[i], "--xdp-mode") && i + 1 < argc) {
 			mode_set = 1;
 			const char *m = argv[++i];
@@ -108,13 +113,14 @@ static int do_attach(int argc, char **argv)
 		pr_warn("attach: which device? usage: espx attach DEV\n");
 		return 2;
 	}
-	if (redirect && mode_set) {
-		pr_warn("attach: --redirect attaches no XDP program to %s: drop --xdp-mode\n", dev);
+	if (redirect && (mode_set || flags)) {
+		pr_warn("attach: --redirect attaches no XDP program to %s: drop %s\n", dev,
+			mode_set ? "--xdp-mode" : "--xdp-dispatcher");
 		return 2;
 	}
 	if (redirect)
 		return pod_attach(dev) ? 1 : 0;
-	return espx_attach(dev, mode) ? 1 : 0;
+	return espx_attach(dev, mode, flags) ? 1 : 0;
 }
 
 static int do_detach(int argc, char **argv)

@@ -262,7 +262,7 @@ static int daemon_start(struct daemon *d)
 	/* the devices are the daemon's: attached now (or still, after a
 	 * crash) and detached when it stops */
 	for (i = 0; i < d->ndev; i++) {
-		if (!dev_attached(d->dev[i]) && espx_attach(d->dev[i], ESPX_XDP_AUTO))
+		if (!dev_attached(d->dev[i]) && espx_attach(d->dev[i], ESPX_XDP_AUTO, 0))
 			return -1;
 		d->attached[i] = 1;
 	}

@@ -19,6 +19,7 @@
 #include "platform/heartbeat.h"
 #include "platform/nsstate.h"
 #include "platform/pins.h"
+#include "platform/xdp_dispatch.h"
 #include "platform/transition.h"
 
 static long count_sas(void)
@@ -29,18 +30,25 @@ static long count_sas(void)
 	return nsstate_count_sas(path);
 }
 
-/* Program id behind a pinned link, and its device; -1 if not there. */
-static int pinned_link(const char *ifname, const char *kind, unsigned int *ifindex)
+/* Program id behind a pinned link, and its device; -1 if not there. The
+ * receive program in libxdp's dispatcher is pinned itself (*in_disp = 1):
+ * its device is the one of the pin's name. */
+static int pinned_link(const char *ifname, const char *kind, unsigned int *ifindex, int *in_disp)
 {
 	char path[300];
-	int fd, id;
+	int fd, id, prog;
 
 	espx_link_pin_path(path, sizeof(path), ifname, kind);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
+	prog = xdp_dispatch_is_prog(fd);
 	id = link_prog_id(fd, ifindex);
 	close(fd);
+	if (prog && ifindex)
+		*ifindex = if_nametoindex(ifname);
+	if (in_disp)	/* libxdp attaches alone where the kernel refuses its dispatcher */
+		*in_disp = prog && ifindex && *ifindex && xdp_dispatch_present(*ifindex);
 	return id;
 }
 
@@ -92,15 +100,15 @@ int espx_status(int json)
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 		char dev[IF_NAMESIZE + 8], kind[8], now[IF_NAMESIZE + 1] = "";
 		unsigned int ifindex = 0;
-		int xid, tid, rid;
+		int xid, tid, rid, disp = 0;
 
 		/* one entry per device, keyed by its xdp link */
 		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
 		    strcmp(kind, "xdp"))
 			continue;
-		xid = pinned_link(dev, "xdp", &ifindex);
-		tid = pinned_link(dev, "tc", NULL);
-		rid = pinned_link(dev, "rx", NULL);
+		xid = pinned_link(dev, "xdp", &ifindex, &disp);
+		tid = pinned_link(dev, "tc", NULL, NULL);
+		rid = pinned_link(dev, "rx", NULL, NULL);
 		if (ifindex && if_indextoname(ifindex, now))
 			bpf_xdp_query((int)ifindex, 0, &q);
 		if (json) {
@@ -110,12 +118,14 @@ int espx_status(int json)
 			jw_str(&w, "ifname_now", now);
 			jw_str(&w, "xdp_mode", xdp_mode_name(q.attach_mode));
 			jw_int(&w, "xdp_prog_id", xid);
+			jw_bool(&w, "xdp_dispatcher", disp);
 			jw_int(&w, "tc_prog_id", tid);
 			jw_int(&w, "tc_ingress_prog_id", rid);
 			jw_obj_close(&w);
 		} else {
-			printf("%s: xdp %s prog %d, tc egress (tcx) prog %d, tc ingress (tcx) prog %d%s\n",
-			       dev, xdp_mode_name(q.attach_mode), xid, tid, rid,
+			printf("%s: xdp %s prog %d%s, tc egress (tcx) prog %d, tc ingress (tcx) prog %d%s\n",
+			       dev, xdp_mode_name(q.attach_mode), xid,
+			       disp ? " (in libxdp's dispatcher)" : "", tid, rid,
 			       !now[0] ? " (device gone)" :
 			       strcmp(now, dev) ? " (device renamed)" : "");
 		}
@@ -135,7 +145,7 @@ int espx_status(int json)
 		if (espx_link_pin_parse(de->d_name, dev, sizeof(dev), kind, sizeof(kind)) ||
 		    strcmp(kind, "pod"))
 			continue;
-		pid = pinned_link(dev, "pod", &ifindex);
+		pid = pinned_link(dev, "pod", &ifindex, NULL);
 		if (ifindex)
 			if_indextoname(ifindex, now);
 		if (json) {

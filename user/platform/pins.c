@@ -16,6 +16,7 @@
 #include "espx_common.h"
 #include "common/log.h"
 #include "platform/pins.h"
+#include "platform/xdp_dispatch.h"
 
 #define BPFFS		ESPX_BPFFS
 #define BPFFS_MAGIC	0xcafe4a11u
@@ -213,9 +214,22 @@ int espx_drop_link(const char *path)
 		pr_warn("opening %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	/* Detach even if someone else holds the link open. */
-	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+	if (xdp_dispatch_is_prog(fd)) {
+		/* a program, not a link: espx's member of libxdp's dispatcher */
+		const char *base = strrchr(path, '/');
+		char dev[IF_NAMESIZE + 8], kind[8];
+		int err = 0;
+
+		if (!espx_link_pin_parse(base ? base + 1 : path, dev, sizeof(dev), kind, sizeof(kind)))
+			err = xdp_dispatch_leave(dev, fd);
+		if (err) {
+			close(fd);
+			return err;	/* the pin stays: a second detach tries again */
+		}
+	} else if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL) {
+		/* detached even if someone else holds the link open */
 		pr_debug("link detach %s: %s\n", path, strerror(errno));
+	}
 	close(fd);
 	if (unlink(path)) {
 		pr_warn("removing %s: %s\n", path, strerror(errno));
@@ -248,6 +262,17 @@ int link_prog_id(int link_fd, unsigned int *ifindex)
 	struct bpf_link_info info = { 0 };
 	__u32 len = sizeof(info);
 
+	if (xdp_dispatch_is_prog(link_fd)) {
+		/* espx's member of libxdp's dispatcher: the program itself */
+		struct bpf_prog_info pi = { 0 };
+
+		len = sizeof(pi);
+		if (bpf_prog_get_info_by_fd(link_fd, &pi, &len))
+			return -errno;
+		if (ifindex)
+			*ifindex = 0;	/* the caller knows the device by the pin's name */
+		return (int)pi.id;
+	}
 	if (bpf_link_get_info_by_fd(link_fd, &info, &len))
 		return -errno;
 	if (ifindex)

@@ -11,7 +11,8 @@
  *                       live namespace's directory from a dead one's
  *   <map>               shared maps, pinned by name
  *   progs/<prog>        SA set-up programs, for later commands
- *   links/<dev>:xdp     XDP link (receive)
+ *   links/<dev>:xdp     XDP link (receive), or the receive program itself
+ *                       when it runs in libxdp's dispatcher (xdp_dispatch.h)
  *   links/<dev>:tc      tcx egress link (transmit)
  * bpffs refuses '.' in names, and device names may contain one ("eth0.100")
  * but never ':', so a device name is stored with '.' written as ':'. */
@@ -62,7 +63,9 @@ int espx_drop_link(const char *path);
 /* Devices espx is attached to in this namespace, not counting `except`
  * (NULL: all); the GSO segmenters are not counted. */
 int espx_attached_count(const char *except);
-/* The program id behind a link, and its device (ifindex may be NULL). */
+/* The program id behind a link, and its device (ifindex may be NULL); for
+ * a pinned program (espx in libxdp's dispatcher, xdp_dispatch.h) its own
+ * id, and ifindex 0. */
 int link_prog_id(int link_fd, unsigned int *ifindex);
 
 #endif

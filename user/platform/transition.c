@@ -24,6 +24,7 @@
 #include "platform/podpath.h"
 #include "platform/segment.h"
 #include "platform/transition.h"
+#include "platform/xdp_dispatch.h"
 #include "platform/xfrm_nl.h"
 
 /* How long a transition may hold protected traffic back: long enough for
@@ -124,33 +125,13 @@ static void rx_mark_policy_clear(void)
 			ESPX_RX_MARK, strerror(-err), ESPX_RX_MARK);
 }
 
-/* The XDP program on ifindex is libxdp's multi-program dispatcher (xdp-loader
- * put other programs there, which attaching in its place would remove). */
-static int xdp_has_dispatcher(unsigned int ifindex)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info), id;
-	int fd, is;
-
-	if (bpf_xdp_query((int)ifindex, 0, &q))
-		return 0;
-	id = q.prog_id ? q.prog_id : q.skb_prog_id ? q.skb_prog_id : q.drv_prog_id;
-	fd = id ? bpf_prog_get_fd_by_id(id) : -1;
-	if (fd < 0)
-		return 0;
-	is = !bpf_prog_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "xdp_dispatcher");
-	close(fd);
-	return is;
-}
-
-int espx_attach(const char *ifname, enum espx_xdp_mode mode)
+int espx_attach(const char *ifname, enum espx_xdp_mode mode, unsigned int flags)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, xo);
 	char xpath[256], tpath[256], rpath[256];
 	struct espx *skel = NULL;
 	int xfd = -1, tfd = -1, rfd = -1, lock, err, fresh = 0, devcfg_done = 0, cfg_fd = -1;
-	int guarded = 0;
+	int guarded = 0, joined = 0;
 	unsigned int ifindex;
 	struct stat st;
 
@@ -202,14 +183,27 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		xo.flags = XDP_FLAGS_DRV_MODE;
 	else if (mode == ESPX_XDP_GENERIC)
 		xo.flags = XDP_FLAGS_SKB_MODE;
-	xfd = bpf_link_create(bpf_program__fd(skel->progs.espx_xdp_rx), (int)ifindex, BPF_XDP, &xo);
+	if ((flags & ESPX_ATTACH_DISPATCHER) || xdp_dispatch_present(ifindex)) {
+		/* beside other XDP programs: libxdp's dispatcher, which loads
+		 * a second open of the object as its extension */
+		struct espx *rx = espx_dp_open_rx(&err);
+
+		if (!rx)
+			goto out;
+		xfd = xdp_dispatch_join(ifname, ifindex, rx->obj, "espx_xdp_rx", xo.flags);
+		espx__destroy(rx);
+		if (xfd < 0) {
+			err = xfd;
+			goto out;
+		}
+		joined = 1;
+	} else {
+		xfd = bpf_link_create(bpf_program__fd(skel->progs.espx_xdp_rx), (int)ifindex, BPF_XDP, &xo);
+	}
 	if (xfd < 0) {
 		err = -errno;
-		if ((err == -EBUSY || err == -EEXIST) && xdp_has_dispatcher(ifindex))
-			pr_warn("%s has libxdp's dispatcher (XDP programs loaded by xdp-loader); espx attach needs the device's XDP hook to itself and would remove them: load espx's receive program into the dispatcher instead (xdp-loader load --pin-path ... --prog-name espx_xdp_rx, README \"xdp-loader\"; libxdp 1.5.5 or newer)\n",
-				ifname);
-		else if (err == -EBUSY || err == -EEXIST)
-			pr_warn("%s already has an XDP program; remove it first (ip link set dev %s xdp off, or xdp-loader unload %s --all)\n",
+		if (err == -EBUSY || err == -EEXIST)
+			pr_warn("%s already has an XDP program, not in libxdp's dispatcher; remove it first (ip link set dev %s xdp off, or xdp-loader unload %s --all)\n",
 				ifname, ifname, ifname);
 		else if (mode == ESPX_XDP_NATIVE && err == -EOPNOTSUPP)
 			pr_warn("%s's driver has no native XDP; use --xdp-mode generic or auto\n", ifname);
@@ -258,9 +252,12 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
 		bpf_xdp_query((int)ifindex, 0, &q);
-		printf("attached to %s: xdp %s (%s, prog id %d), tc egress %s (tcx, prog id %d), tc ingress %s (tcx, prog id %d); maps in %s\n",
+		printf("attached to %s: xdp %s (%s%s, prog id %d), tc egress %s (tcx, prog id %d), tc ingress %s (tcx, prog id %d); maps in %s\n",
 		       ifname, bpf_program__name(skel->progs.espx_xdp_rx),
-		       xdp_mode_name(q.attach_mode), link_prog_id(xfd, NULL),
+		       xdp_mode_name(q.attach_mode),
+		       !joined ? "" : xdp_dispatch_present(ifindex) ? ", in libxdp's dispatcher" :
+		       ", through libxdp but alone: the kernel refused its dispatcher",
+		       link_prog_id(xfd, NULL),
 		       bpf_program__name(skel->progs.espx_tc_tx), link_prog_id(tfd, NULL),
 		       bpf_program__name(skel->progs.espx_tc_rx), link_prog_id(rfd, NULL),
 		       espx_pin_root());
@@ -269,6 +266,8 @@ int espx_attach(const char *ifname, enum espx_xdp_mode mode)
 out:
 	/* Closing the link fds leaves the pinned links in place; on failure
 	 * nothing was pinned, so closing them detaches what was attached. */
+	if (err && joined)
+		xdp_dispatch_leave(ifname, xfd);	/* not held by a link of espx's */
 	if (xfd >= 0)
 		close(xfd);
 	if (tfd >= 0)

@@ -17,8 +17,13 @@ enum espx_xdp_mode {
 	ESPX_XDP_GENERIC,
 };
 
+/* espx_attach flags */
+#define ESPX_ATTACH_DISPATCHER	0x1	/* XDP through libxdp's dispatcher even on a
+					 * device with no XDP program (one with the
+					 * dispatcher is always joined) */
+
 /* 0 or -errno (message printed). */
-int espx_attach(const char *ifname, enum espx_xdp_mode mode);
+int espx_attach(const char *ifname, enum espx_xdp_mode mode, unsigned int flags);
 int espx_detach(const char *ifname);
 /* Detach everything and remove all pins (maps, programs, links). */
 int espx_unload(void);
