@@ -109,3 +109,16 @@ check refused_attach_leaves_xdp_off bash -c "! ip -n $B -d link show vb | grep -
 check refused_attach_keeps_kernel_ipsec test "$(ip netns exec "$B" sysctl -n net.ipv4.conf.vb.disable_xfrm)" = 0
 in_b ip xfrm policy flush
 in_b "$ESPX" unload >/dev/null 2>&1
+
+# --xdp-dispatcher: through libxdp. This kernel refuses extension programs, so libxdp
+# attaches espx alone, and espx says so (the dispatcher itself: tests/vm/xdp_dispatcher.sh)
+out=$(in_b "$ESPX" attach vb --xdp-dispatcher 2>&1)
+check attach_xdp_dispatcher test $? = 0
+[[ $out == *"through libxdp but alone"* ]] && pass attach_xdp_dispatcher_says_alone ||
+	fail attach_xdp_dispatcher_says_alone "output: $out"
+js=$(in_b "$ESPX" -j status)
+check status_no_dispatcher_claimed test "$(json_get "$js" '[(d["dev"], d["xdp_dispatcher"], d["xdp_prog_id"] > 0) for d in j["devices"]]')" = "[('vb', False, True)]"
+check detach_xdp_dispatcher in_b "$ESPX" detach vb
+check detach_xdp_dispatcher_removes_xdp bash -c "! ip -n $B -d link show vb | grep -q 'prog/xdp'"
+check_fails redirect_refuses_xdp_dispatcher "drop --xdp-dispatcher" in_b "$ESPX" attach vb --redirect --xdp-dispatcher
+in_b "$ESPX" unload >/dev/null 2>&1

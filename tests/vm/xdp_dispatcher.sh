@@ -1,20 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# espx's receive program under libxdp's multi-program dispatcher, beside xdp-tools' own
-# xdp-filter, run inside the 6.12 VM (the host kernel refuses extension programs). The
-# K/E topology of tests/vm/ke.sh: K is a kernel-XFRM peer that sends ESP (tunnel mode,
-# AES-GCM) from its LAN to E's; in E, xdp-loader (Debian testing's, 1.5.5 or newer, from
-# scripts/vm/fetch-xdp-tools.sh: ESPX_XDP_TOOLS_ROOT) loads espx.bpf.o into the
-# dispatcher with its maps pinned in espx's directory for E, and xdp-filter loads after it
-# with the decrypted inner port 5556 denied; `espx state add` / `espx policy add` fill
-# espx's maps.
-# Checks: both programs run in one dispatcher, espx first (its run config); `espx attach`
-# refuses the device and says why, leaving the dispatcher as it was; what espx
-# decrypts reaches xdp-filter, which drops the inner port it denies and passes the other
-# (so it saw the inner headers, not ESP); espx counted every packet; unloading espx
-# alone leaves xdp-filter running and filtering; Debian 12's xdp-loader (1.3.1) still
-# refuses espx with the kernel's message the README quotes (when Debian 12 updates it,
-# this check says the README is out of date).
+# espx in libxdp's multi-program dispatcher, beside xdp-tools' own xdp-filter, run inside
+# the 6.12 VM (the host kernel refuses extension programs, so libxdp attaches one program
+# alone there). The K/E topology of tests/vm/ke.sh: K is a kernel-XFRM peer (tunnel mode,
+# AES-GCM) between K's LAN and E's. libxdp 1.5.5 or newer comes from Debian testing
+# (scripts/vm/fetch-xdp-tools.sh: ESPX_XDP_TOOLS_ROOT); its xdp-loader and xdp-filter, and
+# espx itself where it must use that libxdp, run through that tree's dynamic loader.
+# xdp-filter denies the inner UDP port 5556 in every part; 20 datagrams go from K's LAN
+# to each of E's ports 5555 and 5556, so xdp-filter dropping exactly the 5556 ones shows
+# that it saw the decrypted headers, after espx.
+# 1. xdp-loader: espx.bpf.o loaded into the dispatcher with its maps pinned in espx's
+#    directory for E, filled by `espx state`/`policy add` (receive only). Checks: one
+#    dispatcher, espx first (its run config); espx built with Debian 12's libxdp (1.3.1)
+#    cannot join and says why, leaving the dispatcher as it was; decrypted datagrams pass
+#    or are dropped by xdp-filter as above, espx counted all; `xdp-loader unload -i` takes
+#    espx out alone and xdp-filter still filters plaintext.
+# 2. espx attach: with xdp-filter's dispatcher on the device, `espx attach we` (with the
+#    newer libxdp) joins it and attaches its tc programs as usual. Checks: it says so, the
+#    order, `espx -j status` shows it; ping both ways through the tunnel (espx encrypts
+#    too); the datagrams as above; `espx detach` leaves xdp-filter running and filtering;
+#    nothing of espx's is left on the device.
+# 3. Debian 12's own xdp-loader (1.3.1) still refuses espx with the kernel's message the
+#    README quotes (when Debian 12 updates it, this check says the README is out of date).
 # Usage: tests/vm/xdp_dispatcher.sh. Prints PASS/FAIL lines; exits 1 if anything failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -22,7 +29,7 @@ cd "$(dirname "$0")/../.." || exit 1
 K=xdK E=xdE
 . tests/vm/ke.sh
 XT=${ESPX_XDP_TOOLS_ROOT:-}
-SPI=0x2001 REQID=1
+SPI=0x2001 SPI_EK=0x2002 REQID=1 REQID_EK=2
 N=xdp-dispatcher
 PIN=
 
@@ -32,7 +39,7 @@ if [[ -z $XT || ! -x $XT/usr/sbin/xdp-loader ]]; then
 	fail $N "no xdp-tools tree in ESPX_XDP_TOOLS_ROOT='$XT' (scripts/vm/fetch-xdp-tools.sh)"
 	exit 1
 fi
-plan 14
+plan 24
 TMP=$(mktemp -d /tmp/xdpd.XXXXXX)
 # shellcheck disable=SC2317
 cleanup() {
@@ -49,6 +56,14 @@ xt() {
 	nsenter --net=/run/netns/$E env LIBXDP_OBJECT_PATH="$XT/usr/lib/x86_64-linux-gnu/bpf" \
 		"$XT/usr/lib64/ld-linux-x86-64.so.2" --library-path "$XT/usr/lib/x86_64-linux-gnu" \
 		"$XT/usr/sbin/$1" "${@:2}"
+}
+# espx_new ARGS...: espx in E with the fetched tree's libxdp (and C library), and that
+# libxdp's own dispatcher object (it looks in the system's directory first, where Debian
+# 12's older one is)
+espx_new() {
+	ip netns exec $E env LIBXDP_OBJECT_PATH="$XT/usr/lib/x86_64-linux-gnu/bpf" \
+		"$XT/usr/lib64/ld-linux-x86-64.so.2" \
+		--library-path "$XT/usr/lib/x86_64-linux-gnu" "$ESPX" "$@"
 }
 # status_progs: the programs on we, in dispatcher order, as "name name ..."
 status_progs() {
@@ -98,6 +113,42 @@ exchange() {
 	GOT5555=$(<"$TMP/5555") GOT5556=$(<"$TMP/5556")
 }
 
+# eq NAME GOT WANT WHAT: PASS if GOT is WANT, else FAIL saying WHAT
+eq() {
+	if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "$4: got '$2', want '$3'"; fi
+}
+# dispatcher_order: the dispatcher and its programs on we, in order
+dispatcher_order() {
+	echo "$(xt xdp-loader status we 2>/dev/null | awk '$1 != "=>" && $2 ~ /^xdp_/ {print $2}') $(status_progs)"
+}
+# espx_in ESPX_CMD: E's side of the tunnel in espx: the SA from K and the inbound policy
+# its tunnel-mode packets are checked on (and with "both", the way back to K as well)
+espx_in() {
+	"$@" state add src $WK dst $WE proto esp spi $SPI reqid $REQID mode tunnel \
+		replay-window $KE_WINDOW aead "$AEAD" "0x${KEYS[$SPI]}" 128 >/dev/null
+	"$@" policy add src $NK dst $NE dir in tmpl src $WK dst $WE proto esp reqid $REQID \
+		mode tunnel >/dev/null
+}
+espx_out() {
+	"$@" state add src $WE dst $WK proto esp spi $SPI_EK reqid $REQID_EK mode tunnel \
+		replay-window $KE_WINDOW aead "$AEAD" "0x${KEYS[$SPI_EK]}" 128 >/dev/null
+	"$@" policy add src $NE dst $NK dir out tmpl src $WE dst $WK proto esp reqid $REQID_EK \
+		mode tunnel >/dev/null
+}
+# filter_on: xdp-filter on we, denying the UDP port 5556
+filter_on() {
+	local out
+	out=$(xt xdp-filter load -m skb we 2>&1 && xt xdp-filter port -p udp 5556 2>&1)
+	eq "$1" $? 0 "xdp-filter load / port exited (${out: -300})"
+}
+# datagrams NAME FROM WHAT: the 20 + 20 datagrams from K (source FROM); port 5555's pass,
+# port 5556's are dropped by xdp-filter
+datagrams() {
+	exchange "$2"
+	eq "$1-passed" "$GOT5555" 20 "$3 datagrams on the port xdp-filter allows"
+	eq "$1-dropped" "$GOT5556" 0 "$3 datagrams on the port xdp-filter denies"
+}
+
 ke_topology
 # K: the kernel's ESP towards E (and E's address on E's LAN is covered by the tunnel)
 sa $K $WK $WE $SPI $REQID
@@ -105,45 +156,57 @@ pol $K out "src $NK dst $NE" $WK $WE $REQID
 PIN=/sys/fs/bpf/espx/net-$(stat -L -c %i /run/netns/$E)
 [[ -d /sys/fs/bpf/espx ]] || mkdir -m 0700 /sys/fs/bpf/espx
 
-# eq NAME GOT WANT WHAT: PASS if GOT is WANT, else FAIL saying WHAT
-eq() {
-	if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1" "$4: got '$2', want '$3'"; fi
-}
-
+## 1. xdp-loader
 out=$(xt xdp-loader load -m skb -p "$PIN" -n espx_xdp_rx we build/espx.bpf.o 2>&1)
-eq espx-loads-into-dispatcher $? 0 "xdp-loader load exited (${out: -300})"
-out=$(xt xdp-filter load -m skb we 2>&1 && xt xdp-filter port -p udp 5556 2>&1)
-eq xdp-filter-loads-beside-espx $? 0 "xdp-filter load / port exited (${out: -300})"
-eq espx-first-in-one-dispatcher "$(xt xdp-loader status we 2>/dev/null | awk '$1 != "=>" && $2 ~ /^xdp_/ {print $2}') $(status_progs)" \
-	"xdp_dispatcher espx_xdp_rx xdpfilt_alw_all " "the dispatcher and its programs in order"
-
-# espx's own attach would take the hook from the dispatcher: it refuses, naming it
-check_fails espx-attach-refuses-dispatcher "libxdp's dispatcher" ip netns exec $E "$ESPX" attach we
-eq espx-attach-left-dispatcher "$(status_progs)" "espx_xdp_rx xdpfilt_alw_all " "the programs on we after espx attach"
-
-# E: the same SA in espx, and the inbound policy its tunnel-mode packets are checked on
-ip netns exec $E "$ESPX" state add src $WK dst $WE proto esp spi $SPI reqid $REQID mode tunnel \
-	replay-window $KE_WINDOW aead "$AEAD" "0x${KEYS[$SPI]}" 128 >/dev/null
-ip netns exec $E "$ESPX" policy add src $NK dst $NE dir in tmpl src $WK dst $WE proto esp \
-	reqid $REQID mode tunnel >/dev/null
-eq espx-fills-the-maps "$(spis)" "$SPI" "the SAs espx carries in E"
-
-exchange $IK
-eq decrypted-pass-xdp-filter "$GOT5555" 20 "datagrams on the inner port xdp-filter allows"
-eq decrypted-dropped-by-xdp-filter "$GOT5556" 0 "datagrams on the inner port xdp-filter denies"
-eq espx-decrypted-all "$(epk $SPI)" 40 "packets espx counted on the SA"
-
-# espx out of the dispatcher: xdp-filter stays, and filters what now arrives in plaintext
+eq loader-espx-loads $? 0 "xdp-loader load exited (${out: -300})"
+filter_on loader-xdp-filter-loads
+eq loader-espx-first "$(dispatcher_order)" "xdp_dispatcher espx_xdp_rx xdpfilt_alw_all " \
+	"the dispatcher and its programs in order"
+# espx built with Debian 12's libxdp cannot join: it says why and changes nothing
+check_fails old-libxdp-attach-refused "older than 1.5.5" ip netns exec $E "$ESPX" attach we
+eq old-libxdp-attach-left-all "$(status_progs) $(ej status | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))')" \
+	"espx_xdp_rx xdpfilt_alw_all  0" "the programs on we and the devices espx lists, after the refused attach"
+espx_in ip netns exec $E "$ESPX"
+eq loader-espx-fills-the-maps "$(spis)" "$SPI" "the SAs espx carries in E"
+datagrams loader-decrypted $IK decrypted
+eq loader-espx-decrypted-all "$(epk $SPI)" 40 "packets espx counted on the SA"
 id=$(prog_id espx_xdp_rx)
 out=$(xt xdp-loader unload we -i "$id" 2>&1)
-eq espx-unloads-alone $? 0 "xdp-loader unload we -i '$id' exited (${out: -300})"
-eq xdp-filter-still-runs "$(status_progs)" "xdpfilt_alw_all " "the programs left on we"
+eq loader-espx-unloads-alone "$? $(status_progs)" "0 xdpfilt_alw_all " \
+	"xdp-loader unload we -i '$id' (${out: -200}) and the programs left"
 ip -n $K xfrm policy flush
-exchange $WK	# plaintext now, from K's link address (no policy covers it)
-eq plaintext-passed-by-xdp-filter "$GOT5555" 20 "plaintext datagrams on the allowed port"
-eq plaintext-dropped-by-xdp-filter "$GOT5556" 0 "plaintext datagrams on the denied port"
+datagrams loader-plaintext $WK plaintext	# from K's link address: no policy covers it
 
-# Debian 12's own xdp-loader, on fresh pins: the refusal the README quotes
+# reset: nothing of espx's, no XDP program
+xt xdp-filter unload we >/dev/null 2>&1
+ip netns exec $E "$ESPX" unload >/dev/null 2>&1
+rm -rf "$PIN"
+
+## 2. espx attach into xdp-filter's dispatcher
+sa $K $WE $WK $SPI_EK $REQID_EK
+pol $K out "src $NK dst $NE" $WK $WE $REQID
+pol $K in "src $NE dst $NK" $WE $WK $REQID_EK
+filter_on attach-xdp-filter-loads
+out=$(espx_new attach we 2>&1)
+eq attach-joins-dispatcher "$?:$(grep -c "in libxdp's dispatcher" <<<"$out")" "0:1" "espx attach we said '${out: -300}'"
+eq attach-espx-first "$(dispatcher_order)" "xdp_dispatcher espx_xdp_rx xdpfilt_alw_all " \
+	"the dispatcher and its programs in order"
+eq attach-status-says-dispatcher "$(ej status | $PY -c 'import json,sys; print([d["xdp_dispatcher"] for d in json.load(sys.stdin)["devices"]])')" \
+	"[True]" "xdp_dispatcher of espx -j status's devices"
+espx_in espx_new
+espx_out espx_new
+got=$(ip netns exec $K ping -c 5 -i 0.2 -W 2 -I $IK $IE 2>&1 | grep -o '[0-9]* received')
+eq attach-ping-both-ways "$got" "5 received" "pings from K's LAN to E's through the tunnel"
+datagrams attach-decrypted $IK decrypted
+out=$(espx_new detach we 2>&1)
+eq attach-detach-leaves-xdp-filter "$? $(status_progs)" "0 xdpfilt_alw_all " \
+	"espx detach we (${out: -200}) and the programs left"
+eq attach-detach-left-nothing "$(ip netns exec $E bpftool net show dev we | grep -c espx)$(espx_new -j status | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))')" \
+	"00" "espx programs on we / devices espx lists after detach"
+ip -n $K xfrm policy flush
+datagrams attach-plaintext $WK plaintext
+
+## 3. Debian 12's own xdp-loader, on fresh pins: the refusal the README quotes
 xt xdp-filter unload we >/dev/null 2>&1
 ip netns exec $E "$ESPX" unload >/dev/null 2>&1
 rm -rf "$PIN"
