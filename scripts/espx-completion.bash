@@ -22,7 +22,7 @@ _espx_words()
 		--xdp-mode) echo "auto native generic"; return ;;
 		attach) _espx_devs; return ;;
 		esac
-		echo "--xdp-mode --redirect" ;;
+		echo "--xdp-mode --xdp-dispatcher --redirect" ;;
 	detach)
 		[[ $prev == detach ]] && _espx_devs ;;
 	status)
