@@ -11,12 +11,14 @@
 # that it saw the decrypted headers, after espx.
 # 1. xdp-loader: espx.bpf.o loaded into the dispatcher with its maps pinned in espx's
 #    directory for E, filled by `espx state`/`policy add` (receive only). Checks: one
-#    dispatcher, espx first (its run config); espx built with Debian 12's libxdp (1.3.1)
-#    cannot join and says why, leaving the dispatcher as it was; decrypted datagrams pass
+#    dispatcher, espx first (its run config); `espx attach` refuses to add a second
+#    receive program and names the first, leaving all as it was; decrypted datagrams pass
 #    or are dropped by xdp-filter as above, espx counted all; `xdp-loader unload -i` takes
 #    espx out alone and xdp-filter still filters plaintext.
 # 2. espx attach: with xdp-filter's dispatcher on the device, `espx attach we` (with the
-#    newer libxdp) joins it and attaches its tc programs as usual. Checks: it says so, the
+#    newer libxdp) joins it and attaches its tc programs as usual. Checks: espx built
+#    with Debian 12's libxdp (1.3.1) cannot join and says why, changing nothing; the
+#    newer one says it joined, the
 #    order, `espx -j status` shows it; ping both ways through the tunnel (espx encrypts
 #    too); the datagrams as above; `espx detach` leaves xdp-filter running and filtering;
 #    nothing of espx's is left on the device.
@@ -39,7 +41,7 @@ if [[ -z $XT || ! -x $XT/usr/sbin/xdp-loader ]]; then
 	fail $N "no xdp-tools tree in ESPX_XDP_TOOLS_ROOT='$XT' (scripts/vm/fetch-xdp-tools.sh)"
 	exit 1
 fi
-plan 24
+plan 26
 TMP=$(mktemp -d /tmp/xdpd.XXXXXX)
 # shellcheck disable=SC2317
 cleanup() {
@@ -121,6 +123,8 @@ eq() {
 dispatcher_order() {
 	echo "$(xt xdp-loader status we 2>/dev/null | awk '$1 != "=>" && $2 ~ /^xdp_/ {print $2}') $(status_progs)"
 }
+# devices: how many devices espx lists as attached in E
+devices() { ej status | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))'; }
 # espx_in ESPX_CMD: E's side of the tunnel in espx: the SA from K and the inbound policy
 # its tunnel-mode packets are checked on (and with "both", the way back to K as well)
 espx_in() {
@@ -162,10 +166,11 @@ eq loader-espx-loads $? 0 "xdp-loader load exited (${out: -300})"
 filter_on loader-xdp-filter-loads
 eq loader-espx-first "$(dispatcher_order)" "xdp_dispatcher espx_xdp_rx xdpfilt_alw_all " \
 	"the dispatcher and its programs in order"
-# espx built with Debian 12's libxdp cannot join: it says why and changes nothing
-check_fails old-libxdp-attach-refused "older than 1.5.5" ip netns exec $E "$ESPX" attach we
-eq old-libxdp-attach-left-all "$(status_progs) $(ej status | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))')" \
-	"espx_xdp_rx xdpfilt_alw_all  0" "the programs on we and the devices espx lists, after the refused attach"
+# espx attach cannot add a second receive program: it names the one there
+check_fails loader-attach-refused-second "already runs espx's receive program .*xdp-loader unload we -i" \
+	espx_new attach we
+eq loader-attach-left-all "$(status_progs) $(devices)" "espx_xdp_rx xdpfilt_alw_all  0" \
+	"the programs on we and the devices espx lists, after the refused attach"
 espx_in ip netns exec $E "$ESPX"
 eq loader-espx-fills-the-maps "$(spis)" "$SPI" "the SAs espx carries in E"
 datagrams loader-decrypted $IK decrypted
@@ -187,6 +192,10 @@ sa $K $WE $WK $SPI_EK $REQID_EK
 pol $K out "src $NK dst $NE" $WK $WE $REQID
 pol $K in "src $NE dst $NK" $WE $WK $REQID_EK
 filter_on attach-xdp-filter-loads
+# espx built with Debian 12's libxdp cannot join: it says why and changes nothing
+check_fails old-libxdp-attach-refused "older than 1.5.5" ip netns exec $E "$ESPX" attach we
+eq old-libxdp-attach-left-all "$(status_progs) $(devices)" "xdpfilt_alw_all  0" \
+	"the programs on we and the devices espx lists, after the refused attach"
 out=$(espx_new attach we 2>&1)
 eq attach-joins-dispatcher "$?:$(grep -c "in libxdp's dispatcher" <<<"$out")" "0:1" "espx attach we said '${out: -300}'"
 eq attach-espx-first "$(dispatcher_order)" "xdp_dispatcher espx_xdp_rx xdpfilt_alw_all " \

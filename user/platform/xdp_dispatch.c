@@ -89,15 +89,40 @@ static enum xdp_attach_mode libxdp_mode(unsigned int ifindex, __u32 xdp_flags)
 	return m;
 }
 
+/* The id of a program named prog already in ifindex's dispatcher, or 0 */
+static __u32 already_there(unsigned int ifindex, const char *prog)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex((int)ifindex);
+	struct xdp_program *p = NULL;
+	__u32 id = 0;
+
+	if (libxdp_get_error(mp) || !mp)
+		return 0;
+	if (!xdp_multiprog__is_legacy(mp))
+		while (!id && (p = xdp_multiprog__next_prog(p, mp)))
+			if (!strcmp(xdp_program__name(p), prog))
+				id = xdp_program__id(p);
+	xdp_multiprog__close(mp);
+	return id;
+}
+
 int xdp_dispatch_join(const char *ifname, unsigned int ifindex, struct bpf_object *obj,
 		      const char *prog, __u32 xdp_flags)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .obj = obj, .prog_name = prog);
 	enum xdp_attach_mode mode = libxdp_mode(ifindex, xdp_flags);
 	struct xdp_program *xp;
+	__u32 other;
 	int err, fd;
 
 	libxdp_set_print(libxdp_print_fn);
+	/* two receive programs would each count and decrypt what reaches it */
+	other = already_there(ifindex, prog);
+	if (other) {
+		pr_warn("the XDP dispatcher on %s already runs espx's receive program (id %u: loaded by xdp-loader, or left by an attach that was killed); take it out first: xdp-loader unload %s -i %u\n",
+			ifname, other, ifname, other);
+		return -EEXIST;
+	}
 	xp = xdp_program__create(&xo);
 	err = (int)libxdp_get_error(xp);
 	if (err) {
