@@ -391,6 +391,12 @@ ip -n $E xfrm policy del src $NE dst 192.168.1.0/25 dir out
 # --- the command lock held by another process: the daemon waits without
 #     spinning, says so, and applies what changed once it is free ---
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The daemon's own CPU over 4 s with the lock free, as the baseline: its interval
+# work costs more or less with the emulator's speed (59 ticks were seen once with
+# the lock held and no spin). A spin on the lock would add most of a CPU (~400).
+t0=$(ticks "$DPID")
+sleep 4
+base=$(($(ticks "$DPID") - t0))
 # held until $TMP/hold goes: however slow the start, 4 s of it are measured
 : >"$TMP/hold"
 flock -o /run/espx/lock bash -c 'while [[ -e $0 ]]; do sleep 0.1; done' "$TMP/hold" &
@@ -404,11 +410,11 @@ t1=$(ticks "$DPID")
 early=$(spis)
 rm -f "$TMP/hold"
 wait $FL
-if wait_for 10 spis_has 0x557 && [[ $early != *0x557* ]] && ((t1 - t0 < 50)) &&
+if wait_for 10 spis_has 0x557 && [[ $early != *0x557* ]] && ((t1 - t0 < base + 100)) &&
 	grep -q "held back until the lock is free" "$TMP/daemon.log"; then
-	pass "lock-held-daemon-waits-no-spin ($((t1 - t0)) ticks of CPU in 4 s)"
+	pass "lock-held-daemon-waits-no-spin ($((t1 - t0)) ticks of CPU in 4 s, $base with the lock free)"
 else
-	fail lock-held-daemon-waits-no-spin "CPU ticks $((t1 - t0)); while held: '$early'; after: '$(spis)'; $(grep -c 'held back' "$TMP/daemon.log") warnings"
+	fail lock-held-daemon-waits-no-spin "CPU ticks $((t1 - t0)) (lock free: $base, allowed: base + 100); while held: '$early'; after: '$(spis)'; $(grep -c 'held back' "$TMP/daemon.log") warnings"
 fi
 ip -n $E xfrm state del src $WE dst 10.0.0.8 proto esp spi 0x557
 
