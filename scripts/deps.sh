@@ -16,10 +16,12 @@
 set -euo pipefail
 
 BUILD_PKGS=(clang-16 llvm-16 make gcc pkg-config libelf-dev zlib1g-dev libmnl-dev libxdp-dev)
-# libclang-rt-16-dev: clang-16's libFuzzer and sanitizer runtimes, for the fuzz
-# harnesses (make fuzz, tests/test_fuzz.sh); build/espx itself does not need it
+# gnuplot-nox: the A/B chart (tests/test_bench_ab.sh runs before the VM
+# suite, whose scripts/vm/deps.sh also has it); libclang-rt-16-dev:
+# clang-16's libFuzzer and sanitizer runtimes, for the fuzz harnesses (make
+# fuzz, tests/test_fuzz.sh); build/espx itself does not need it
 TEST_PKGS=(iproute2 ethtool tcpdump tshark python3 python3-scapy python3-cryptography
-      iperf3 xdp-tools iputils-ping util-linux podman runc debootstrap libclang-rt-16-dev
+      iperf3 gnuplot-nox xdp-tools iputils-ping util-linux podman runc debootstrap libclang-rt-16-dev
       mandoc man-db dpkg-dev prometheus prometheus-node-exporter)
 RUNTIME_PKGS=(libelf1 zlib1g libmnl0 libxdp1)
 BPO_PKGS=(libbpf-dev bpftool)
