@@ -3,19 +3,24 @@
  * a priority, an action and (for ESP) one template naming the SA to use.
  *
  * User space keeps each direction's policies in priority order (lower value
- * first, then older first, as XFRM does) in one half of espx_policy; the
- * datapath scans the active half, named by espx_config, and takes the first
- * match. A new table is written to the other half and then made active in
- * one write, so a packet never sees a half-written table. */
+ * first, then older first, as XFRM does) and gives each its rank in that
+ * order; the datapath takes the matching policy of lowest rank. Almost all
+ * of them live in espx_policy_hash, found by one lookup per prefix-length
+ * class (below); the rest in the slots of espx_policy, found through
+ * candidate bitmaps. Both have two halves: a new table is written to the
+ * inactive one and then made active in one write (espx_config), so a packet
+ * never sees a half-written table. */
 #ifndef ESPX_POLICY_H
 #define ESPX_POLICY_H
 
 #include "espx_sa.h"
 
-#define ESPX_MAX_POLICY		256	/* scanned, per direction and half */
-#define ESPX_MAX_HOST_POLICY	16384	/* host-to-host, hashed, per direction and half */
+#define ESPX_MAX_POLICY		256	/* in slots, per direction and half */
+#define ESPX_MAX_HASH_POLICY	16384	/* hashed, per direction and half */
+#define ESPX_POL_CLASSES	16	/* prefix-length classes per direction and family */
+#define ESPX_POL_DEPTH		16	/* hashed policies with one pair of prefixes */
 /* What user space holds of one direction: both kinds. */
-#define ESPX_POL_TABLE_MAX	(ESPX_MAX_POLICY + ESPX_MAX_HOST_POLICY)
+#define ESPX_POL_TABLE_MAX	(ESPX_MAX_POLICY + ESPX_MAX_HASH_POLICY)
 
 enum espx_pol_dir {
 	ESPX_POL_IN = 0,	/* XFRM_POLICY_IN: what must arrive protected */
@@ -42,7 +47,8 @@ struct espx_tmpl {
 };
 
 #define ESPX_POL_F_TMPL		(1U << 0)	/* has a template: requires ESP */
-#define ESPX_POL_F_HOST		(1U << 1)	/* host-to-host, any protocol: hashed */
+#define ESPX_POL_F_HASH		(1U << 1)	/* in espx_policy_hash */
+#define ESPX_POL_F_MORE		(1U << 2)	/* hashed: another follows at seq + 1 */
 
 struct espx_policy {
 	struct espx_sel sel;
@@ -56,23 +62,66 @@ struct espx_policy {
 	 * (the newest usable SA wins during a rekey, as in the kernel).
 	 * spi == 0: none, and the datapath drops what the policy covers. */
 	struct espx_sa_key sa;
-	/* Position in its direction's XFRM order (priority, then age): when
-	 * both the scan and the host hash match, the lower rank wins. */
+	/* Position in its direction's XFRM order (priority, then age): of
+	 * all the policies that match, the lowest rank wins. */
 	__u32 rank;
 	__u32 pad2;
 };
 
-/* espx_policy_host: policies whose selector is one source host, one
- * destination host and any protocol (the shape an IKE daemon gives
- * host-to-host and many per-peer tunnels), found by a hash lookup rather
- * than the scan, so that thousands of them cost one lookup per packet. */
-struct espx_pol_host_key {
-	__u32 saddr[4];
-	__u32 daddr[4];
+/* espx_policy_hash: the policies of a family (IPv4 or IPv6), found as
+ * XFRM's inexact bins find them, so that 10,000 subnet or port policies
+ * cost a packet what one does. A policy's class is its pair of prefix
+ * lengths (destination, source) and which of protocol, destination port
+ * and source port its selector names exactly (ESPX_PK_*: a port only with
+ * a protocol and a full mask); its key is the class, its addresses masked
+ * to those lengths and the exact fields. A packet builds the key of each
+ * class present (espx_config.cls) from its own addresses, protocol and
+ * ports: one lookup per class finds the only policies of that class that
+ * can match. Policies with the same key (they differ in port ranges) are a
+ * chain, seq 0, 1, ... in rank order, each flagged ESPX_POL_F_MORE but the
+ * last; the first of them that matches in full is the class's answer.
+ * Classes beyond ESPX_POL_CLASSES and chains beyond ESPX_POL_DEPTH go to
+ * the slots.
+ *
+ * When a packet's ports (a later fragment) or protocol (an IPv6 header
+ * chain not walked) are unknown, a class keyed on them cannot be looked up
+ * exactly. For those there are summaries: under seq ESPX_SEQ_NOPORTS the
+ * key without ports, under ESPX_SEQ_ADDRS the key without protocol and
+ * ports, each holding the lowest-ranked policy with that key: the first
+ * that could select such a packet. */
+#define ESPX_PK_PROTO		(1U << 0)
+#define ESPX_PK_DPORT		(1U << 1)
+#define ESPX_PK_SPORT		(1U << 2)
+#define ESPX_SEQ_ADDRS		254
+#define ESPX_SEQ_NOPORTS	255
+
+struct espx_pol_hash_key {
+	__u32 saddr[4];		/* masked to prefixlen_s; IPv4 in saddr[0] */
+	__u32 daddr[4];		/* masked to prefixlen_d */
+	__u16 dport;		/* network order; 0 unless ESPX_PK_DPORT */
+	__u16 sport;		/* 0 unless ESPX_PK_SPORT */
 	__u8  family;
 	__u8  dir;
 	__u8  half;		/* which table half it belongs to */
+	__u8  seq;		/* place in its chain, or a summary (ESPX_SEQ_*) */
+	__u8  prefixlen_d;
+	__u8  prefixlen_s;
+	__u8  proto;		/* 0 unless ESPX_PK_PROTO */
+	__u8  kflags;		/* ESPX_PK_*: the class's exact fields */
+};
+
+/* A class present in a (half, dir, family): its prefix lengths, exact
+ * fields and the lowest rank among its policies (classes are kept in that
+ * order, so that a lookup stops at the first class that cannot beat what
+ * it found). */
+struct espx_pol_class {
+	__u8  prefixlen_d;
+	__u8  prefixlen_s;
+	__u8  kflags;
 	__u8  pad;
+	__u32 best_rank;
+	__u32 dmask[4];		/* the prefixes as masks, network order: no */
+	__u32 smask[4];		/* branch per word in the datapath */
 };
 
 /* espx_pol_lpm: which scanned policies could match an address, so that a
@@ -156,8 +205,8 @@ struct espx_config {
 						 * half is active & 1. A lookup that
 						 * sees it change has read a half that
 						 * may be being rewritten (policy.h) */
-	__u32 count[2][ESPX_POL__MAX];		/* scanned policies per half and direction */
-	__u32 nhost[2][ESPX_POL__MAX];		/* hashed ones (espx_policy_host) */
+	__u32 count[2][ESPX_POL__MAX];		/* policies in slots per half and direction */
+	__u32 nhash[2][ESPX_POL__MAX];		/* hashed ones (espx_policy_hash) */
 	__u32 flags;				/* unused, zero */
 	__u32 pad;
 	/* Transition guard: until this CLOCK_BOOTTIME ns, transmit drops what
@@ -167,6 +216,11 @@ struct espx_config {
 	 * A deadline, not a flag: a command killed in between cannot leave
 	 * traffic blocked for good. 0: no guard. */
 	__u64 guard_until;
+	/* The classes of espx_policy_hash per half, direction and family
+	 * (0: IPv4, 1: IPv6), in order of best rank. */
+	__u8  ncls[2][ESPX_POL__MAX][2];
+	__u32 pad3;
+	struct espx_pol_class cls[2][ESPX_POL__MAX][2][ESPX_POL_CLASSES];
 };
 
 /* Index of a policy slot in espx_policy. */

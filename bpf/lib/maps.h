@@ -110,15 +110,16 @@ struct {
 	ESPX_PINNED
 } espx_policy SEC(".maps");
 
-/* Host-to-host policies, both halves (espx_policy.h). */
+/* Hashed policies by class and masked addresses, both halves, and up to
+ * two summaries per policy (espx_policy.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * ESPX_POL__MAX * ESPX_MAX_HOST_POLICY);
-	__type(key, struct espx_pol_host_key);
+	__uint(max_entries, 3 * 2 * ESPX_POL__MAX * ESPX_MAX_HASH_POLICY);
+	__type(key, struct espx_pol_hash_key);
 	__type(value, struct espx_policy);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	ESPX_PINNED
-} espx_policy_host SEC(".maps");
+} espx_policy_hash SEC(".maps");
 
 /* Candidate scanned policies by address prefix, both halves
  * (espx_policy.h). The trie needs BPF_F_NO_PREALLOC. */

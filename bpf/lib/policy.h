@@ -3,13 +3,18 @@
  * fwd) make them.
  *
  * Lookup: the first policy of a direction whose selector matches the flow,
- * in the order user space keeps (priority, then age). Candidates come from
- * two trie lookups (espx_pol_lpm: the scanned policies whose destination and
- * source prefixes contain the packet's addresses), up to three bin lookups
- * (espx_pol_bin: protocol, destination and source port) and one hash lookup
- * (espx_policy_host); only candidates are matched in full, and with exact
- * port selectors the first candidate is the match. A packet no policy
- * covers costs a handful of lookups whatever the table holds.
+ * in the order user space keeps (priority, then age: the rank). Two places
+ * hold them (espx_policy.h):
+ *  - espx_policy_hash: one lookup per class present (prefix lengths and
+ *    exact protocol/ports: a handful at most, whatever the number of
+ *    policies) finds the policies of that class that can match, a short
+ *    chain when they differ only in port ranges;
+ *  - the slots of espx_policy (what the hash cannot hold): candidates from
+ *    two trie lookups (espx_pol_lpm: prefixes containing the addresses) and
+ *    up to three bin lookups (espx_pol_bin: protocol and ports), then the
+ *    candidates in order, matched in full.
+ * The lower rank of the two answers wins. A packet no policy covers costs a
+ * handful of lookups whatever the table holds.
  *
  * Judging: what the policy found means for the packet, in one of three
  * modes: out (protect with the template's SA, pass, or drop), in for
@@ -61,7 +66,11 @@ enum pol_mode {
 /* Per-CPU room for the lookup keys and candidates: the transmit path has
  * no stack left for them. */
 struct pol_scratch {
-	struct espx_pol_host_key hk;
+	struct espx_pol_hash_key hk;
+	struct espx_pol_hash_key hitk;	/* policy_hash: where its best hit is */
+	__u32 hc, hseq;		/* policy_hash's class and chain place */
+	__u32 hrank;		/* rank of the best hit, ~0: none */
+	__u32 hdef;		/* it matches whatever the unknown ports are */
 	struct espx_pol_lpm_key lk;
 	struct espx_pol_bin_key bk;
 	struct espx_pol_bits cand;
@@ -216,7 +225,7 @@ struct pol_scan {
 	struct espx_pol_bits *cand;
 	struct espx_policy *hit;	/* the first match */
 	__u32 base;
-	__u32 stop_rank;		/* a hashed host policy comes first */
+	__u32 stop_rank;		/* a hashed policy comes first */
 	__u8  noports;
 	__u8  definite;			/* ports unknown: hit matches whatever they are */
 };
@@ -335,19 +344,144 @@ static __always_inline int pol_candidates(struct pol_scratch *s, const struct fl
 	       pol_bin_and(s, dir, half, ESPX_BIN_SPORT, f->sport);
 }
 
-/* The host-to-host policy for exactly this flow's addresses, if any. */
-static __always_inline struct espx_policy *policy_host(struct pol_scratch *s, const struct flow *f,
-						       __u32 dir, __u32 half)
-{
-	struct espx_pol_host_key *k = &s->hk;
+/* The walk of policy_hash over the classes. What changes from step to step
+ * (class, chain place, best hit) lives in the scratch map, not here: values
+ * on the stack would make the verifier walk the steps apart. */
+struct pol_hash_walk {
+	struct pol_scratch *s;
+	const struct flow *f;
+	const struct espx_pol_class *cls;	/* the (half, dir, family)'s classes */
+	__u32 ncls;
+	__u8  dir;
+	__u8  half;
+	__u8  known;				/* enum pol_known */
+	__u8  pad;
+};
 
-	__builtin_memcpy(k->saddr, f->saddr, sizeof(k->saddr));
-	__builtin_memcpy(k->daddr, f->daddr, sizeof(k->daddr));
-	k->family = f->family;
-	k->dir = (__u8)dir;
-	k->half = (__u8)half;
-	k->pad = 0;
-	return bpf_map_lookup_elem(&espx_policy_host, k);
+static __always_inline void pol_hash_next_class(struct pol_scratch *s)
+{
+	s->hc++;
+	s->hseq = 0;
+}
+
+static __always_inline void pol_hash_hit(struct pol_scratch *s, const struct espx_policy *p,
+					 __u32 definite)
+{
+	__builtin_memcpy(&s->hitk, &s->hk, sizeof(s->hitk));
+	s->hrank = p->rank;
+	s->hdef = definite;
+	pol_hash_next_class(s);
+}
+
+/* What the key of a hashed policy does not hold of its selector: port
+ * ranges (masks that are not all ones). The key holds the family, the
+ * prefixes, the protocol when the selector names one, and each port whose
+ * mask is all ones. 2: the flow matches; 1: it does if its unknown ports
+ * fit; 0: it does not. */
+static __always_inline int pol_hash_rest(const struct espx_sel *sel, const struct flow *f,
+					 __u32 known)
+{
+	if (known == PK_ALL)
+		return ((f->sport ^ sel->sport) & sel->sport_mask) ||
+		       ((f->dport ^ sel->dport) & sel->dport_mask) ? 0 : 2;
+	if (known == PK_NO_PORTS)
+		return sel->sport_mask || sel->dport_mask ? 1 : 2;
+	return 2;
+}
+
+/* One chain entry per call: the first entry of a class builds its key from
+ * the packet's addresses masked to the class's prefix lengths, and its
+ * protocol and ports where the class names them exactly. Where the class
+ * names what the packet does not tell (enum pol_known), its summary is
+ * looked up instead: the first policy that could select the packet, which
+ * is then not a definite match. */
+static int pol_hash_cb(__u32 i, void *data)
+{
+	struct pol_hash_walk *w = data;
+	struct pol_scratch *s = w->s;
+	struct espx_pol_hash_key *k = &s->hk;
+	const struct espx_pol_class *cl;
+	const struct flow *f = w->f;
+	struct espx_policy *p;
+	__u32 j, c = s->hc, seq = s->hseq, kf;
+	int m, summary = 0;
+
+	if (c >= w->ncls || c >= ESPX_POL_CLASSES)
+		return 1;
+	cl = &w->cls[c & (ESPX_POL_CLASSES - 1)];
+	/* classes come in order of their best rank: none further can win */
+	if (cl->best_rank > s->hrank)
+		return 1;
+	kf = cl->kflags;
+	if (w->known == PK_ADDRS && (kf & ESPX_PK_PROTO))
+		summary = ESPX_SEQ_ADDRS;
+	else if (w->known == PK_NO_PORTS && (kf & (ESPX_PK_DPORT | ESPX_PK_SPORT)))
+		summary = ESPX_SEQ_NOPORTS;
+	if (!seq) {
+		__builtin_memset(k, 0, sizeof(*k));
+#pragma unroll
+		for (j = 0; j < 4; j++) {
+			k->daddr[j] = f->daddr[j] & cl->dmask[j];
+			k->saddr[j] = f->saddr[j] & cl->smask[j];
+		}
+		k->family = f->family;
+		k->dir = w->dir;
+		k->half = w->half;
+		k->prefixlen_d = cl->prefixlen_d;
+		k->prefixlen_s = cl->prefixlen_s;
+		k->kflags = (__u8)kf;
+		if ((kf & ESPX_PK_PROTO) && summary != ESPX_SEQ_ADDRS)
+			k->proto = f->proto;
+		if ((kf & ESPX_PK_DPORT) && !summary)
+			k->dport = f->dport;
+		if ((kf & ESPX_PK_SPORT) && !summary)
+			k->sport = f->sport;
+	}
+	k->seq = summary ? (__u8)summary : (__u8)seq;
+	p = bpf_map_lookup_elem(&espx_policy_hash, k);
+	if (!p || p->rank > s->hrank) {
+		pol_hash_next_class(s);
+		return 0;
+	}
+	if (summary) {
+		pol_hash_hit(s, p, summary == ESPX_SEQ_ADDRS);	/* policy_any asks no more */
+		return 0;
+	}
+	m = pol_hash_rest(&p->sel, f, w->known);
+	if (m)
+		pol_hash_hit(s, p, m == 2);
+	else if ((p->flags & ESPX_POL_F_MORE) && seq + 1 < ESPX_POL_DEPTH)
+		s->hseq = seq + 1;
+	else
+		pol_hash_next_class(s);
+	return 0;
+}
+
+/* The hashed policy of lowest rank that matches the flow as far as it is
+ * known, or NULL; *definite: it matches whatever the unknown ports are. */
+static __always_inline struct espx_policy *
+policy_hash(struct pol_scratch *s, struct espx_config *cfg, const struct flow *f, __u32 dir,
+	    __u32 half, __u32 known, __u8 *definite)
+{
+	struct pol_hash_walk w = { .s = s, .f = f, .known = (__u8)known };
+	__u32 fam = f->family == AF_INET6;
+
+	half &= 1;
+	dir = dir < ESPX_POL__MAX ? dir : 0;
+	w.ncls = cfg->ncls[half][dir][fam];
+	if (!w.ncls)
+		return NULL;
+	w.cls = cfg->cls[half][dir][fam];
+	w.dir = (__u8)dir;
+	w.half = (__u8)half;
+	s->hc = 0;
+	s->hseq = 0;
+	s->hrank = ~0U;
+	bpf_loop(ESPX_POL_CLASSES * ESPX_POL_DEPTH, pol_hash_cb, &w, 0);
+	if (s->hrank == ~0U)
+		return NULL;
+	*definite = !!s->hdef;
+	return bpf_map_lookup_elem(&espx_policy_hash, &s->hitk);
 }
 
 static __always_inline int ike_port(__u16 port)
@@ -404,26 +538,28 @@ static __always_inline int policy_table_used(__u32 dir)
 		return 0;
 	half = cfg->active & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
-	return cfg->count[half][dir] || cfg->nhost[half][dir];
+	return cfg->count[half][dir] || cfg->nhash[half][dir];
 }
 
 /* Could any policy of direction dir select this flow, as far as it is
  * known (enum pol_known)? Lookups only: what a packet no policy covers
- * pays. */
-static __always_inline int policy_any(const struct flow *f, __u32 dir, __u32 known)
+ * pays. Global, so that the verifier checks it (and the walk it runs)
+ * once, not once per caller. */
+__noinline int policy_any(const struct flow *f, __u32 dir, __u32 known)
 {
 	struct espx_config *cfg;
 	struct pol_scratch *s;
 	__u32 zero = 0, half, gen;
+	__u8 definite;
 
 	cfg = bpf_map_lookup_elem(&espx_config, &zero);
 	s = bpf_map_lookup_elem(&espx_pol_scratch, &zero);
-	if (!cfg || !s)
+	if (!cfg || !s || !f)
 		return 0;
 	gen = pol_gen(cfg);
 	half = gen & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
-	if (cfg->nhost[half][dir] && policy_host(s, f, dir, half))
+	if (cfg->nhash[half][dir] && policy_hash(s, cfg, f, dir, half, known, &definite))
 		return 1;
 	if (cfg->count[half][dir] && pol_candidates(s, f, dir, half, known))
 		return 1;
@@ -445,10 +581,11 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 {
 	__u32 dir = opts & 0xff, mode = (opts >> 8) & 0xff;
 	struct pol_scan ps = { .f = f, .noports = !!(opts >> 16), .stop_rank = ~0U };
-	struct espx_policy *host = NULL, *p;
+	struct espx_policy *hashed = NULL, *p;
 	struct espx_config *cfg;
 	struct pol_scratch *s;
 	__u32 zero = 0, half, gen;
+	__u8 definite = 1;
 
 	if (!v)
 		return 0;
@@ -460,10 +597,11 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	gen = pol_gen(cfg);
 	half = gen & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
-	if (cfg->nhost[half][dir])
-		host = policy_host(s, f, dir, half);
-	if (host)
-		ps.stop_rank = host->rank;
+	if (cfg->nhash[half][dir])
+		hashed = policy_hash(s, cfg, f, dir, half, ps.noports ? PK_NO_PORTS : PK_ALL,
+				     &definite);
+	if (hashed)
+		ps.stop_rank = hashed->rank;
 	ps.s = s;
 	ps.cand = &s->cand;
 	if (cfg->count[half][dir] &&
@@ -471,10 +609,17 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 		ps.base = ESPX_POL_SLOT(half, dir, 0);
 		bpf_loop(ESPX_MAX_POLICY, pol_scan_cb, &ps, 0);
 	}
+	/* both matched: the one XFRM would have tried first */
+	if (ps.hit && (!hashed || ps.hit->rank < hashed->rank)) {
+		p = ps.hit;
+		definite = ps.definite;
+	} else {
+		p = hashed;
+	}
 	/* ports unknown, and the first policy that could select the packet
 	 * depends on them: its datagram's first fragment was not seen, and
 	 * nothing is let through on a guess */
-	if (ps.noports && ps.hit && !ps.definite) {
+	if (ps.noports && p && !definite) {
 		pv_set(v, PV_DROP, ESPX_DROP_FRAG_UNDECIDED);
 		return 0;
 	}
@@ -482,8 +627,6 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 		pv_set(v, PV_DROP, ESPX_DROP_POLICY_CHANGED);
 		return 1;
 	}
-	/* both matched: the one XFRM would have tried first */
-	p = host && (!ps.hit || host->rank < ps.hit->rank) ? host : ps.hit;
 	pol_judge(p, mode, sa, v);
 	/* the kernel would ask the IKE daemon for the SA (acquire.h) */
 	if (p && v->action == PV_DROP && v->reason == ESPX_DROP_NO_SA_OUT)

@@ -242,7 +242,7 @@ static void reset_maps(void)
 	uint32_t zero = 0;
 
 	clear_map(skel->maps.espx_sa, sizeof(struct espx_sa_key));
-	clear_map(skel->maps.espx_policy_host, sizeof(struct espx_pol_host_key));
+	clear_map(skel->maps.espx_policy_hash, sizeof(struct espx_pol_hash_key));
 	clear_map(skel->maps.espx_ike, sizeof(struct espx_ike_key));
 	clear_map(skel->maps.espx_seg, sizeof(uint32_t));
 	clear_map(skel->maps.espx_frag, 64);
@@ -302,15 +302,15 @@ static struct espx_sa_key sa_add(const struct sa_spec *s)
 
 enum pol_kind { POL_NONE, POL_ALLOW, POL_BLOCK, POL_TMPL, POL_TMPL_OPT };
 
-/* A host policy (src, dst, any protocol) of direction dir; with a
+/* A host-to-host policy (src, dst, any protocol), hashed, of direction dir; with a
  * template, resolved to the SA sa (spi 0: none resolved). */
 static void pol_add(int dir, int v6, const char *src, const char *dst, enum pol_kind kind,
 		    const struct espx_sa_key *sa)
 {
-	struct espx_pol_host_key k = { 0 };
+	struct espx_pol_hash_key k = { 0 };
 	struct espx_policy p = { 0 };
 	struct espx_config cfg;
-	uint32_t zero = 0;
+	uint32_t zero = 0, c, fam = !!v6;
 
 	if (kind == POL_NONE)
 		return;
@@ -318,6 +318,7 @@ static void pol_add(int dir, int v6, const char *src, const char *dst, enum pol_
 	addr_of(dst, v6, k.daddr);
 	k.family = v6 ? AF_INET6 : AF_INET;
 	k.dir = (uint8_t)dir;
+	k.prefixlen_s = k.prefixlen_d = v6 ? 128 : 32;
 	p.sel.family = k.family;
 	p.sel.prefixlen_s = p.sel.prefixlen_d = v6 ? 128 : 32;
 	memcpy(p.sel.saddr, k.saddr, 16);
@@ -325,16 +326,26 @@ static void pol_add(int dir, int v6, const char *src, const char *dst, enum pol_
 	p.dir = (uint8_t)dir;
 	p.index = 8;
 	p.action = kind == POL_BLOCK ? ESPX_POL_BLOCK : ESPX_POL_ALLOW;
-	p.flags = ESPX_POL_F_HOST;
+	p.flags = ESPX_POL_F_HASH;
 	if (kind == POL_TMPL || kind == POL_TMPL_OPT) {
 		p.flags |= ESPX_POL_F_TMPL;
 		p.tmpl.optional = kind == POL_TMPL_OPT;
 		if (sa)
 			p.sa = *sa;
 	}
-	bpf_map_update_elem(fd_of(skel->maps.espx_policy_host), &k, &p, BPF_ANY);
+	bpf_map_update_elem(fd_of(skel->maps.espx_policy_hash), &k, &p, BPF_ANY);
 	bpf_map_lookup_elem(fd_of(skel->maps.espx_config), &zero, &cfg);
-	cfg.nhost[0][dir]++;
+	cfg.nhash[0][dir]++;
+	for (c = 0; c < cfg.ncls[0][dir][fam]; c++)	/* its class: host to host */
+		if (cfg.cls[0][dir][fam][c].prefixlen_d == k.prefixlen_d)
+			break;
+	if (c == cfg.ncls[0][dir][fam]) {
+		cfg.cls[0][dir][fam][c].prefixlen_d = k.prefixlen_d;
+		cfg.cls[0][dir][fam][c].prefixlen_s = k.prefixlen_s;
+		memset(cfg.cls[0][dir][fam][c].dmask, 0xff, v6 ? 16 : 4);
+		memset(cfg.cls[0][dir][fam][c].smask, 0xff, v6 ? 16 : 4);
+		cfg.ncls[0][dir][fam]++;
+	}
 	bpf_map_update_elem(fd_of(skel->maps.espx_config), &zero, &cfg, BPF_ANY);
 }
 

@@ -90,24 +90,105 @@ static void test_sort(void)
 	      p[0].index, p[1].index, p[2].index, p[3].index);
 }
 
-static void test_host(void)
+static void test_hash_key(void)
 {
 	struct espx_policy p = P("src 10.0.0.1 dst 10.0.0.2 dir out");
-	struct espx_pol_host_key k;
+	struct espx_pol_hash_key k;
 
-	check(pol_is_host(&p), "host_v4_32_any_proto", "not hashed");
-	p = P("src 10.0.0.1 dst 10.0.0.2 proto tcp dir out");
-	check(!pol_is_host(&p), "host_not_with_proto", "hashed");
-	p = P("src 10.0.0.0/24 dst 10.0.0.2 dir out");
-	check(!pol_is_host(&p), "host_not_prefix", "hashed");
+	check(pol_is_hashable(&p), "hash_v4_host", "not hashable");
+	p = P("src 10.1.2.3/16 dst 10.9.9.9/24 proto tcp dport 80 dir out");
+	check(pol_is_hashable(&p), "hash_v4_prefix_port", "not hashable");
 	p = P("src 2001:db8::1 dst 2001:db8::2 dir in");
-	check(pol_is_host(&p), "host_v6_128", "not hashed");
-	p = P("src 10.0.0.1 dst 10.0.0.2 dir fwd");
+	check(pol_is_hashable(&p), "hash_v6", "not hashable");
+	p = P("dir out");
+	p.sel.family = 0;	/* any, as a netlink client may give it */
+	check(!pol_is_hashable(&p), "hash_not_family_any", "hashable");
+	p = P("src 10.1.2.3/16 dst 10.9.9.9/20 dir fwd");
 	p.sel.saddr[1] = 0xdead;	/* stray words beyond the IPv4 address */
-	pol_host_key(&k, &p, 1);
-	check(k.saddr[0] == v4("10.0.0.1") && !k.saddr[1] && k.daddr[0] == v4("10.0.0.2") &&
-	      k.family == AF_INET && k.dir == ESPX_POL_FWD && k.half == 1,
-	      "host_key_v4_only_address_word", "key does not hold address, dir and half alone");
+	pol_hash_key(&k, &p, 1, 3);
+	check(k.saddr[0] == v4("10.1.0.0") && !k.saddr[1] && k.daddr[0] == v4("10.9.0.0") &&
+	      k.family == AF_INET && k.dir == ESPX_POL_FWD && k.half == 1 && k.seq == 3 &&
+	      k.prefixlen_s == 16 && k.prefixlen_d == 20,
+	      "hash_key_masked", "key %08x %08x /%u /%u seq %u", ntohl(k.saddr[0]),
+	      ntohl(k.daddr[0]), k.prefixlen_s, k.prefixlen_d, k.seq);
+	p = P("src 10.1.2.3/16 dst 10.9.9.9/24 proto udp sport 53 dport 5353 dir out");
+	pol_hash_key(&k, &p, 0, 0);
+	check(k.kflags == (ESPX_PK_PROTO | ESPX_PK_DPORT | ESPX_PK_SPORT) && k.proto == 17 &&
+	      k.dport == htons(5353) && k.sport == htons(53), "hash_key_exact_fields",
+	      "kflags %x proto %u ports %u %u", k.kflags, k.proto, ntohs(k.sport), ntohs(k.dport));
+	pol_hash_key(&k, &p, 0, ESPX_SEQ_NOPORTS);
+	check(k.proto == 17 && !k.dport && !k.sport && k.seq == ESPX_SEQ_NOPORTS,
+	      "hash_key_summary_noports", "proto %u ports %u %u", k.proto, k.sport, k.dport);
+	pol_hash_key(&k, &p, 0, ESPX_SEQ_ADDRS);
+	check(!k.proto && !k.dport && !k.sport && k.kflags == 7 && k.seq == ESPX_SEQ_ADDRS,
+	      "hash_key_summary_addrs", "proto %u ports %u %u", k.proto, k.sport, k.dport);
+	p = P("src 2001:db8:ffff:ffff::/33 dst ::/0 dir in");
+	pol_hash_key(&k, &p, 0, 0);
+	check(k.saddr[0] == htonl(0x20010db8) && k.saddr[1] == htonl(0x80000000) && !k.saddr[2] &&
+	      !(k.daddr[0] | k.daddr[1] | k.daddr[2] | k.daddr[3]),
+	      "hash_key_masked_v6", "saddr %08x %08x", ntohl(k.saddr[0]), ntohl(k.saddr[1]));
+}
+
+/* Placement: classes in order of best rank, chains in rank order with
+ * "more" on all but the last, overflow of classes and chains to slots. */
+static void test_place(void)
+{
+	enum { N = ESPX_POL_DEPTH + ESPX_POL_CLASSES + 8 };
+	struct espx_policy *v = calloc(N, sizeof(*v));
+	struct espx_pol_class cls[2][ESPX_POL_CLASSES];
+	__u8 seq[N], ncls[2];
+	char line[128];
+	int n = 0, i, got, ok;
+
+	v[n++] = P("src 10.0.0.0/24 dst 10.1.0.0/24 proto tcp dport 80 dir out");	/* 24/24 tcp dport */
+	v[n] = P("dir out");							/* any: slots */
+	v[n++].sel.family = 0;
+	v[n++] = P("src 2001:db8::/64 dst 2001:db8:1::/64 dir out");		/* IPv6 64/64 */
+	v[n] = P("src 10.0.0.0/24 dst 10.1.0.0/24 proto tcp dport 80 dir out");	/* same key: chain */
+	v[n].sel.sport = htons(1024);	/* a port range: not part of the key */
+	v[n++].sel.sport_mask = htons(0xfc00);
+	v[n++] = P("src 10.0.0.7 dst 10.1.0.9 dir out");			/* 32/32 */
+	for (i = 0; i < ESPX_POL_DEPTH + 1; i++) {	/* one chain too long: the 17th to slots */
+		v[n] = P("src 10.2.0.0/16 dst 10.3.0.0/16 proto tcp dir out");
+		v[n].sel.sport = htons((__u16)(i << 8));
+		v[n++].sel.sport_mask = htons(0xff00);
+	}
+	for (i = 0; i < ESPX_POL_CLASSES; i++) {	/* 3 classes so far: 13 more fit */
+		snprintf(line, sizeof(line), "src 10.4.0.0/%d dst 10.5.0.0/8 dir out", 1 + i);
+		v[n++] = P(line);
+	}
+	for (i = 0; i < n; i++)
+		v[i].rank = (__u32)i;
+	got = pol_place(v, (__u32)n, seq, ncls, cls);
+	check(ncls[0] == ESPX_POL_CLASSES && ncls[1] == 1, "place_classes_per_family",
+	      "v4 %u v6 %u", ncls[0], ncls[1]);
+	check(cls[0][0].prefixlen_d == 24 && cls[0][0].prefixlen_s == 24 && cls[0][0].best_rank == 0 &&
+	      cls[0][1].prefixlen_d == 32 && cls[0][1].best_rank == 4 &&
+	      cls[0][2].prefixlen_d == 16 && cls[0][2].best_rank == 5 && cls[1][0].best_rank == 2,
+	      "place_classes_best_rank_order", "%u/%u@%u %u@%u %u@%u", cls[0][0].prefixlen_d,
+	      cls[0][0].prefixlen_s, cls[0][0].best_rank, cls[0][1].prefixlen_d, cls[0][1].best_rank,
+	      cls[0][2].prefixlen_d, cls[0][2].best_rank);
+	check(!(v[1].flags & ESPX_POL_F_HASH), "place_family_any_in_slots", "hashed");
+	check((v[0].flags & ESPX_POL_F_MORE) && seq[0] == 0 && !(v[3].flags & ESPX_POL_F_MORE) &&
+	      seq[3] == 1 && (v[3].flags & ESPX_POL_F_HASH), "place_chain_rank_order_more",
+	      "seq %u %u flags %x %x", seq[0], seq[3], v[0].flags, v[3].flags);
+	ok = 1;
+	for (i = 0; i < ESPX_POL_DEPTH; i++)
+		ok &= (v[5 + i].flags & ESPX_POL_F_HASH) && seq[5 + i] == i &&
+		      !!(v[5 + i].flags & ESPX_POL_F_MORE) == (i + 1 < ESPX_POL_DEPTH);
+	check(ok && !(v[5 + ESPX_POL_DEPTH].flags & ESPX_POL_F_HASH), "place_chain_depth_overflow",
+	      "the chain's first %d are not hashed in order, or the next is", ESPX_POL_DEPTH);
+	i = 6 + ESPX_POL_DEPTH;
+	check((v[i + ESPX_POL_CLASSES - 4].flags & ESPX_POL_F_HASH) &&
+	      !(v[i + ESPX_POL_CLASSES - 3].flags & ESPX_POL_F_HASH),
+	      "place_class_overflow", "class %d hashed or class %d not", ESPX_POL_CLASSES,
+	      ESPX_POL_CLASSES + 1);
+	/* hashed: all but family any, the 17th of the chain and 3 classes */
+	check(got == n - 1 - 1 - 3, "place_count", "%d hashed of %d", got, n);
+	check(cls[0][0].kflags == (ESPX_PK_PROTO | ESPX_PK_DPORT) && !cls[0][1].kflags &&
+	      cls[0][2].kflags == ESPX_PK_PROTO, "place_class_exact_fields", "kflags %x %x %x",
+	      cls[0][0].kflags, cls[0][1].kflags, cls[0][2].kflags);
+	free(v);
 }
 
 static void test_resolve(void)
@@ -149,14 +230,45 @@ static void test_resolve(void)
 	free(l.v);
 }
 
+/* Hashable policies that pol_place() cannot hash (a 17th class) count
+ * against the slots: 16 classes of one policy, then 300 of a 17th class. */
+static void test_truncate_placed(void)
+{
+	__u32 n = ESPX_POL_CLASSES + 300, i, got, hashed = 0, slots = 0;
+	struct espx_policy *v = calloc(n + 1, sizeof(*v));
+	char line[128];
+	int full = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i < ESPX_POL_CLASSES)
+			snprintf(line, sizeof(line), "src 10.0.0.0/%u dst 11.0.0.0/8 dir out", 8 + i);
+		else
+			snprintf(line, sizeof(line), "src 12.%u.%u.0/24 dst 13.0.0.0/30 dir out",
+				 i / 256, i % 256);
+		v[i] = P(line);
+		v[i].priority = i;
+	}
+	got = pol_truncate(v, n, ESPX_POL_OUT, &full);
+	for (i = 0; i < got; i++)
+		(v[i].flags & ESPX_POL_F_HASH) ? hashed++ : slots++;
+	check(full && got == ESPX_POL_CLASSES + ESPX_MAX_POLICY && hashed == ESPX_POL_CLASSES &&
+	      slots == ESPX_MAX_POLICY && v[got - 1].action == ESPX_POL_BLOCK &&
+	      v[got - 2].priority == ESPX_POL_CLASSES + ESPX_MAX_POLICY - 2,
+	      "truncate_counts_unplaced_as_slots",
+	      "%u kept (%u hashed, %u slots), full %d, last action %u, before it priority %u",
+	      got, hashed, slots, full, v[got - 1].action, v[got - 2].priority);
+	free(v);
+}
+
 static void test_truncate(void)
 {
 	__u32 n = ESPX_MAX_POLICY + 2, i, got;
 	struct espx_policy *v = calloc(n + 1, sizeof(*v));
 	int full = 0;
 
-	for (i = 0; i < n; i++) {	/* scanned (not host) policies, highest priority last */
+	for (i = 0; i < n; i++) {	/* family any: slots, not hashed; highest priority last */
 		v[i] = P("src 10.0.0.0/8 dst 11.0.0.0/8 dir out");
+		v[i].sel.family = 0;
 		v[i].priority = n - i;
 		v[i].index = i;
 	}
@@ -171,6 +283,7 @@ static void test_truncate(void)
 	      v[0].index, v[got - 2].priority);
 	for (i = 0; i < n; i++) {
 		v[i] = P("src 10.0.0.0/8 dst 11.0.0.0/8 dir in");
+		v[i].sel.family = 0;
 		v[i].priority = i;
 	}
 	got = pol_truncate(v, n, ESPX_POL_IN, &full);
@@ -185,6 +298,7 @@ static void test_truncate(void)
 	check(got == 3 && !full && v[0].priority == 1, "truncate_fits_sorted",
 	      "%u kept, full %d, first priority %u", got, full, v[0].priority);
 	free(v);
+	test_truncate_placed();
 }
 
 static void test_insert_remove(void)
@@ -274,7 +388,8 @@ static void test_sa_key_order(void)
 int main(void)
 {
 	test_sort();
-	test_host();
+	test_hash_key();
+	test_place();
 	test_resolve();
 	test_truncate();
 	test_insert_remove();

@@ -9,29 +9,145 @@
 #include "model/pol_table.h"
 #include "model/xfrm_parse.h"
 
-/* One source host, one destination host, any protocol and port: such a
- * policy goes into espx_policy_host. */
-int pol_is_host(const struct espx_policy *p)
+/* A selector of one family (not "any"): such a policy can be hashed. */
+int pol_is_hashable(const struct espx_policy *p)
 {
 	const struct espx_sel *s = &p->sel;
-	__u8 full = s->family == AF_INET ? 32 : s->family == AF_INET6 ? 128 : 0;
 
-	return full && s->prefixlen_s == full && s->prefixlen_d == full && !s->proto &&
-	       !s->sport_mask && !s->dport_mask;
+	if (s->family == AF_INET)
+		return s->prefixlen_d <= 32 && s->prefixlen_s <= 32;
+	return s->family == AF_INET6 && s->prefixlen_d <= 128 && s->prefixlen_s <= 128;
 }
 
-void pol_host_key(struct espx_pol_host_key *k, const struct espx_policy *p, __u32 half)
+/* a & the network-order mask of a plen-bit prefix, words beyond the
+ * family's address zero. */
+static void addr_masked(__u32 out[4], const __u32 a[4], __u8 plen, __u8 family)
 {
-	memset(k, 0, sizeof(*k));
-	memcpy(k->saddr, p->sel.saddr, sizeof(k->saddr));
-	memcpy(k->daddr, p->sel.daddr, sizeof(k->daddr));
-	if (p->sel.family == AF_INET) {	/* only the address word counts */
-		memset(&k->saddr[1], 0, 12);
-		memset(&k->daddr[1], 0, 12);
+	__u32 w, lo, bits;
+
+	for (w = 0; w < 4; w++) {
+		lo = w * 32;
+		bits = plen <= lo ? 0 : plen - lo >= 32 ? 32 : plen - lo;
+		out[w] = !bits || (family == AF_INET && w) ? 0 :
+			 bits == 32 ? a[w] : a[w] & htonl(~0U << (32 - bits));
 	}
+}
+
+__u8 pol_kflags(const struct espx_policy *p)
+{
+	const struct espx_sel *s = &p->sel;
+	__u8 k;
+
+	if (!s->proto)
+		return 0;
+	k = ESPX_PK_PROTO;
+	if (s->dport_mask == 0xffff)
+		k |= ESPX_PK_DPORT;
+	if (s->sport_mask == 0xffff)
+		k |= ESPX_PK_SPORT;
+	return k;
+}
+
+void pol_hash_key(struct espx_pol_hash_key *k, const struct espx_policy *p, __u32 half,
+		  __u32 seq)
+{
+	__u8 kf = pol_kflags(p);
+
+	memset(k, 0, sizeof(*k));
+	if ((kf & ESPX_PK_PROTO) && seq != ESPX_SEQ_ADDRS)
+		k->proto = p->sel.proto;
+	if ((kf & ESPX_PK_DPORT) && seq < ESPX_SEQ_ADDRS)
+		k->dport = p->sel.dport;
+	if ((kf & ESPX_PK_SPORT) && seq < ESPX_SEQ_ADDRS)
+		k->sport = p->sel.sport;
+	k->kflags = kf;
+	addr_masked(k->saddr, p->sel.saddr, p->sel.prefixlen_s, p->sel.family);
+	addr_masked(k->daddr, p->sel.daddr, p->sel.prefixlen_d, p->sel.family);
 	k->family = p->sel.family;
 	k->dir = p->dir;
 	k->half = (__u8)half;
+	k->seq = (__u8)seq;
+	k->prefixlen_d = p->sel.prefixlen_d;
+	k->prefixlen_s = p->sel.prefixlen_s;
+}
+
+/* qsort context for pol_place (one thread places at a time). */
+static const struct espx_policy *place_v;
+
+/* By hash key (seq 0), then rank: a chain's policies together, in order. */
+static int place_cmp(const void *a, const void *b)
+{
+	const struct espx_policy *x = &place_v[*(const __u32 *)a], *y = &place_v[*(const __u32 *)b];
+	struct espx_pol_hash_key kx, ky;
+	int c;
+
+	pol_hash_key(&kx, x, 0, 0);
+	pol_hash_key(&ky, y, 0, 0);
+	c = memcmp(&kx, &ky, sizeof(kx));
+	return c ? c : x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+int pol_place(struct espx_policy *v, __u32 n, __u8 *seq, __u8 ncls[2],
+	      struct espx_pol_class cls[2][ESPX_POL_CLASSES])
+{
+	static const __u32 ones[4] = { ~0U, ~0U, ~0U, ~0U };
+	__u32 i, j, c, f, nhash = 0, *idx;
+	struct espx_pol_hash_key kp, kc;
+	__u32 run;
+	__u8 kf;
+
+	ncls[0] = ncls[1] = 0;
+	memset(cls, 0, 2 * ESPX_POL_CLASSES * sizeof(cls[0][0]));
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	/* classes in order of first appearance, i.e. of best rank */
+	for (i = 0; i < n; i++) {
+		v[i].flags &= (__u16)~(ESPX_POL_F_HASH | ESPX_POL_F_MORE);
+		seq[i] = 0;
+		if (!pol_is_hashable(&v[i]) || nhash == ESPX_MAX_HASH_POLICY)
+			continue;
+		f = v[i].sel.family == AF_INET6;
+		kf = pol_kflags(&v[i]);
+		for (c = 0; c < ncls[f]; c++)
+			if (cls[f][c].prefixlen_d == v[i].sel.prefixlen_d &&
+			    cls[f][c].prefixlen_s == v[i].sel.prefixlen_s && cls[f][c].kflags == kf)
+				break;
+		if (c == ncls[f]) {
+			if (c == ESPX_POL_CLASSES)
+				continue;
+			cls[f][c].prefixlen_d = v[i].sel.prefixlen_d;
+			cls[f][c].prefixlen_s = v[i].sel.prefixlen_s;
+			cls[f][c].kflags = kf;
+			addr_masked(cls[f][c].dmask, ones, v[i].sel.prefixlen_d, v[i].sel.family);
+			addr_masked(cls[f][c].smask, ones, v[i].sel.prefixlen_s, v[i].sel.family);
+			cls[f][c].best_rank = v[i].rank;
+			ncls[f]++;
+		}
+		idx[nhash++] = i;
+	}
+	/* chains: the first ESPX_POL_DEPTH of each key; the rest to slots */
+	place_v = v;
+	qsort(idx, nhash, sizeof(*idx), place_cmp);
+	for (i = 0; i < nhash; i = j) {
+		pol_hash_key(&kp, &v[idx[i]], 0, 0);
+		for (j = i + 1; j < nhash; j++) {
+			pol_hash_key(&kc, &v[idx[j]], 0, 0);
+			if (memcmp(&kp, &kc, sizeof(kp)))
+				break;
+		}
+		run = j - i < ESPX_POL_DEPTH ? j - i : ESPX_POL_DEPTH;
+		for (c = 0; c < run; c++) {
+			v[idx[i + c]].flags |= ESPX_POL_F_HASH;
+			if (c + 1 < run)
+				v[idx[i + c]].flags |= ESPX_POL_F_MORE;
+			seq[idx[i + c]] = (__u8)c;
+		}
+	}
+	free(idx);
+	for (i = 0, nhash = 0; i < n; i++)
+		nhash += !!(v[i].flags & ESPX_POL_F_HASH);
+	return (int)nhash;
 }
 
 int pol_rank_cmp(const void *a, const void *b)
@@ -206,26 +322,38 @@ int ike_collect(struct ike_set *s, const struct pol_table *t, const struct sa_li
 	return 0;
 }
 
-/* Too many policies for the table: keep what XFRM would try first, up to
- * ESPX_MAX_POLICY scanned and ESPX_MAX_HOST_POLICY hashed ones. Out: when
- * any had to go, the last scanned slot blocks everything else, so what the
- * dropped policies protect never leaves in plaintext. In and fwd keep what
- * fits (a block-all there would drop IKE itself). *full: some were dropped. */
+/* Too many policies for the table: keep what XFRM would try first. Which
+ * go to slots is pol_place()'s answer, and a policy's place depends only
+ * on the policies ranked before it, so dropping slot policies from the
+ * end changes the place of none that stay. Out: when any had to go, the
+ * last slot blocks everything else, so what the dropped policies protect
+ * never leaves in plaintext. In and fwd keep what fits (a block-all there
+ * would drop IKE itself). *full: some were dropped. */
 __u32 pol_truncate(struct espx_policy *v, __u32 n, __u8 dir, int *full)
 {
-	__u32 i, out = 0, scan = 0, host = 0, scan_max;
+	struct espx_pol_class cls[2][ESPX_POL_CLASSES];
+	__u32 i, out = 0, slots = 0, slot_max;
+	__u8 ncls[2], *seq = malloc(n ? n : 1);
 	struct espx_policy *last;
 	int block;
 
 	pol_sort(v, n);
 	for (i = 0; i < n; i++)
-		pol_is_host(&v[i]) ? host++ : scan++;
-	*full = scan > ESPX_MAX_POLICY || host > ESPX_MAX_HOST_POLICY;
-	block = *full && dir == ESPX_POL_OUT;
-	scan_max = block ? ESPX_MAX_POLICY - 1 : ESPX_MAX_POLICY;
-	scan = host = 0;
+		v[i].rank = i;
+	if (!seq || pol_place(v, n, seq, ncls, cls) < 0) {
+		/* out of memory: count every policy as a slot (fail closed) */
+		for (i = 0; i < n; i++)
+			v[i].flags &= (__u16)~(ESPX_POL_F_HASH | ESPX_POL_F_MORE);
+	}
+	free(seq);
 	for (i = 0; i < n; i++)
-		if (pol_is_host(&v[i]) ? host++ < ESPX_MAX_HOST_POLICY : scan++ < scan_max)
+		slots += !(v[i].flags & ESPX_POL_F_HASH);
+	*full = slots > ESPX_MAX_POLICY;
+	block = *full && dir == ESPX_POL_OUT;
+	slot_max = block ? ESPX_MAX_POLICY - 1 : ESPX_MAX_POLICY;
+	slots = 0;
+	for (i = 0; i < n; i++)
+		if ((v[i].flags & ESPX_POL_F_HASH) || slots++ < slot_max)
 			v[out++] = v[i];
 	if (!block)
 		return out;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The policy table's rules, with no map or netlink calls (unit-tested
  * without root, tests/unit/test_pol_table.c): the table as user space
- * edits it, XFRM's order, which policies are hashed host-to-host ones,
+ * edits it, XFRM's order, which policies are hashed and how,
  * template resolution to the newest usable SA, fail-closed truncation of a
  * table too large for the maps, XFRM's index scheme, and the IKE address
  * pairs. Reading and publishing the maps is platform/pol_store.h's. */
@@ -15,7 +15,7 @@
 struct xp_policy;	/* model/xfrm_parse.h */
 
 /* The table as user space edits it: one direction's policies in order,
- * scanned and hashed (host-to-host) ones together. */
+ * in slots and hashed ones together. */
 struct pol_table {
 	struct espx_config cfg;
 	__u32 n[ESPX_POL__MAX];
@@ -49,11 +49,22 @@ static inline int addr_is_zero(const __u32 a[4])
 	return !(a[0] | a[1] | a[2] | a[3]);
 }
 
-/* One source host, one destination host, any protocol and port: such a
- * policy goes into espx_policy_host. */
-int pol_is_host(const struct espx_policy *p);
-/* Its espx_policy_host key in table half `half`. */
-void pol_host_key(struct espx_pol_host_key *k, const struct espx_policy *p, __u32 half);
+/* A selector of one family (not "any"): such a policy can be hashed. */
+int pol_is_hashable(const struct espx_policy *p);
+/* Which of protocol and ports its selector names exactly (ESPX_PK_*). */
+__u8 pol_kflags(const struct espx_policy *p);
+/* Its espx_policy_hash key in table half `half`, place seq in its chain
+ * (or one of its summaries' keys: ESPX_SEQ_ADDRS, ESPX_SEQ_NOPORTS). */
+void pol_hash_key(struct espx_pol_hash_key *k, const struct espx_policy *p, __u32 half,
+		  __u32 seq);
+/* Which of one direction's policies (sorted, ranked) go into
+ * espx_policy_hash: sets ESPX_POL_F_HASH and ESPX_POL_F_MORE, each one's
+ * place in its chain (seq[i]) and the classes per family (0: IPv4, 1:
+ * IPv6) in order of best rank. Classes beyond ESPX_POL_CLASSES, chains
+ * beyond ESPX_POL_DEPTH and hashable policies beyond ESPX_MAX_HASH_POLICY
+ * stay out (they go to slots). The number hashed, or -ENOMEM. */
+int pol_place(struct espx_policy *v, __u32 n, __u8 *seq, __u8 ncls[2],
+	      struct espx_pol_class cls[2][ESPX_POL_CLASSES]);
 /* qsort order by rank: a half read back from the maps, into XFRM order. */
 int pol_rank_cmp(const void *a, const void *b);
 /* XFRM's order: priority ascending, equal priorities in age order (stable). */
@@ -67,10 +78,10 @@ void sa_list_sort(struct sa_list *l);
  * the newest state during a rekey), or none (spi 0). */
 void pol_resolve(struct espx_policy *p, const struct sa_list *l);
 
-/* Too many policies for the table: keep what XFRM would try first, up to
- * ESPX_MAX_POLICY scanned and ESPX_MAX_HOST_POLICY hashed ones, sorted. Out:
- * when any had to go, the last scanned slot blocks everything else (fail
- * closed); in and fwd keep what fits. The new count; *full: some went. */
+/* Too many policies for the table: keep what XFRM would try first, every
+ * one pol_place() hashes and up to ESPX_MAX_POLICY others, sorted. Out:
+ * when any had to go, the last slot blocks everything else (fail closed);
+ * in and fwd keep what fits. The new count; *full: some went. */
 __u32 pol_truncate(struct espx_policy *v, __u32 n, __u8 dir, int *full);
 
 /* Append p to its direction (an index chosen as XFRM would if it has

@@ -23,7 +23,7 @@ static const struct espx_obj_desc espx_objs[ESPX_OBJ__COUNT] = {
 	MAP(ESPX_MAP_SA_SPLIT, espx_sa_split),
 	MAP(ESPX_MAP_DROPS, espx_drops),
 	MAP(ESPX_MAP_POLICY, espx_policy),
-	MAP(ESPX_MAP_POLICY_HOST, espx_policy_host),
+	MAP(ESPX_MAP_POLICY_HASH, espx_policy_hash),
 	MAP(ESPX_MAP_POL_LPM, espx_pol_lpm),
 	MAP(ESPX_MAP_POL_BIN, espx_pol_bin),
 	MAP(ESPX_MAP_IKE, espx_ike),

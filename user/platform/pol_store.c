@@ -29,21 +29,21 @@
 #include "platform/pol_store.h"
 
 /* The policy maps every change reads: espx_policy, espx_config and
- * espx_policy_host; -errno (message printed) and nothing open if any is
+ * espx_policy_hash; -errno (message printed) and nothing open if any is
  * missing. */
 static int pol_open(struct espx_dp *dp)
 {
-	int pol, cfg, host;
+	int pol, cfg, hash;
 
 	espx_dp_init(dp);
 	pol = espx_dp_fd(dp, ESPX_MAP_POLICY);
 	if (pol < 0)
 		return pol;
 	cfg = espx_dp_fd(dp, ESPX_MAP_CONFIG);
-	host = espx_dp_fd(dp, ESPX_MAP_POLICY_HOST);
-	if (cfg < 0 || host < 0) {
+	hash = espx_dp_fd(dp, ESPX_MAP_POLICY_HASH);
+	if (cfg < 0 || hash < 0) {
 		espx_dp_close(dp);
-		return cfg < 0 ? cfg : host;
+		return cfg < 0 ? cfg : hash;
 	}
 	return 0;
 }
@@ -73,15 +73,15 @@ static int pol_read(const struct espx_dp *dp, struct pol_table *t)
 		}
 	}
 	{
-		struct espx_pol_host_key k, *prev = NULL, cur;
+		struct espx_pol_hash_key k, *prev = NULL, cur;
 		struct espx_policy v;
 
-		while (!bpf_map_get_next_key(fd[ESPX_MAP_POLICY_HOST], prev, &k)) {
+		while (!bpf_map_get_next_key(fd[ESPX_MAP_POLICY_HASH], prev, &k)) {
 			cur = k;
 			prev = &cur;
-			if (k.half != half || k.dir >= ESPX_POL__MAX ||
+			if (k.half != half || k.dir >= ESPX_POL__MAX || k.seq >= ESPX_SEQ_ADDRS ||
 			    t->n[k.dir] >= ESPX_POL_TABLE_MAX ||
-			    bpf_map_lookup_elem(fd[ESPX_MAP_POLICY_HOST], &k, &v))
+			    bpf_map_lookup_elem(fd[ESPX_MAP_POLICY_HASH], &k, &v))
 				continue;
 			t->p[k.dir][t->n[k.dir]++] = v;
 		}
@@ -93,7 +93,7 @@ static int pol_read(const struct espx_dp *dp, struct pol_table *t)
 
 /* Remove one half's entries (the half about to be written: out of use
  * since the last switch) from a map whose key has a __u8 half at half_off:
- * espx_policy_host, espx_pol_lpm, espx_pol_bin. */
+ * espx_policy_hash, espx_pol_lpm, espx_pol_bin. */
 static int half_clear(int fd, size_t key_size, size_t half_off, __u32 half)
 {
 	unsigned char k[64], next[64];
@@ -138,6 +138,29 @@ static int bin_write(int fd, const struct espx_sel *sel, __u32 n, __u32 half, __
 	for (i = 0; i < ne; i++)
 		if (bpf_map_update_elem(fd, &e[i].key, &e[i].bits, BPF_ANY))
 			return -errno;
+	return 0;
+}
+
+/* A hashed policy under its key, and in the summaries of its key that do
+ * not yet hold one (policies come in rank order: the first one stays). */
+static int hash_write(int fd, const struct espx_policy *p, __u32 half, __u32 seq)
+{
+	struct espx_pol_hash_key k;
+	__u8 kf = pol_kflags(p);
+
+	pol_hash_key(&k, p, half, seq);
+	if (bpf_map_update_elem(fd, &k, p, BPF_ANY))
+		return -errno;
+	if (kf & (ESPX_PK_DPORT | ESPX_PK_SPORT)) {
+		pol_hash_key(&k, p, half, ESPX_SEQ_NOPORTS);
+		if (bpf_map_update_elem(fd, &k, p, BPF_NOEXIST) && errno != EEXIST)
+			return -errno;
+	}
+	if (kf & ESPX_PK_PROTO) {
+		pol_hash_key(&k, p, half, ESPX_SEQ_ADDRS);
+		if (bpf_map_update_elem(fd, &k, p, BPF_NOEXIST) && errno != EEXIST)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -257,7 +280,8 @@ static int ike_refresh(struct espx_dp *dp)
 
 /* What one commit needs besides the tables. */
 struct commit_buf {
-	struct espx_sel sel[ESPX_MAX_POLICY];		/* scanned slots' selectors */
+	struct espx_sel sel[ESPX_MAX_POLICY];		/* slots' selectors */
+	__u8 seq[ESPX_POL_TABLE_MAX];			/* hashed: place in its chain */
 	struct pol_lpm_entry lpm[POL_LPM_ENTRIES_MAX];
 	struct pol_bin_entry bin[POL_BIN_ENTRIES_MAX];
 };
@@ -292,8 +316,8 @@ static void pol_grace(void)
 		;
 }
 
-/* Sort, resolve, write the inactive half (scanned slots, hashed host
- * policies, and the LPM and protocol/port bins of the scanned ones), add
+/* Sort, resolve, write the inactive half (hashed policies and their
+ * classes, slots, and the LPM and protocol/port bins of the slots), add
  * the IKE pairs,
  * switch in one write, remove stale IKE pairs. The old half stays intact
  * until the next commit, so a packet that read the old espx_config still
@@ -304,11 +328,10 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t, const struct espx
 	const int *fd = dp->fd;
 	struct sa_list sas = { 0 };
 	struct ike_set ike = { 0 };
-	__u32 zero = 0, gen, next, dir, i, slot, nscan, nhost;
+	__u32 zero = 0, gen, next, dir, i, slot, nscan;
 	struct commit_buf *buf = NULL;
-	struct espx_pol_host_key hk;
 	struct espx_policy *p;
-	int lpm_fd, bin_fd = -1, ike_fd = -1, err;
+	int lpm_fd, bin_fd = -1, ike_fd = -1, err, nhash;
 	size_t ike_failed = 0;
 
 	lpm_fd = espx_dp_fd(dp, ESPX_MAP_POL_LPM);
@@ -326,30 +349,33 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t, const struct espx
 	gen = t->cfg.active + 1;
 	next = gen & 1;
 	pol_grace();
-	err = HALF_CLEAR(fd[ESPX_MAP_POLICY_HOST], struct espx_pol_host_key, next);
+	err = HALF_CLEAR(fd[ESPX_MAP_POLICY_HASH], struct espx_pol_hash_key, next);
 	if (!err)
 		err = HALF_CLEAR(lpm_fd, struct espx_pol_lpm_key, next);
 	if (!err)
 		err = HALF_CLEAR(bin_fd, struct espx_pol_bin_key, next);
 	for (dir = 0; !err && dir < ESPX_POL__MAX; dir++) {
 		pol_sort(t->p[dir], t->n[dir]);
-		nscan = nhost = 0;
+		for (i = 0; i < t->n[dir]; i++)
+			t->p[dir][i].rank = i;
+		nhash = pol_place(t->p[dir], t->n[dir], buf->seq, t->cfg.ncls[next][dir],
+				  t->cfg.cls[next][dir]);
+		if (nhash < 0) {
+			err = nhash;
+			break;
+		}
+		nscan = 0;
 		for (i = 0; !err && i < t->n[dir]; i++) {
 			p = &t->p[dir][i];
-			p->rank = i;
 			pol_resolve(p, &sas);
-			if (pol_is_host(p) && nhost < ESPX_MAX_HOST_POLICY) {
-				p->flags |= ESPX_POL_F_HOST;
-				pol_host_key(&hk, p, next);
-				if (bpf_map_update_elem(fd[ESPX_MAP_POLICY_HOST], &hk, p, BPF_ANY))
-					err = -errno;
-				nhost++;
+			if (p->flags & ESPX_POL_F_HASH) {
+				err = hash_write(fd[ESPX_MAP_POLICY_HASH], p, next, buf->seq[i]);
 				continue;
 			}
-			p->flags &= (__u16)~ESPX_POL_F_HOST;
 			if (nscan == ESPX_MAX_POLICY) {
-				pr_warn("policy table full: dir %s has more than %d policies that are not host-to-host (one source and one destination address, any protocol), the most espx scans\n",
-					xp_dir_name((__u8)dir), ESPX_MAX_POLICY);
+				pr_warn("policy table full: dir %s has more than %d policies that cannot be hashed (address family any, more than %d pairs of prefix lengths per family, or more than %d policies with the same source and destination prefixes), the most espx scans\n",
+					xp_dir_name((__u8)dir), ESPX_MAX_POLICY, ESPX_POL_CLASSES,
+					ESPX_POL_DEPTH);
 				err = -ENOSPC;
 				break;
 			}
@@ -363,7 +389,7 @@ static int pol_commit(struct espx_dp *dp, struct pol_table *t, const struct espx
 		if (!err)
 			err = bin_write(bin_fd, buf->sel, nscan, next, dir, buf->bin);
 		t->cfg.count[next][dir] = nscan;
-		t->cfg.nhost[next][dir] = nhost;
+		t->cfg.nhash[next][dir] = (__u32)nhash;
 	}
 	if (!err)
 		err = ike_collect(&ike, t, &sas);
@@ -462,8 +488,8 @@ int policy_publish_hiding(const struct espx_policy *pols, size_t n,
 
 			t->n[dir] = pol_truncate(v[dir], cnt[dir], (__u8)dir, &over);
 			if (over)
-				pr_warn("%u %s policies, more than espx holds (%d host-to-host, %d others): %s\n",
-					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_HOST_POLICY,
+				pr_warn("%u %s policies, more than espx holds (%d of one address family, %d others): %s\n",
+					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_HASH_POLICY,
 					ESPX_MAX_POLICY,
 					dir == ESPX_POL_OUT ? "those XFRM tries first are kept and everything else leaving is blocked (fail closed)" :
 					"those XFRM tries first are enforced, the rest are not");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The policy table in the pinned maps: reading the active half, publishing
- * a new one (espx_policy, espx_policy_host, the espx_pol_lpm and
+ * a new one (espx_policy, espx_policy_hash, the espx_pol_lpm and
  * espx_pol_bin bins, then espx_config in one write) and the IKE pairs of
  * espx_ike. The rules themselves are model/pol_table.h's. */
 #ifndef ESPX_POL_STORE_H

@@ -79,7 +79,7 @@ static int kernel_out_uncovered(int cfg_fd)
 	if (bpf_map_lookup_elem(cfg_fd, &zero, &cfg))
 		return 0;
 	h = cfg.active & 1;
-	if (cfg.count[h][ESPX_POL_OUT] || cfg.nhost[h][ESPX_POL_OUT] || xnl_open(&nl, 0, 0))
+	if (cfg.count[h][ESPX_POL_OUT] || cfg.nhash[h][ESPX_POL_OUT] || xnl_open(&nl, 0, 0))
 		return 0;
 	if (nl_dump(&nl, XFRM_MSG_GETPOLICY, count_out_policy, &n))
 		n = 0;
