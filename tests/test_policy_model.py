@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Policy lookup against a model of XFRM's rule: random policy tables, and
+packets through the attached transmit program, each verdict compared with
+the first policy (priority, then age) whose selector matches.
+
+The tables are built to reach every part of the lookup (espx_policy.h):
+prefix lengths from a small set in both families, so that there are more
+classes than are hashed (the rest go to the slots); protocol with and
+without exact ports (classes keyed on them) and port ranges (masks other than 0xffff,
+which netlink clients can send: pol_batch's "sport-mask"; selectors that
+differ only in them share a key and form chains, one of them longer than
+is hashed); ties of priority; and three actions that a
+packet tells apart: allow without template (passes), block (dropped
+"policy-block") and a template with no SA (dropped "policy-without-sa").
+
+Each table goes in with build/tests/pol_batch (one commit, as the daemon
+publishes) into a namespace with espx attached to a veth end; each packet
+is one BPF_PROG_TEST_RUN of espx_tc_tx (bpftool prog run), and a drop's
+reason is read from espx's counters. Nothing is sent anywhere."""
+import ipaddress
+import json
+import os
+import random
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from espx_test import BUILD, Netns, finish, plan, result, sh, skip  # noqa: E402
+
+TABLES = 4
+POLICIES = 220          # per table: more than the slots could hold alone
+PACKETS = 150           # per table
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
+BPFTOOL = os.environ.get("BPFTOOL", "bpftool")
+ACTIONS = ("allow", "block", "tmpl")
+PROTOS = {"tcp": 6, "udp": 17, "icmp": 1}
+
+
+def addr4(rnd):
+    return f"10.{rnd.randrange(2)}.{rnd.randrange(4)}.{rnd.randrange(8)}"
+
+
+def addr6(rnd):
+    return f"fd00:{rnd.randrange(2)}:{rnd.randrange(4)}::{rnd.randrange(8)}"
+
+
+def plen(rnd, fam):
+    return rnd.choice([0, 8, 16, 20, 24, 30, 32] if fam == 4 else
+                      [0, 32, 48, 64, 112, 126, 128])
+
+
+def model_of(fam, src, ls, dst, ld, proto, sport, smask, dport, prio, act, n):
+    """the policy's `ip xfrm` words (plus pol_batch's masks) and its model"""
+    sel = f"src {src}/{ls} dst {dst}/{ld}"
+    if proto:
+        sel += f" proto {proto}"
+    if sport is not None:
+        sel += f" sport {sport}" + (f" sport-mask {smask:#x}" if smask != 0xffff else "")
+    if dport is not None:
+        sel += f" dport {dport}"
+    line = f"{sel} dir out priority {prio}"
+    if act == "block":
+        line += " action block"
+    elif act == "tmpl":
+        peer = "10.200.0.1" if fam == 4 else "fd99::1"
+        me = "10.200.0.2" if fam == 4 else "fd99::2"
+        line += f" tmpl src {me} dst {peer} proto esp reqid {n + 1} mode tunnel"
+    return {"fam": fam, "src": ipaddress.ip_network(f"{src}/{ls}", strict=False),
+            "dst": ipaddress.ip_network(f"{dst}/{ld}", strict=False),
+            "proto": PROTOS.get(proto), "sport": sport, "smask": smask, "dport": dport,
+            "prio": prio, "act": act, "sel": sel, "line": line}
+
+
+def make_table(rnd):
+    """[model] in line (age) order, selectors unique"""
+    seen, out = set(), []
+    burst_at = rnd.randrange(POLICIES // 2)
+    while len(out) < POLICIES:
+        if len(out) == burst_at:
+            # a chain longer than is hashed: 20 source-port ranges of one
+            # key (10.0.0.0/16 -> 10.1.0.0/16, tcp)
+            for k in range(20):
+                m = model_of(4, "10.0.0.0", 16, "10.1.0.0", 16, "tcp", 1000 + 8 * k, 0xfff8,
+                             None, rnd.choice([100, 200]), rnd.choice(ACTIONS), len(out))
+                seen.add(m["sel"])
+                out.append(m)
+            continue
+        if out and rnd.random() < 0.2:
+            # a sibling: another's key, a source-port range (a chain)
+            b = rnd.choice(out)
+            if b["proto"] not in (6, 17):
+                continue
+            sport, smask = rnd.choice([(0, 0xfc00), (1024, 0xfc00), (1000, 0xfff8),
+                                       (32768, 0x8000), (1000, 0xfff0)])
+            m = model_of(b["fam"], b["src"].network_address, b["src"].prefixlen,
+                         b["dst"].network_address, b["dst"].prefixlen,
+                         "tcp" if b["proto"] == 6 else "udp", sport, smask, b["dport"],
+                         rnd.choice([100, 200, 200, 300]), rnd.choice(ACTIONS), len(out))
+        else:
+            fam = 4 if rnd.random() < 0.7 else 6
+            a = addr4 if fam == 4 else addr6
+            proto = rnd.choice([None, None, "tcp", "udp"] + (["icmp"] if fam == 4 else []))
+            sport = dport = None
+            if proto in ("tcp", "udp"):
+                dport = rnd.choice([None, 80, 443, 5000])
+                sport = rnd.choice([None, None, 1000])
+            m = model_of(fam, a(rnd), plen(rnd, fam), a(rnd), plen(rnd, fam), proto, sport,
+                         0xffff, dport, rnd.choice([100, 200, 200, 300]),
+                         rnd.choice(ACTIONS), len(out))
+        if m["sel"] in seen:
+            continue
+        seen.add(m["sel"])
+        out.append(m)
+    return out
+
+
+def expect(table, pkt):
+    """XFRM's choice: lowest priority, then oldest, whose selector matches"""
+    order = sorted(range(len(table)), key=lambda i: (table[i]["prio"], i))
+    for i in order:
+        p = table[i]
+        if p["fam"] != pkt["fam"] or pkt["src"] not in p["src"] or pkt["dst"] not in p["dst"]:
+            continue
+        if p["proto"] and p["proto"] != pkt["proto"]:
+            continue
+        if p["sport"] is not None and (p["sport"] ^ pkt["sport"]) & p["smask"]:
+            continue
+        if p["dport"] and p["dport"] != pkt["dport"]:
+            continue
+        return p["act"], i
+    return "none", None
+
+
+def inside(rnd, net):
+    """a random address of net"""
+    host_bits = net.max_prefixlen - net.prefixlen
+    return net.network_address + (rnd.getrandbits(host_bits) if host_bits else 0)
+
+
+def make_packet(rnd, table):
+    if rnd.random() < 0.7:      # inside some policy's prefixes
+        p = rnd.choice(table)
+        fam, src, dst = p["fam"], inside(rnd, p["src"]), inside(rnd, p["dst"])
+        if rnd.random() < 0.5:  # often near the universe, where others overlap
+            src = ipaddress.ip_address(addr4(rnd) if fam == 4 else addr6(rnd)) \
+                if p["src"].prefixlen == 0 else src
+    else:
+        fam = 4 if rnd.random() < 0.7 else 6
+        a = addr4 if fam == 4 else addr6
+        src, dst = ipaddress.ip_address(a(rnd)), ipaddress.ip_address(a(rnd))
+    icmp = 1 if fam == 4 else 58
+    proto = rnd.choice([6, 6, 17, 17, icmp])
+    sport = rnd.choice([1000, 1000, 40000, 1005, 1100, 1500, 33000, 500]) if proto != icmp \
+        else 8 if fam == 4 else 128
+    dport = rnd.choice([80, 443, 5000, 7]) if proto != icmp else 0
+    return {"fam": fam, "src": ipaddress.ip_address(src), "dst": ipaddress.ip_address(dst),
+            "proto": proto, "sport": sport, "dport": dport}
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return ~s & 0xffff
+
+
+def frame(pkt):
+    if pkt["proto"] in (1, 58):
+        l4 = struct.pack("!BBHHH", pkt["sport"], pkt["dport"], 0, 1, 1) + b"x" * 32
+    elif pkt["proto"] == 6:
+        l4 = struct.pack("!HHIIBBHHH", pkt["sport"], pkt["dport"], 1, 0, 0x50, 0x02,
+                         1024, 0, 0) + b"x" * 32
+    else:
+        l4 = struct.pack("!HHHH", pkt["sport"], pkt["dport"], 8 + 32, 0) + b"x" * 32
+    if pkt["fam"] == 4:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, pkt["proto"],
+                         0, pkt["src"].packed, pkt["dst"].packed)
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        etype = b"\x08\x00"
+    else:
+        ip = struct.pack("!IHBB16s16s", 0x60000000, len(l4), pkt["proto"], 64,
+                         pkt["src"].packed, pkt["dst"].packed)
+        etype = b"\x86\xdd"
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01" + etype + ip + l4
+
+
+def out_drops(ns):
+    st = json.loads(ns.espx("-j stats").stdout)
+    return {r: c["packets"] for r, c in st["drops"]["out"].items()}
+
+
+def run_table(t, rnd, tmp):
+    table = make_table(rnd)
+    ns = Netns(f"pm{t}")
+    fails = []
+    try:
+        # the links stay down and without IPv6: no packet of the kernel's
+        # own (router solicitations, MLD) may run the program and move the
+        # counters the verdicts are read from
+        ns.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+        ns.run("ip link add v0 type veth peer name v1")
+        ns.espx("attach v0")
+        pols = os.path.join(tmp, f"table{t}.txt")
+        with open(pols, "w") as f:
+            f.write("\n".join(p["line"] for p in table) + "\n")
+        r = ns.run(f"{BUILD}/tests/pol_batch < {pols}", check=False)
+        if r.stdout.strip() != f"ok {len(table)}":
+            return [f"pol_batch: {r.stdout.strip()} {r.stderr.strip()[-300:]}"], table, 0
+        prog = json.loads(ns.espx("-j status").stdout)["devices"][0]["tc_prog_id"]
+        pfile = os.path.join(tmp, "pkt.bin")
+        before = out_drops(ns)
+        covered = 0
+        for _ in range(PACKETS):
+            pkt = make_packet(rnd, table)
+            want, idx = expect(table, pkt)
+            covered += want != "none"
+            with open(pfile, "wb") as f:
+                f.write(frame(pkt))
+            r = ns.run(f"{BPFTOOL} prog run id {prog} data_in {pfile} repeat 1")
+            words = r.stdout.replace(",", " ").replace(":", " ").split()
+            ret = int(words[words.index("value") + 1])
+            got = "pass"
+            if ret == TC_ACT_SHOT:
+                after = out_drops(ns)
+                moved = [k for k in after if after[k] != before.get(k, 0)]
+                before = after
+                got = "block" if moved == ["policy-block"] else \
+                    "tmpl" if moved == ["policy-without-sa"] else f"drop {moved}"
+            elif ret != TC_ACT_OK:
+                got = f"return {ret}"
+            exp = "pass" if want in ("none", "allow") else want
+            if got != exp:
+                fails.append(f"{pkt['src']} -> {pkt['dst']} proto {pkt['proto']} "
+                             f"{pkt['sport']}->{pkt['dport']}: got {got}, want {exp} "
+                             f"(policy {idx}: {table[idx]['line'] if idx is not None else '-'})")
+        return fails, table, covered
+    finally:
+        ns.close()
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("policy-model", "needs root (namespaces, BPF)")
+        return
+    if not shutil.which(BPFTOOL):
+        skip("policy-model", f"no {BPFTOOL}")
+        return
+    plan(TABLES + 1)
+    tmp = tempfile.mkdtemp(prefix="espx-policy-model.")
+    seed = int(os.environ.get("ESPX_POLICY_SEED", "4301"))
+    rnd = random.Random(seed)
+    total_covered = 0
+    try:
+        for t in range(TABLES):
+            try:
+                fails, table, covered = run_table(t, rnd, tmp)
+            except Exception as e:      # a set-up step failed: one failed check
+                fails, covered = [repr(e)], 0
+            total_covered += covered
+            result(not fails, f"policy-model-table-{t}",
+                   f"seed {seed}: {len(fails)} of {PACKETS} packets differ from XFRM's "
+                   f"choice; first: {'; '.join(fails[:3])}")
+        # the packets must mostly land inside some policy, or the check
+        # would be about the empty case
+        result(total_covered >= TABLES * PACKETS // 2, "policy-model-packets-covered",
+               f"only {total_covered} of {TABLES * PACKETS} packets were covered by a policy")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
+    finish()
