@@ -6,15 +6,16 @@ as the policy table grows.
 Each case is a network namespace of its own (named with this PID) with a
 veth pair, `espx attach` on one end, one AES-GCM SA (10.0.0.1 -> 10.0.0.2,
 reqid 1) and a policy table, in `ip xfrm` words:
-  A  1 subnet policy per direction: in 172.17.255.0/24 -> 172.16.255.0/24
-     (template from 10.0.0.1, the SA), out the reverse (template to
-     10.0.0.1: no SA, so a match is dropped, not encrypted)
-  B  256 subnet policies per direction (ESPX_MAX_POLICY, the most that are
-     scanned), 172.17.N.0/24 <-> 172.16.N.0/24 for N = 0..255, in that
-     order: A's policy is B's last
+  A  1 subnet policy per direction: in 10.{64+L/256}.{L%256}.0/24 ->
+     10.{128+L/256}.{L%256}.0/24 for L = 9999 (template from 10.0.0.1,
+     the SA), out the reverse (template to 10.0.0.1: no SA, so a match is
+     dropped, not encrypted)
+  B  100 subnet policies per direction, the same for N = 0..98 and then L:
+     A's policy is B's last
+  D  10,000 subnet policies per direction, N = 0..9998 and then L
   C  256 port policies per direction on 10.9.0.0/16, TCP dport 1000+N: a
      UDP packet in 10.9.0.0/16 is inside every policy's prefixes and
-     matches none
+     matches none (16 of them are hashed, one chain; the rest in slots)
 The policies go in with build/tests/pol_batch (one table commit; `espx
 policy add` reloads the datapath on every call).
 
@@ -24,10 +25,10 @@ BPF_PROG_TEST_RUN through `bpftool prog run` inside the case's namespace
 Ethernet/IPv4:
   nomatch  10.9.9.1 -> 10.9.9.2: no policy of A or B covers it (C: all do,
            by address)
-  match    espx_xdp_rx: 172.17.255.1 -> 172.16.255.1, in plaintext where the
-           in policy requires ESP (dropped); espx_tc_tx: 172.16.255.1 ->
-           172.17.255.1, out policy without SA (dropped). A's only
-           policy, B's last
+  match    espx_xdp_rx: 10.103.15.1 -> 10.167.15.1 (in L), in plaintext
+           where the in policy requires ESP (dropped); espx_tc_tx: the
+           reverse, out policy without SA (dropped). A's only policy, the
+           last of B and D
 Nothing is sent anywhere: test runs only. Every figure's return value is
 checked against the verdict it stands for.
 
@@ -36,7 +37,7 @@ each sample, the order reversed every other sample; medians (ns per run)
 and ratios of medians. --old DIR also times the tree built in DIR (e.g. a
 worktree of an earlier commit, after `make` there) in namespaces of its own,
 in the same samples.
-Usage: policy_bench.py [--samples N] [--repeat R] [--old DIR] [--cases ABC]
+Usage: policy_bench.py [--samples N] [--repeat R] [--old DIR] [--cases ABDC]
                        [--json FILE]"""
 import argparse
 import glob
@@ -59,13 +60,24 @@ SA = ("src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1001 reqid 1 mode tunnel "
       "replay-window 128 aead 'rfc4106(gcm(aes))' 0x{key} 128")
 TMPL_IN = "tmpl src 10.0.0.1 dst 10.0.0.2 proto esp reqid 1 mode tunnel"
 TMPL_OUT = "tmpl src 10.0.0.2 dst 10.0.0.1 proto esp reqid 1 mode tunnel"
-NPOL = 256          # ESPX_MAX_POLICY
+NPOL = 256          # ESPX_MAX_POLICY: case C
+LAST = 9999         # the subnet pair every subnet case ends with
 XDP_PASS, XDP_DROP, TC_ACT_OK, TC_ACT_SHOT = 2, 1, 0, 2
 
 
+def subnet(base, n):
+    return f"10.{base + (n >> 8)}.{n & 255}.0/24"
+
+
 def subnet_pair(n):
-    return [f"src 172.17.{n}.0/24 dst 172.16.{n}.0/24 dir in {TMPL_IN}",
-            f"src 172.16.{n}.0/24 dst 172.17.{n}.0/24 dir out {TMPL_OUT}"]
+    remote, local = subnet(64, n), subnet(128, n)
+    return [f"src {remote} dst {local} dir in {TMPL_IN}",
+            f"src {local} dst {remote} dir out {TMPL_OUT}"]
+
+
+def subnet_table(n):
+    """n subnet policies per direction, L's last"""
+    return [l for i in list(range(n - 1)) + [LAST] for l in subnet_pair(i)]
 
 
 def port_pair(n):
@@ -74,8 +86,9 @@ def port_pair(n):
 
 
 CASES = {
-    "A": ("1 subnet policy per direction", subnet_pair(NPOL - 1)),
-    "B": (f"{NPOL} subnet policies per direction", [l for n in range(NPOL) for l in subnet_pair(n)]),
+    "A": ("1 subnet policy per direction", subnet_table(1)),
+    "B": ("100 subnet policies per direction", subnet_table(100)),
+    "D": ("10,000 subnet policies per direction", subnet_table(10000)),
     "C": (f"{NPOL} TCP-port policies per direction on 10.9.0.0/16",
           [l for n in range(NPOL) for l in port_pair(n)]),
 }
@@ -186,7 +199,7 @@ def main():
     ap.add_argument("--samples", type=int, default=21)
     ap.add_argument("--repeat", type=int, default=20000)
     ap.add_argument("--old", help="another built tree to time beside this one")
-    ap.add_argument("--cases", default="ABC")
+    ap.add_argument("--cases", default="ABDC")
     ap.add_argument("--json")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -217,8 +230,8 @@ def main():
     try:
         pkts = {}
         for name, (src, dst) in {"nomatch": ("10.9.9.1", "10.9.9.2"),
-                                 "in_last": ("172.17.255.1", "172.16.255.1"),
-                                 "out_last": ("172.16.255.1", "172.17.255.1")}.items():
+                                 "in_last": ("10.103.15.1", "10.167.15.1"),
+                                 "out_last": ("10.167.15.1", "10.103.15.1")}.items():
             pkts[name] = os.path.join(tmp, f"{name}.bin")
             with open(pkts[name], "wb") as f:
                 f.write(udp_frame(src, dst))
