@@ -234,7 +234,7 @@ wait_for 5 gone 0x203
 [[ $order == "soft hard " ]] && gone 0x203 &&
 	pass "expiry-bytes-soft-then-hard-removed" || fail expiry-bytes-soft-then-hard-removed "monitor saw '$order'; espx '$(spis)'"
 
-# --- host-to-host policies (hashed, thousands): the one XFRM would try first wins ---
+# --- host-to-host policies (thousands, hashed): the one XFRM would try first wins ---
 for ((i = 0; i < 2000; i++)); do
 	echo "xfrm policy add src $IE/32 dst 172.17.$((i >> 8)).$((i & 255))/32 dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
 done >"$TMP/hostpols"
@@ -486,12 +486,17 @@ ip -n $E xfrm policy flush
 ip -n $E xfrm state del src $WE dst $WK proto esp spi 0x777
 
 # --- more outbound policies than espx holds: fail closed ---
+# 16 classes of prefix lengths (dst /16 .. /31) fill what is hashed per
+# family; 300 policies of a 17th class then go to the 256 slots
+for ((i = 0; i < 16; i++)); do
+	echo "xfrm policy add src 192.168.2.1/32 dst 172.17.0.0/$((16 + i)) proto udp dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
+done >"$TMP/pols"
 for ((i = 0; i < 300; i++)); do
 	echo "xfrm policy add src 192.168.2.1/32 dst 172.16.$((i >> 8)).$((i & 255))/32 proto udp dir out tmpl src $WE dst $WK proto esp reqid 2 mode tunnel"
-done >"$TMP/pols"	# with a protocol: scanned, not hashed
+done >>"$TMP/pols"
 ip -n $E -b "$TMP/pols"
-wait_for 10 pol_count 256
+wait_for 10 pol_count 272
 last=$(ej policy list | $PY -c 'import json,sys; p=[x for x in json.load(sys.stdin) if x["dir"]=="out"]; print(len(p), p[-1]["action"], p[-1]["priority"])')
-[[ $last == "256 block 4294967295" ]] && pass "policy-overflow-fails-closed" ||
+[[ $last == "272 block 4294967295" ]] && pass "policy-overflow-fails-closed" ||
 	fail policy-overflow-fails-closed "out policies, last action, priority: '$last'; $(grep -m1 'more than' "$TMP/daemon.log")"
 exit $_failed

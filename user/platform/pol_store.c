@@ -488,9 +488,9 @@ int policy_publish_hiding(const struct espx_policy *pols, size_t n,
 
 			t->n[dir] = pol_truncate(v[dir], cnt[dir], (__u8)dir, &over);
 			if (over)
-				pr_warn("%u %s policies, more than espx holds (%d of one address family, %d others): %s\n",
+				pr_warn("%u %s policies, more than espx holds (%d hashed; %d others: family any, beyond %d classes of prefix lengths per family, or beyond %d with one key): %s\n",
 					cnt[dir], xp_dir_name((__u8)dir), ESPX_MAX_HASH_POLICY,
-					ESPX_MAX_POLICY,
+					ESPX_MAX_POLICY, ESPX_POL_CLASSES, ESPX_POL_DEPTH,
 					dir == ESPX_POL_OUT ? "those XFRM tries first are kept and everything else leaving is blocked (fail closed)" :
 					"those XFRM tries first are enforced, the rest are not");
 			full |= over;
