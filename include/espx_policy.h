@@ -18,7 +18,7 @@
 #define ESPX_MAX_POLICY		256	/* in slots, per direction and half */
 #define ESPX_MAX_HASH_POLICY	16384	/* hashed, per direction and half */
 #define ESPX_POL_CLASSES	16	/* prefix-length classes per direction and family */
-#define ESPX_POL_DEPTH		16	/* hashed policies with one pair of prefixes */
+#define ESPX_POL_DEPTH		16	/* hashed policies with one key (a chain) */
 /* What user space holds of one direction: both kinds. */
 #define ESPX_POL_TABLE_MAX	(ESPX_MAX_POLICY + ESPX_MAX_HASH_POLICY)
 

@@ -10,7 +10,12 @@ classes than are hashed (the rest go to the slots); protocol with and
 without exact ports (classes keyed on them) and port ranges (masks other than 0xffff,
 which netlink clients can send: pol_batch's "sport-mask"; selectors that
 differ only in them share a key and form chains, one of them longer than
-is hashed); ties of priority; and three actions that a
+is hashed); ties of priority; later IPv4 fragments whose first was never
+seen (ports unknown: the first policy that could select them decides,
+and one that names ports drops them, "fragment-undecided") and IPv6
+packets with a header chain longer than espx walks (any policy whose
+prefixes contain them drops them, "ipv6-ext-header"): the summaries of
+the hashed classes answer those; and three actions that a
 packet tells apart: allow without template (passes), block (dropped
 "policy-block") and a template with no SA (dropped "policy-without-sa").
 
@@ -75,8 +80,11 @@ def model_of(fam, src, ls, dst, ld, proto, sport, smask, dport, prio, act, n):
             "prio": prio, "act": act, "sel": sel, "line": line}
 
 
-def make_table(rnd):
-    """[model] in line (age) order, selectors unique"""
+def make_table(rnd, v6_proto):
+    """[model] in line (age) order, selectors unique; v6_proto: every IPv6
+    policy names a protocol and falls in a few classes, all hashed (so that
+    only the summaries without protocol answer for an IPv6 chain espx does
+    not walk)"""
     seen, out = set(), []
     burst_at = rnd.randrange(POLICIES // 2)
     while len(out) < POLICIES:
@@ -103,12 +111,17 @@ def make_table(rnd):
         else:
             fam = 4 if rnd.random() < 0.7 else 6
             a = addr4 if fam == 4 else addr6
-            proto = rnd.choice([None, None, "tcp", "udp"] + (["icmp"] if fam == 4 else []))
+            proto = rnd.choice(["tcp", "udp"] if fam == 6 and v6_proto else
+                               [None, None, "tcp", "udp"] + (["icmp"] if fam == 4 else []))
             sport = dport = None
             if proto in ("tcp", "udp"):
                 dport = rnd.choice([None, 80, 443, 5000])
                 sport = rnd.choice([None, None, 1000])
-            m = model_of(fam, a(rnd), plen(rnd, fam), a(rnd), plen(rnd, fam), proto, sport,
+            if fam == 6 and v6_proto:     # few classes: all of them hashed
+                ls, ld = 64, rnd.choice([48, 64])
+            else:
+                ls, ld = plen(rnd, fam), plen(rnd, fam)
+            m = model_of(fam, a(rnd), ls, a(rnd), ld, proto, sport,
                          0xffff, dport, rnd.choice([100, 200, 200, 300]),
                          rnd.choice(ACTIONS), len(out))
         if m["sel"] in seen:
@@ -119,14 +132,22 @@ def make_table(rnd):
 
 
 def expect(table, pkt):
-    """XFRM's choice: lowest priority, then oldest, whose selector matches"""
+    """XFRM's choice: lowest priority, then oldest, whose selector matches.
+    A later fragment (ports unknown): the first policy that could select
+    it decides, unless it names ports ("undecided": dropped, fail closed).
+    An IPv6 header chain longer than espx walks (upper layer unknown):
+    dropped if any policy's prefixes contain its addresses."""
     order = sorted(range(len(table)), key=lambda i: (table[i]["prio"], i))
     for i in order:
         p = table[i]
         if p["fam"] != pkt["fam"] or pkt["src"] not in p["src"] or pkt["dst"] not in p["dst"]:
             continue
+        if pkt["kind"] == "ext":
+            return "exthdr", i
         if p["proto"] and p["proto"] != pkt["proto"]:
             continue
+        if pkt["kind"] == "frag":
+            return ("undecided" if p["sport"] is not None or p["dport"] else p["act"]), i
         if p["sport"] is not None and (p["sport"] ^ pkt["sport"]) & p["smask"]:
             continue
         if p["dport"] and p["dport"] != pkt["dport"]:
@@ -157,8 +178,12 @@ def make_packet(rnd, table):
     sport = rnd.choice([1000, 1000, 40000, 1005, 1100, 1500, 33000, 500]) if proto != icmp \
         else 8 if fam == 4 else 128
     dport = rnd.choice([80, 443, 5000, 7]) if proto != icmp else 0
+    kind = "full"
+    if rnd.random() < 0.2:      # ports or upper layer unknown
+        kind = "frag" if fam == 4 else "ext"
     return {"fam": fam, "src": ipaddress.ip_address(src), "dst": ipaddress.ip_address(dst),
-            "proto": proto, "sport": sport, "dport": dport}
+            "proto": proto, "sport": sport, "dport": dport, "kind": kind,
+            "id": rnd.randrange(1, 65536)}
 
 
 def csum(b):
@@ -179,12 +204,21 @@ def frame(pkt):
     else:
         l4 = struct.pack("!HHHH", pkt["sport"], pkt["dport"], 8 + 32, 0) + b"x" * 32
     if pkt["fam"] == 4:
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, pkt["proto"],
-                         0, pkt["src"].packed, pkt["dst"].packed)
+        # a later fragment: offset 800, no ports in it, its first never seen
+        frag = 100 if pkt["kind"] == "frag" else 0x4000
+        if pkt["kind"] == "frag":
+            l4 = b"y" * 40
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), pkt["id"], frag, 64,
+                         pkt["proto"], 0, pkt["src"].packed, pkt["dst"].packed)
         ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         etype = b"\x08\x00"
     else:
-        ip = struct.pack("!IHBB16s16s", 0x60000000, len(l4), pkt["proto"], 64,
+        nh = pkt["proto"]
+        if pkt["kind"] == "ext":    # 7 destination options: one more than espx walks
+            for _ in range(7):
+                l4 = struct.pack("!BB6s", nh, 0, b"\x01\x04\0\0\0\0") + l4
+                nh = 60
+        ip = struct.pack("!IHBB16s16s", 0x60000000, len(l4), nh, 64,
                          pkt["src"].packed, pkt["dst"].packed)
         etype = b"\x86\xdd"
     return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01" + etype + ip + l4
@@ -196,7 +230,7 @@ def out_drops(ns):
 
 
 def run_table(t, rnd, tmp):
-    table = make_table(rnd)
+    table = make_table(rnd, v6_proto=t % 2 == 1)
     ns = Netns(f"pm{t}")
     fails = []
     try:
@@ -230,13 +264,14 @@ def run_table(t, rnd, tmp):
                 after = out_drops(ns)
                 moved = [k for k in after if after[k] != before.get(k, 0)]
                 before = after
-                got = "block" if moved == ["policy-block"] else \
-                    "tmpl" if moved == ["policy-without-sa"] else f"drop {moved}"
+                got = {"policy-block": "block", "policy-without-sa": "tmpl",
+                       "fragment-undecided": "undecided", "ipv6-ext-header": "exthdr"}.get(
+                    moved[0] if len(moved) == 1 else "", f"drop {moved}")
             elif ret != TC_ACT_OK:
                 got = f"return {ret}"
             exp = "pass" if want in ("none", "allow") else want
             if got != exp:
-                fails.append(f"{pkt['src']} -> {pkt['dst']} proto {pkt['proto']} "
+                fails.append(f"{pkt['kind']} {pkt['src']} -> {pkt['dst']} proto {pkt['proto']} "
                              f"{pkt['sport']}->{pkt['dport']}: got {got}, want {exp} "
                              f"(policy {idx}: {table[idx]['line'] if idx is not None else '-'})")
         return fails, table, covered
