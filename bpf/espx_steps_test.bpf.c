@@ -164,8 +164,26 @@ int t_rx(struct xdp_md *ctx)
 }
 
 /* Transmit up to the encryption: tx_classify, tx_policy, the SA,
- * tx_layout, tx_encap; a "too big" answer as esp_tx() builds it. The
- * packet comes back encapsulated, its payload still in plaintext. */
+ * tx_layout, tx_encap, tx_fill; a "too big" answer as esp_tx() builds it.
+ * The packet comes back encapsulated, its payload and trailer in
+ * plaintext: what tx_fill put in the GCM buffer, written where tx_seal
+ * writes the ciphertext. */
+/* tx_fill's buffer into the packet unencrypted. */
+static __noinline int t_tx_plain(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct gcm_scratch *s = gcm_scratch();
+	struct bpf_dynptr pkt;
+	__u32 len;
+
+	if (!ts || !s || bpf_dynptr_from_skb(skb, 0, &pkt))
+		return -ESPX_DROP_INTERNAL;
+	len = ts->lo.data_len;
+	if (len > ESPX_GCM_MAX_DATA ||
+	    bpf_dynptr_write(&pkt, ts->lo.esp_off + ESP_HDR_LEN, s->buf, len, 0))
+		return -ESPX_DROP_INTERNAL;
+	return 0;
+}
+
 SEC("tc")
 int t_tx(struct __sk_buff *skb)
 {
@@ -195,6 +213,11 @@ int t_tx(struct __sk_buff *skb)
 		if (!r) {
 			o->step = 5;
 			r = tx_encap(skb, ts, sa);
+		}
+		if (!r) {
+			r = tx_fill(skb, ts);
+			if (!r)
+				r = t_tx_plain(skb, ts);
 		}
 	}
 	o->ret = r;

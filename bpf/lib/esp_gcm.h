@@ -13,24 +13,13 @@
 
 #define ESP_HDR_LEN	(8 + ESPX_ESP_IV_LEN)
 
-static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct espx_sa *sa,
-					 __u32 esp_off, __u32 data_len, __u32 seq_hi,
-					 const int decrypt)
+/* The GCM request for the ESP header hdr (SPI, SN, IV as on the wire) at
+ * esp_off and data_len bytes after it: AAD, J0, where data and ICV are. */
+static __always_inline void esp_gcm_op(struct gcm_op *op, const struct espx_sa *sa,
+				       const __u64 *hdr, __u32 esp_off, __u32 data_len,
+				       __u32 seq_hi)
 {
-	struct bpf_crypto_ctx *ctx = sa->ctx;
-	struct gcm_scratch *s = gcm_scratch();
-	struct gcm_op *op;
-	__u64 hdr[2];	/* SPI, SN, IV as on the wire */
-	__u32 *aad32;
-
-	if (!ctx || !(sa->flags & ESPX_SA_F_READY))
-		return -ESPX_ENOENT;
-	if (!s)
-		return -ESPX_EIO;
-	op = &s->op;
-	aad32 = (__u32 *)op->aad;
-	if (bpf_dynptr_read(hdr, sizeof(hdr), pkt, esp_off, 0))
-		return -ESPX_EINVAL;
+	__u32 *aad32 = (__u32 *)op->aad;
 
 	op->aad[0] = 0;
 	op->aad[1] = 0;
@@ -50,7 +39,24 @@ static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct es
 	op->data_len = data_len;
 	op->icv_off = esp_off + ESP_HDR_LEN + data_len;
 	op->icv_len = sa->icv_len;
-	return gcm_crypt(pkt, ctx, sa, op, decrypt);
+}
+
+static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct espx_sa *sa,
+					 __u32 esp_off, __u32 data_len, __u32 seq_hi,
+					 const int decrypt)
+{
+	struct bpf_crypto_ctx *ctx = sa->ctx;
+	struct gcm_scratch *s = gcm_scratch();
+	__u64 hdr[2];	/* SPI, SN, IV as on the wire */
+
+	if (!ctx || !(sa->flags & ESPX_SA_F_READY))
+		return -ESPX_ENOENT;
+	if (!s)
+		return -ESPX_EIO;
+	if (bpf_dynptr_read(hdr, sizeof(hdr), pkt, esp_off, 0))
+		return -ESPX_EINVAL;
+	esp_gcm_op(&s->op, sa, hdr, esp_off, data_len, seq_hi);
+	return gcm_crypt(pkt, ctx, sa, &s->op, decrypt);
 }
 
 #endif

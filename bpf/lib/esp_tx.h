@@ -13,7 +13,12 @@
  *   tx_layout    is the SA usable for this packet, where do the new headers
  *                go (struct tx_layout), does the result fit the path MTU
  *   tx_encap     take a sequence number, make room, write the headers
- *   tx_seal      encrypt, and keep a late checksum write off the ciphertext
+ *   tx_fill      the plaintext into the GCM buffer, its TCP/UDP checksum
+ *                completed there, the ESP trailer after it
+ *   tx_seal      encrypt the buffer, ICV and the bytes that keep a late
+ *                checksum write off the ciphertext after it, one write back
+ * The payload is read once and written once; the checksums are summed over
+ * the buffer the encryption works in (issue 14: fewer passes).
  * Without a usable SA a protected packet is dropped: plaintext that a
  * policy says must be protected never leaves. Fragments (the stack
  * fragments before TC) get their datagram's verdict (frag.h); IPv6
@@ -51,6 +56,8 @@ struct tx_layout {
 	__u8  nh;
 	__u8  proto;		/* what the IP header before ESP names: ESP, or UDP */
 	__u8  late;		/* bytes after the trailer for tx_csum_neutralize */
+	__u8  csum_off;		/* TCP/UDP checksum field in the L4 header; 0: none */
+	__u32 l4_in;		/* where the L4 header starts in the payload */
 	__u64 oseq;
 };
 
@@ -69,6 +76,8 @@ struct tx_scratch {
 	__u32 redirect;		/* STEP_REDIRECT: the device to send it to */
 	__u8  neigh;		/* ... through bpf_redirect_neigh (redirect.h) */
 	__u32 too_big;		/* -ESPX_DROP_MTU: the MTU to tell the sender; 0: none */
+	/* tx_write_headers: from the Ethernet type (hdr[6]) to the IV */
+	__u8  hdr[8 + 40 + 8 + ESP_HDR_LEN] __attribute__((aligned(8)));
 };
 
 struct {
@@ -158,45 +167,50 @@ static __noinline int tx_policy(struct tx_scratch *ts)
 	return 0;
 }
 
-/* Finish the L4 checksum the stack left to the device (CHECKSUM_PARTIAL is
- * what TCP always sends, and TC runs before the device would fill it in):
- * after encryption nobody can. Recomputing a complete checksum gives the
- * same value, so this is done for every TCP and UDP packet. */
+/* Where TCP and UDP keep their checksum; 0: no checksum to complete (other
+ * protocols, fragments: the stack completed those itself). */
+static __always_inline __u8 tx_csum_field(const struct l3 *h)
+{
+	if (h->frag)
+		return 0;
+	return h->proto == IPPROTO_TCP_ ? 16 : h->proto == IPPROTO_UDP_ ? 6 : 0;
+}
+
+/* The TCP/UDP checksum of the segment at s->buf[off, off + l4_len) whose
+ * checksum field is zero and whose bytes up to the next multiple of 4 are
+ * zero (off a multiple of 4). */
+static __always_inline __u16 tx_l4_sum(struct gcm_scratch *s, __u32 off, __u32 l4_len,
+				       const struct flow *f, __u8 proto)
+{
+	struct csum_sum c = {};
+	__u16 res;
+
+	csum_buf(&c, s, off, off + ((l4_len + 3) & ~3U));
+	res = csum_fold32(csum_pseudo(c.sum, f->saddr, f->daddr, f->family, proto, l4_len));
+	return proto == IPPROTO_UDP_ && res == 0 ? 0xffff : res;
+}
+
+/* The L4 checksum the stack left to the device (CHECKSUM_PARTIAL is what
+ * TCP always sends, and TC runs before the device would fill it in),
+ * completed in the packet itself: only for a "too big" answer, which quotes
+ * the packet as it would have been sent. (tx_fill completes it in the
+ * encryption's buffer.) */
 static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
-				 const struct flow *f)
+				 const struct flow *f, __u32 csum_off)
 {
 	struct gcm_scratch *s = gcm_scratch();
-	__u32 l4_len = h->len - (h->l4_off - h->l3_off), csum_off, i, last;
-	struct csum_sum c = {};
-	__u16 zero = 0, res;
+	__u32 l4_len = h->len - (h->l4_off - h->l3_off);
+	__u16 res;
 
-	if (h->proto == IPPROTO_TCP_)
-		csum_off = 16;
-	else if (h->proto == IPPROTO_UDP_)
-		csum_off = 6;
-	else
-		return 0;
-	if (h->frag || !s)
-		return 0;
-	/* no whole TCP/UDP header inside the IP packet (an IPv6 header
-	 * chain ending past it, a cut header): a malformed packet, not an
-	 * internal failure */
-	if (h->l4_off - h->l3_off > h->len || l4_len < csum_off + 2)
-		return -ESPX_DROP_MALFORMED;
-	if (l4_len > ESPX_GCM_MAX_DATA - 256)
+	if (!s || !csum_off || l4_len < 8 || l4_len > ESPX_GCM_MAX_DATA - 256)
 		return -ESPX_DROP_INTERNAL;
-	if (bpf_skb_store_bytes(skb, h->l4_off + csum_off, &zero, 2, 0))
+	gcm_zero_block(s, l4_len);
+	barrier_var(l4_len);
+	if (l4_len < 8 || l4_len > ESPX_GCM_MAX_DATA - 256 ||
+	    bpf_skb_load_bytes(skb, h->l4_off, s->buf, l4_len))
 		return -ESPX_DROP_INTERNAL;
-	/* the segment, zero padded to whole 256-byte chunks */
-	last = l4_len & (ESPX_GCM_MAX_DATA - 256);
-	for (i = 0; i < 32; i++)
-		*(__u64 *)&s->buf[last + i * 8] = 0;
-	if (bpf_skb_load_bytes(skb, h->l4_off, s->buf, l4_len & (ESPX_GCM_MAX_DATA - 1)))
-		return -ESPX_DROP_INTERNAL;
-	csum_buf(&c, s, 0, (l4_len + 3) & ~3U);	/* the bytes past l4_len are zero */
-	res = csum_fold32(csum_pseudo(c.sum, f->saddr, f->daddr, f->family, h->proto, l4_len));
-	if (h->proto == IPPROTO_UDP_ && res == 0)
-		res = 0xffff;
+	*(__u16 *)&s->buf[csum_off & 0x1e] = 0;
+	res = tx_l4_sum(s, 0, l4_len, f, h->proto);
 	return bpf_skb_store_bytes(skb, h->l4_off + csum_off, &res, 2, 0) ? -ESPX_DROP_INTERNAL : 0;
 }
 
@@ -224,9 +238,8 @@ static __always_inline int tx_path_mtu(struct __sk_buff *skb, struct tx_scratch 
 }
 
 /* 3. Can the SA protect this packet, where does ESP go (ts->lo), and will
- * the result fit out of ifindex (0: this device)? The L4 checksum is
- * completed here, before the MTU check, so that a "too big" answer quotes
- * it complete. */
+ * the result fit out of ifindex (0: this device)? A "too big" answer quotes
+ * the packet with its L4 checksum complete. */
 static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa,
 				__u32 ifindex)
 {
@@ -277,19 +290,28 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	 * with options the packet is refused as receive refuses it */
 	if (!tunnel && h->family == AF_INET && h->l4_off != h->l3_off + 20)
 		return -ESPX_DROP_MALFORMED;
-	r = tx_l4_csum(skb, h, &ts->f);
-	if (r)
-		return r;
+	lo->csum_off = tx_csum_field(h);
+	if (lo->csum_off) {
+		__u32 l4_len = h->len - (h->l4_off - h->l3_off);
+
+		/* no whole TCP/UDP header inside the IP packet (an IPv6
+		 * header chain ending past it, a cut header): a malformed
+		 * packet, refused before a sequence number is taken */
+		if (h->l4_off - h->l3_off > h->len || l4_len < lo->csum_off + 2)
+			return -ESPX_DROP_MALFORMED;
+	}
 	if (tunnel) {
 		lo->payload = h->len;
 		lo->nh = h->family == AF_INET ? IPPROTO_IPIP_ : IPPROTO_IPV6_;
 		lo->hdrs = (sa->family == AF_INET ? 20 : 40) + (encap ? 8 : 0);
 		lo->esp_off = ETH_HLEN_ + lo->hdrs;
+		lo->l4_in = h->l4_off - h->l3_off;
 	} else {
 		lo->payload = h->len - (h->l4_off - h->l3_off);
 		lo->nh = h->proto;
 		lo->hdrs = encap ? 8 : 0;
 		lo->esp_off = h->l4_off + lo->hdrs;
+		lo->l4_in = 0;
 	}
 	lo->pad = (4 - ((lo->payload + 2) & 3)) & 3;	/* RFC 4303 s2.4: 4-byte alignment */
 	lo->data_len = lo->payload + lo->pad + 2;
@@ -299,9 +321,20 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	lo->trailer_len = lo->pad + 2 + sa->icv_len;
 	lo->proto = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
 	lo->spi = ts->v.sa.spi;
-	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize) */
-	lo->late = !h->frag && (h->proto == IPPROTO_TCP_ || h->proto == IPPROTO_UDP_) ? 2 : 0;
-	return tx_path_mtu(skb, ts, sa, ifindex);
+	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize),
+	 * whose sums run in bpf_csum_diff chunks that start inside the
+	 * buffer's first ESPX_GCM_MAX_DATA - 256 bytes */
+	lo->late = lo->csum_off ? 2 : 0;
+	if (lo->late && lo->data_len + 16 > ESPX_GCM_MAX_DATA - 256)
+		return -ESPX_DROP_TOO_BIG;
+	r = tx_path_mtu(skb, ts, sa, ifindex);
+	if (r == -ESPX_DROP_MTU && ts->too_big && lo->csum_off) {
+		int c = tx_l4_csum(skb, h, &ts->f, lo->csum_off);
+
+		if (c)
+			return c;
+	}
+	return r;
 }
 
 /* The outer TOS / traffic class as the kernel's tunnel encapsulation sets
@@ -322,168 +355,132 @@ static __always_inline __u32 tx_esp_len(const struct espx_sa *sa, const struct t
 	return ESP_HDR_LEN + lo->data_len + sa->icv_len;
 }
 
-/* The ESP trailer: padding 1, 2, ... lo->pad, pad length, next header. */
-static __always_inline int tx_put_trailer(struct __sk_buff *skb, const struct tx_layout *lo)
+/* The ESP header as on the wire: SPI, SN, and the IV, which is the 64-bit
+ * sequence number: unique per key. */
+static __always_inline void tx_esp_hdr(const struct tx_layout *lo, __u64 *hdr)
 {
-	__u32 off = lo->esp_off + ESP_HDR_LEN + lo->payload;
-	__u8 trailer[6];
-	int i;
-
-	for (i = 0; i < 4; i++)
-		trailer[i] = i + 1;
-	trailer[lo->pad & 3] = lo->pad;
-	trailer[(lo->pad & 3) + 1] = lo->nh;
-	/* constant lengths, one per pad (the helper wants a known size) */
-	if ((lo->pad == 0 && bpf_skb_store_bytes(skb, off, trailer, 2, 0)) ||
-	    (lo->pad == 1 && bpf_skb_store_bytes(skb, off, trailer, 3, 0)) ||
-	    (lo->pad == 2 && bpf_skb_store_bytes(skb, off, trailer, 4, 0)) ||
-	    (lo->pad == 3 && bpf_skb_store_bytes(skb, off, trailer, 5, 0)))
-		return -ESPX_DROP_INTERNAL;
-	return 0;
-}
-
-/* The ESP header; the IV is the 64-bit sequence number: unique per key. */
-static __always_inline int tx_put_esp(struct __sk_buff *skb, const struct tx_layout *lo)
-{
-	__u32 esp[4];
-
-	esp[0] = lo->spi;
-	esp[1] = bpf_htonl((__u32)lo->oseq);
-	*(__u64 *)&esp[2] = bswap64(lo->oseq);
-	return bpf_skb_store_bytes(skb, lo->esp_off, esp, sizeof(esp), 0) ? -ESPX_DROP_INTERNAL : 0;
-}
-
-/* NAT-T: UDP before ESP (RFC 3948), checksum zero. */
-static __always_inline int tx_put_udp(struct __sk_buff *skb, const struct espx_sa *sa,
-				      const struct tx_layout *lo)
-{
-	struct udphdr udp = {
-		.source = sa->encap_sport,
-		.dest = sa->encap_dport,
-		.len = bpf_htons(8 + tx_esp_len(sa, lo)),
-	};
-
-	return bpf_skb_store_bytes(skb, lo->esp_off - 8, &udp, sizeof(udp), 0) ?
-	       -ESPX_DROP_INTERNAL : 0;
-}
-
-/* The new Ethernet type, for the outer header of tunnel mode. */
-static __always_inline int tx_put_eth_type(struct __sk_buff *skb, __u16 type)
-{
-	__u16 t = bpf_htons(type);
-
-	return bpf_skb_store_bytes(skb, 12, &t, 2, 0) ? -ESPX_DROP_INTERNAL : 0;
+	hdr[0] = (__u64)lo->spi | (__u64)bpf_htonl((__u32)lo->oseq) << 32;
+	hdr[1] = bswap64(lo->oseq);
 }
 
 /* Tunnel mode, IPv4 outside. */
-static __always_inline int tx_outer_ip4(struct __sk_buff *skb, const struct espx_sa *sa,
-					const struct l3 *h, const struct tx_layout *lo)
+static __always_inline void tx_outer_ip4(struct iphdr *ip, const struct espx_sa *sa,
+					 const struct l3 *h, const struct tx_layout *lo)
 {
-	struct iphdr ip;
-	__u16 ifrag = 0;
-
-	__builtin_memset(&ip, 0, sizeof(ip));
-	*(__u8 *)&ip = 0x45;	/* version 4, 20-byte header */
-	ip.tos = tx_outer_tos(h->tos, sa->flags);
-	ip.tot_len = bpf_htons(lo->hdrs + tx_esp_len(sa, lo));
-	ip.id = (__u16)bpf_get_prandom_u32();
-	ip.ttl = 64;
-	ip.protocol = lo->proto;
-	ip.saddr = sa->saddr[0];
-	ip.daddr = sa->daddr[0];
+	__builtin_memset(ip, 0, sizeof(*ip));
+	*(__u8 *)ip = 0x45;	/* version 4, 20-byte header */
+	ip->tos = tx_outer_tos(h->tos, sa->flags);
+	ip->tot_len = bpf_htons(lo->hdrs + tx_esp_len(sa, lo));
+	ip->id = (__u16)bpf_get_prandom_u32();
+	ip->ttl = 64;
+	ip->protocol = lo->proto;
+	ip->saddr = sa->saddr[0];
+	ip->daddr = sa->daddr[0];
 	/* DF as the kernel sets it: the inner IPv4 DF, always for IPv6,
 	 * never with nopmtudisc */
-	if (sa->flags & ESPX_SA_F_NOPMTUDISC)
-		ip.frag_off = 0;
-	else if (h->family == AF_INET6)
-		ip.frag_off = bpf_htons(IP_DF_);
-	else if (!bpf_skb_load_bytes(skb, lo->esp_off + ESP_HDR_LEN + 6, &ifrag, 2))
-		ip.frag_off = ifrag & bpf_htons(IP_DF_);
-	ip.check = ipv4_csum(&ip);
-	if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip, sizeof(ip), 0))
-		return -ESPX_DROP_INTERNAL;
-	return tx_put_eth_type(skb, ETH_P_IP);
+	if (!(sa->flags & ESPX_SA_F_NOPMTUDISC) && (h->family == AF_INET6 || h->df))
+		ip->frag_off = bpf_htons(IP_DF_);
+	ip->check = ipv4_csum(ip);
 }
 
-/* Tunnel mode, IPv6 outside. */
-static __always_inline int tx_outer_ip6(struct __sk_buff *skb, const struct espx_sa *sa,
-					const struct l3 *h, const struct tx_layout *lo)
+/* Tunnel mode, IPv6 outside; the flow label is copied from an IPv6 inner
+ * packet. */
+static __always_inline void tx_outer_ip6(struct ipv6hdr *ip6, const struct espx_sa *sa,
+					 const struct l3 *h, const struct tx_layout *lo)
 {
 	__u8 tos = tx_outer_tos(h->tos, sa->flags);
-	struct ipv6hdr ip6;
-	__u8 iflow[4] = {};
 
-	__builtin_memset(&ip6, 0, sizeof(ip6));
-	*(__u8 *)&ip6 = 0x60 | (tos >> 4);	/* version 6, traffic class high */
-	ip6.payload_len = bpf_htons(lo->hdrs - 40 + tx_esp_len(sa, lo));
-	ip6.nexthdr = lo->proto;
-	ip6.hop_limit = 64;
-	ip6.flow_lbl[0] = (tos & 0xf) << 4;
-	/* the flow label is copied from an IPv6 inner packet */
-	if (h->family == AF_INET6 &&
-	    !bpf_skb_load_bytes(skb, lo->esp_off + ESP_HDR_LEN, iflow, 4)) {
-		ip6.flow_lbl[0] |= iflow[1] & 0xf;
-		ip6.flow_lbl[1] = iflow[2];
-		ip6.flow_lbl[2] = iflow[3];
+	__builtin_memset(ip6, 0, sizeof(*ip6));
+	*(__u8 *)ip6 = 0x60 | (tos >> 4);	/* version 6, traffic class high */
+	ip6->payload_len = bpf_htons(lo->hdrs - 40 + tx_esp_len(sa, lo));
+	ip6->nexthdr = lo->proto;
+	ip6->hop_limit = 64;
+	ip6->flow_lbl[0] = ((tos & 0xf) << 4) | h->flow[0];
+	ip6->flow_lbl[1] = h->flow[1];
+	ip6->flow_lbl[2] = h->flow[2];
+	__builtin_memcpy(&ip6->saddr, sa->saddr, 16);
+	__builtin_memcpy(&ip6->daddr, sa->daddr, 16);
+}
+
+/* Transport mode: the packet's own IP header, naming ESP (or UDP), longer
+ * by what is inserted. IPv4 without options, IPv6 without extension
+ * headers (tx_layout refused the others). */
+static __always_inline int tx_transport_ip(struct __sk_buff *skb, __u8 *img, const struct l3 *h,
+					   const struct tx_layout *lo)
+{
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)img;
+	struct iphdr *ip = (struct iphdr *)img;
+
+	if (h->family == AF_INET) {
+		if (h->l4_off != h->l3_off + 20 || bpf_skb_load_bytes(skb, h->l3_off, ip, 20))
+			return -ESPX_DROP_INTERNAL;
+		ip->protocol = lo->proto;
+		ip->tot_len = bpf_htons(h->len + lo->insert + lo->trailer_len);
+		ip->check = 0;
+		ip->check = ipv4_csum(ip);
+		return 0;
 	}
-	__builtin_memcpy(&ip6.saddr, sa->saddr, 16);
-	__builtin_memcpy(&ip6.daddr, sa->daddr, 16);
-	if (bpf_skb_store_bytes(skb, ETH_HLEN_, &ip6, sizeof(ip6), 0))
+	if (bpf_skb_load_bytes(skb, h->l3_off, ip6, 40))
 		return -ESPX_DROP_INTERNAL;
-	return tx_put_eth_type(skb, ETH_P_IPV6);
+	ip6->nexthdr = lo->proto;
+	ip6->payload_len = bpf_htons(h->len - 40 + lo->insert + lo->trailer_len);
+	return 0;
 }
 
-/* Transport mode, IPv4: the packet's own header names ESP (or UDP). */
-static __always_inline int tx_transport_ip4(struct __sk_buff *skb, const struct l3 *h,
-					    const struct tx_layout *lo)
+/* Everything new or changed before the ciphertext, from the Ethernet type
+ * to the IV (IP header, NAT-T UDP header, ESP header), built in ts->hdr
+ * and written in one go into the room tx_encap made. */
+static __always_inline int tx_write_headers(struct __sk_buff *skb, struct tx_scratch *ts,
+					    const struct espx_sa *sa)
 {
-	struct iphdr ip;
-
-	if (h->l4_off != h->l3_off + 20 ||
-	    bpf_skb_load_bytes(skb, h->l3_off, &ip, sizeof(ip)))
-		return -ESPX_DROP_INTERNAL;
-	ip.protocol = lo->proto;
-	ip.tot_len = bpf_htons(h->len + lo->insert + lo->trailer_len);
-	ip.check = 0;
-	ip.check = ipv4_csum(&ip);
-	return bpf_skb_store_bytes(skb, h->l3_off, &ip, sizeof(ip), 0) ? -ESPX_DROP_INTERNAL : 0;
-}
-
-/* Transport mode, IPv6 (no extension headers: tx_layout refused them). */
-static __always_inline int tx_transport_ip6(struct __sk_buff *skb, const struct l3 *h,
-					    const struct tx_layout *lo)
-{
-	struct ipv6hdr ip6;
-
-	if (bpf_skb_load_bytes(skb, h->l3_off, &ip6, sizeof(ip6)))
-		return -ESPX_DROP_INTERNAL;
-	ip6.nexthdr = lo->proto;
-	ip6.payload_len = bpf_htons(h->len - 40 + lo->insert + lo->trailer_len);
-	return bpf_skb_store_bytes(skb, h->l3_off, &ip6, sizeof(ip6), 0) ? -ESPX_DROP_INTERNAL : 0;
-}
-
-/* Everything but the ciphertext, into the room tx_encap made. */
-static __always_inline int tx_write_headers(struct __sk_buff *skb, const struct espx_sa *sa,
-					    const struct l3 *h, const struct tx_layout *lo)
-{
+	const struct tx_layout *lo = &ts->lo;
+	const struct l3 *h = &ts->h;
+	__u8 *img = ts->hdr + 8;	/* the IP header, 8-byte aligned */
+	__u32 ip_len, *esp;
+	__u64 e[2];
+	__u16 type;
 	int r;
 
-	r = tx_put_trailer(skb, lo);
-	if (!r)
-		r = tx_put_esp(skb, lo);
-	if (!r && lo->proto == IPPROTO_UDP_)
-		r = tx_put_udp(skb, sa, lo);
-	if (r)
-		return r;
-	if (sa->mode == ESPX_MODE_TUNNEL)
-		return sa->family == AF_INET ? tx_outer_ip4(skb, sa, h, lo) :
-		       tx_outer_ip6(skb, sa, h, lo);
-	return h->family == AF_INET ? tx_transport_ip4(skb, h, lo) : tx_transport_ip6(skb, h, lo);
+	if (sa->mode == ESPX_MODE_TUNNEL && sa->family == AF_INET) {
+		tx_outer_ip4((struct iphdr *)img, sa, h, lo);
+		type = bpf_htons(ETH_P_IP);
+		ip_len = 20;
+	} else if (sa->mode == ESPX_MODE_TUNNEL) {
+		tx_outer_ip6((struct ipv6hdr *)img, sa, h, lo);
+		type = bpf_htons(ETH_P_IPV6);
+		ip_len = 40;
+	} else {
+		r = tx_transport_ip(skb, img, h, lo);
+		if (r)
+			return r;
+		type = h->eth_proto;
+		ip_len = h->family == AF_INET ? 20 : 40;
+	}
+	*(__u16 *)(ts->hdr + 6) = type;
+	if (lo->proto == IPPROTO_UDP_) {
+		/* NAT-T: UDP before ESP (RFC 3948), checksum zero */
+		struct udphdr *udp = (struct udphdr *)(img + ip_len);
+
+		udp->source = sa->encap_sport;
+		udp->dest = sa->encap_dport;
+		udp->len = bpf_htons(8 + tx_esp_len(sa, lo));
+		udp->check = 0;
+	}
+	tx_esp_hdr(lo, e);
+	if (lo->proto == IPPROTO_UDP_)
+		ip_len += 8;	/* from here: the bytes before ESP */
+	esp = (__u32 *)(img + ip_len);
+	esp[0] = (__u32)e[0];
+	esp[1] = (__u32)(e[0] >> 32);
+	esp[2] = (__u32)e[1];
+	esp[3] = (__u32)(e[1] >> 32);
+	return bpf_skb_store_bytes(skb, 12, ts->hdr + 6, 2 + ip_len + ESP_HDR_LEN, 0) ?
+	       -ESPX_DROP_INTERNAL : 0;
 }
 
 /* 4. Commit: a sequence number and the lifetime, then room for the new
  * headers and the trailer (and the late-checksum bytes, in one go), and
- * the headers. */
+ * the headers. The trailer is written with the ciphertext (tx_seal). */
 static __noinline int tx_encap(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
 {
 	struct tx_layout *lo;
@@ -506,55 +503,81 @@ static __noinline int tx_encap(struct __sk_buff *skb, struct tx_scratch *ts, str
 	if (bpf_skb_adjust_room(skb, lo->insert,
 				sa->mode == ESPX_MODE_TUNNEL ? BPF_ADJ_ROOM_MAC : BPF_ADJ_ROOM_NET, 0))
 		return -ESPX_DROP_INTERNAL;
-	return tx_write_headers(skb, sa, h, lo);
+	return tx_write_headers(skb, ts, sa);
+}
+
+/* The ESP trailer after the payload in the buffer: padding 1, 2, ...
+ * lo->pad, pad length, next header. */
+static __always_inline void tx_trailer(struct gcm_scratch *s, const struct tx_layout *lo)
+{
+	__u32 off = lo->payload;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (i < lo->pad)
+			s->buf[(off + i) & (ESPX_GCM_MAX_DATA - 1)] = i + 1;
+	s->buf[(off + lo->pad) & (ESPX_GCM_MAX_DATA - 1)] = lo->pad;
+	s->buf[(off + lo->pad + 1) & (ESPX_GCM_MAX_DATA - 1)] = lo->nh;
+}
+
+/* 5. The plaintext into the GCM buffer: the inner packet (tunnel) or the L4
+ * segment (transport), read once. The TCP/UDP checksum is completed there:
+ * the stack may have left it to the device (CHECKSUM_PARTIAL is what TCP
+ * always sends, and TC runs before the device would fill it in), and after
+ * encryption nobody can. Recomputing a complete checksum gives the same
+ * value, so this is done for every TCP and UDP packet. Then the trailer. */
+static __noinline int tx_fill(struct __sk_buff *skb, struct tx_scratch *ts)
+{
+	struct gcm_scratch *s = gcm_scratch();
+	struct bpf_dynptr pkt;
+	struct tx_layout *lo;
+	__u32 payload, field;
+
+	if (!ts || !s || bpf_dynptr_from_skb(skb, 0, &pkt))
+		return -ESPX_DROP_INTERNAL;
+	lo = &ts->lo;
+	payload = lo->payload;
+	if (!lo->data_len || lo->data_len > ESPX_GCM_MAX_DATA || payload >= lo->data_len)
+		return -ESPX_DROP_INTERNAL;
+	/* what follows the payload in its block and the data in theirs is
+	 * zero: the checksum sums whole words, GHASH whole blocks */
+	gcm_zero_block(s, payload);
+	gcm_zero_block(s, lo->data_len - 1);
+	if (bpf_dynptr_read(s->buf, payload, &pkt, lo->esp_off + ESP_HDR_LEN, 0))
+		return -ESPX_DROP_INTERNAL;
+	if (lo->csum_off) {
+		field = (lo->l4_in + lo->csum_off) & (ESPX_GCM_MAX_DATA - 2);
+		*(__u16 *)&s->buf[field] = 0;
+		*(__u16 *)&s->buf[field] = tx_l4_sum(s, lo->l4_in, payload - lo->l4_in, &ts->f,
+						     ts->h.proto);
+	}
+	tx_trailer(s, lo);
+	return 0;
 }
 
 /* The stack hands TCP (and often UDP) over with CHECKSUM_PARTIAL: the
  * device, or the kernel just before it, is to write the L4 checksum at
  * csum_start + csum_offset, summing from csum_start to the end of the frame.
- * tx_l4_csum already completed that checksum inside the plaintext, but a TC
+ * tx_fill already completed that checksum inside the plaintext, but a TC
  * program cannot clear the flag, and after encryption those two bytes are
  * ciphertext: the late write would corrupt the packet. So two bytes are
  * appended after the IP packet (receivers trim to the IP length) whose
  * value makes that late checksum equal to the bytes already there: the
  * write changes nothing. Without CHECKSUM_PARTIAL nothing writes, and the
- * two bytes are plain Ethernet padding. l4_in_payload: where the L4 header
- * starts in the ciphertext. */
-static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratch *ts,
-					 __u32 l4_in_payload)
+ * two bytes are plain Ethernet padding. The buffer holds the ciphertext and
+ * the ICV up to `end`; the two bytes go there. */
+static __always_inline int tx_csum_neutralize(struct gcm_scratch *s, const struct tx_layout *lo,
+					      __u32 end)
 {
-	struct gcm_scratch *s = gcm_scratch();
+	__u32 field = lo->l4_in + lo->csum_off;
 	struct csum_sum c = {};
-	__u32 field, end, icv_off, icv_len;
-	__u8 *icv;
 	__u16 cp, t, n;
-	__s64 r;
 
-	if (!ts || !s)
+	if (field + 2 > end || end > ESPX_GCM_MAX_DATA - 256 || (lo->l4_in & 3) || (end & 3))
 		return -ESPX_DROP_INTERNAL;
-	if (ts->h.proto == IPPROTO_TCP_)
-		field = l4_in_payload + 16;
-	else if (ts->h.proto == IPPROTO_UDP_)
-		field = l4_in_payload + 6;
-	else
-		return 0;	/* nothing checksummed late */
-	end = ts->lo.data_len;
-	icv_len = ts->lo.trailer_len - ts->lo.pad - 2;
-	if (field + 2 > end || end > ESPX_GCM_MAX_DATA || (l4_in_payload & 3) || icv_len > 16)
-		return -ESPX_DROP_INTERNAL;
-	/* sum of ciphertext from the L4 header on, then the ICV */
-	csum_buf(&c, s, l4_in_payload, end);
-	icv_off = ts->lo.esp_off + ESP_HDR_LEN + end;
-	icv = ts->icmp.msg;
-	__builtin_memset(icv, 0, 16);
-	if ((icv_len == 16 && bpf_skb_load_bytes(skb, icv_off, icv, 16)) ||
-	    (icv_len == 12 && bpf_skb_load_bytes(skb, icv_off, icv, 12)) ||
-	    (icv_len == 8 && bpf_skb_load_bytes(skb, icv_off, icv, 8)))
-		return -ESPX_DROP_INTERNAL;
-	r = bpf_csum_diff(NULL, 0, (void *)icv, 16, c.sum);
-	if (r < 0)
-		return -ESPX_DROP_INTERNAL;
-	t = (__u16)~csum_fold32((__u32)r);	/* folded sum, field included */
+	/* sum of ciphertext and ICV from the L4 header on */
+	csum_buf(&c, s, lo->l4_in, end);
+	t = (__u16)~csum_fold32(c.sum);	/* folded sum, field included */
 	cp = *(__u16 *)&s->buf[field & (ESPX_GCM_MAX_DATA - 2)];
 	/* 1 packet in 65536 has ciphertext 0000 where the late checksum goes,
 	 * which that write would turn into ffff: dropped, and the sender's
@@ -563,28 +586,57 @@ static __noinline int tx_csum_neutralize(struct __sk_buff *skb, struct tx_scratc
 		return -ESPX_DROP_CSUM_COLLISION;
 	/* want fold(t + n) == ~cp */
 	n = csum16_add((__u16)~cp, (__u16)~t);
-	/* tx_encap made room for these two bytes with the trailer */
-	if (bpf_skb_store_bytes(skb, skb->len - 2, &n, 2, 0))
+	*(__u16 *)&s->buf[end & (ESPX_GCM_MAX_DATA - 4)] = n;
+	return 0;
+}
+
+/* 6. Encrypt the buffer in place, the ICV after it, then (TCP, UDP) the
+ * bytes that keep a late checksum write off the result; all of it into the
+ * packet in one write. */
+static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
+{
+	struct gcm_scratch *s = gcm_scratch();
+	struct bpf_crypto_ctx *ctx;
+	struct bpf_dynptr pkt;
+	struct tx_layout *lo;
+	__u32 len, end, *icv;
+	__u64 hdr[2], tag[2];
+
+	if (!ts || !sa || !s || bpf_dynptr_from_skb(skb, 0, &pkt))
+		return -ESPX_DROP_CRYPTO;
+	ctx = sa->ctx;
+	if (!ctx || !(sa->flags & ESPX_SA_F_READY))
+		return -ESPX_DROP_CRYPTO;
+	lo = &ts->lo;
+	len = lo->data_len;
+	if (len > ESPX_GCM_MAX_DATA || (len & 3) ||
+	    (sa->icv_len != 8 && sa->icv_len != 12 && sa->icv_len != 16))
+		return -ESPX_DROP_CRYPTO;
+	tx_esp_hdr(lo, hdr);
+	esp_gcm_op(&s->op, sa, hdr, lo->esp_off, len, (__u32)(lo->oseq >> 32));
+	if (gcm_buf(s, ctx, sa, &s->op, tag, 0))
+		return -ESPX_DROP_CRYPTO;
+	/* all 16 tag bytes; the next bytes overwrite what is not the ICV */
+	icv = (__u32 *)&s->buf[len & (2 * ESPX_GCM_MAX_DATA - 4)];
+	icv[0] = (__u32)tag[0];
+	icv[1] = (__u32)(tag[0] >> 32);
+	icv[2] = (__u32)tag[1];
+	icv[3] = (__u32)(tag[1] >> 32);
+	end = len + sa->icv_len;
+	if (lo->late) {
+		int r = tx_csum_neutralize(s, lo, end);
+
+		if (r)
+			return r;
+		end += 2;
+	}
+	if (end > sizeof(s->buf) ||
+	    bpf_dynptr_write(&pkt, lo->esp_off + ESP_HDR_LEN, s->buf, end, 0))
 		return -ESPX_DROP_INTERNAL;
 	return 0;
 }
 
-/* 5. Encrypt in place; then keep a late checksum write off the result. */
-static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, struct espx_sa *sa)
-{
-	struct bpf_dynptr pkt;
-
-	if (!ts || !sa || bpf_dynptr_from_skb(skb, 0, &pkt))
-		return -ESPX_DROP_CRYPTO;
-	if (esp_gcm_crypt(&pkt, sa, ts->lo.esp_off, ts->lo.data_len, (__u32)(ts->lo.oseq >> 32), 0))
-		return -ESPX_DROP_CRYPTO;
-	if (!ts->lo.late)
-		return 0;
-	return tx_csum_neutralize(skb, ts, sa->mode == ESPX_MODE_TUNNEL ?
-				  ts->h.l4_off - ts->h.l3_off : 0);
-}
-
-/* 3 to 5 for one packet and its SA, to leave through ifindex (0: this
+/* 3 to 6 for one packet and its SA, to leave through ifindex (0: this
  * device). */
 static __always_inline int tx_protect(struct __sk_buff *skb, struct tx_scratch *ts,
 				      struct espx_sa *sa, __u32 ifindex)
@@ -595,6 +647,9 @@ static __always_inline int tx_protect(struct __sk_buff *skb, struct tx_scratch *
 	if (r)
 		return r;
 	r = tx_encap(skb, ts, sa);
+	if (r)
+		return r;
+	r = tx_fill(skb, ts);
 	if (r)
 		return r;
 	return tx_seal(skb, ts, sa);

@@ -226,26 +226,31 @@ static __always_inline void gcm_hash_aad(struct gcm_loop *lc, const struct gcm_o
 	gcm_ghash_run(lc, offsetof(struct gcm_scratch, aad), alen > 16 ? 2 : 1);
 }
 
-/* Seal (decrypt == 0) or open (decrypt == 1) op->data_len bytes of the packet
- * in place. Open verifies the ICV before anything is written: on mismatch it
- * returns -EBADMSG and the packet is untouched. */
-static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_ctx *ctx,
-				     const struct espx_sa *sa, const struct gcm_op *op,
-				     const int decrypt)
+/* Zero s->buf's block holding byte `at` (at < ESPX_GCM_MAX_DATA). */
+static __always_inline void gcm_zero_block(struct gcm_scratch *s, __u32 at)
 {
-	struct gcm_scratch *s = gcm_scratch();
+	__u32 b = at & (ESPX_GCM_MAX_DATA - 16);
+
+	*(__u64 *)&s->buf[b] = 0;
+	*(__u64 *)&s->buf[b + 8] = 0;
+}
+
+/* GCM in place on s->buf: seal (decrypt == 0) or open (decrypt == 1)
+ * op->data_len bytes there, the rest of their last block zero (the caller
+ * filled the buffer, gcm_zero_block). The tag, as on the wire, into
+ * tag[2]; op->icv_off is not used. */
+static __always_inline int gcm_buf(struct gcm_scratch *s, struct bpf_crypto_ctx *ctx,
+				   const struct espx_sa *sa, const struct gcm_op *op, __u64 *tag,
+				   const int decrypt)
+{
 	struct gcm_loop lc;
-	__u32 len = op->data_len, nblk, icv_len = op->icv_len, rem, r, first;
-	__u64 tag[2], icv[2], diff, *lb;
+	__u32 len = op->data_len, nblk, rem, r, first;
+	__u64 *lb;
 	int err;
 
-	if (!s)
-		return -ESPX_EIO;
 	barrier_var(len);
 	if (len > ESPX_GCM_MAX_DATA)
 		return -ESPX_E2BIG;
-	if (icv_len != 8 && icv_len != 12 && icv_len != 16)
-		return -ESPX_EINVAL;
 	nblk = (len + 15) / 16;
 
 	lc.yh = 0;
@@ -263,18 +268,13 @@ static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_c
 	gcm_hash_aad(&lc, op);
 	rem = len & 15;
 	if (rem) {
-		/* zero the bytes after the data in its last block, in the
-		 * data and in the keystream, so ciphertext blocks are
-		 * zero padded as GHASH wants them */
+		/* the keystream past the data is zero too, so ciphertext
+		 * blocks are zero padded as GHASH wants them */
 		__u32 last = (nblk - 1) & (ESPX_GCM_MAX_BLOCKS - 1);
 
-		*(__u64 *)&s->buf[last * 16] = 0;
-		*(__u64 *)&s->buf[last * 16 + 8] = 0;
 		gcm_mask_tail((__u64 *)&s->ctr[16 + last * 16],
 			      (__u64 *)&s->ctr[16 + last * 16 + 8], rem);
 	}
-	if (len && bpf_dynptr_read(s->buf, len, pkt, op->data_off, 0))
-		return -ESPX_EINVAL;
 	bpf_loop(nblk / 4, decrypt ? gcm_dec4_cb : gcm_enc4_cb, &lc, 0);
 	/* the last nblk mod 4 blocks and the length block (bit lengths of
 	 * AAD and data), hashed in one step */
@@ -291,6 +291,35 @@ static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_c
 	/* T = GHASH ^ E_K(J0) */
 	tag[0] = bswap64(lc.yh) ^ *(__u64 *)&s->ctr[0];
 	tag[1] = bswap64(lc.yl) ^ *(__u64 *)&s->ctr[8];
+	return 0;
+}
+
+/* Seal (decrypt == 0) or open (decrypt == 1) op->data_len bytes of the packet
+ * in place. Open verifies the ICV before anything is written: on mismatch it
+ * returns -EBADMSG and the packet is untouched. */
+static __always_inline int gcm_crypt(struct bpf_dynptr *pkt, struct bpf_crypto_ctx *ctx,
+				     const struct espx_sa *sa, const struct gcm_op *op,
+				     const int decrypt)
+{
+	struct gcm_scratch *s = gcm_scratch();
+	__u32 len = op->data_len, icv_len = op->icv_len;
+	__u64 tag[2], icv[2], diff;
+	int err;
+
+	if (!s)
+		return -ESPX_EIO;
+	barrier_var(len);
+	if (len > ESPX_GCM_MAX_DATA)
+		return -ESPX_E2BIG;
+	if (icv_len != 8 && icv_len != 12 && icv_len != 16)
+		return -ESPX_EINVAL;
+	if (len & 15)
+		gcm_zero_block(s, len - 1);
+	if (len && bpf_dynptr_read(s->buf, len, pkt, op->data_off, 0))
+		return -ESPX_EINVAL;
+	err = gcm_buf(s, ctx, sa, op, tag, decrypt);
+	if (err)
+		return err;
 
 	if (decrypt) {
 		icv[0] = 0;

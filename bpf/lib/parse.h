@@ -47,7 +47,7 @@ struct l3 {
 	__u8  ext;		/* IPv6 extension headers before the upper layer */
 	__u8  ext_bad;		/* ... more of them than espx walks */
 	__u8  noports;		/* ports unknown: a later fragment, or beyond the data */
-	__u8  pad[3];
+	__u8  flow[3];		/* IPv6 flow label, as on the wire (first nibble 0) */
 };
 
 /* Ethernet (+ one VLAN tag): offset of the network header and its type. */
@@ -153,6 +153,9 @@ static __always_inline int parse_ip(void *data, void *end, struct l3 *h, struct 
 		h->nh_off = off + 6;
 		h->len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 		h->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+		h->flow[0] = ip6->flow_lbl[0] & 0xf;
+		h->flow[1] = ip6->flow_lbl[1];
+		h->flow[2] = ip6->flow_lbl[2];
 		parse_ip6_ext(data, end, h, ip6->nexthdr);
 		__builtin_memcpy(f->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(f->daddr, &ip6->daddr, 16);

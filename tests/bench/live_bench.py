@@ -15,7 +15,10 @@ and 1400 bytes, iperf3 sends from site A to site B for a few seconds:
   ratio                   program cost / floor (aim: at most 1.25)
 The pps figures are bounded by this 2-CPU machine's veth and UDP stack, not
 by espx; the per-packet cost is what espx adds.
-Usage: live_bench.py [--json FILE]   (the rows, with date, kernel and CPU)"""
+Usage: live_bench.py [--json FILE] [--sizes 64,1400] [--repeats N]
+  --json     the rows, with date, kernel and CPU
+  --sizes    UDP payloads to run (default 64,512,1400)
+  --repeats  runs per size (default 5)"""
 import argparse
 import json
 import os
@@ -58,7 +61,10 @@ def cpu_model():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--repeats", type=int, default=REPEATS)
     args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_was = f.read().strip()
     sc = T.Scenario("bench")
@@ -83,17 +89,17 @@ def main():
             f.write("1")
         print(f"espx live benchmark  kernel {os.uname().release}  {os.cpu_count()} CPUs, "
               f"veth between two namespaces, AES-128-GCM tunnel, driver kernel")
-        print(f"median of {REPEATS} runs of {SECONDS} s iperf3 UDP per size; floor = ecb + ghash "
+        print(f"median of {args.repeats} runs of {SECONDS} s iperf3 UDP per size; floor = ecb + ghash "
               f"(crypto harness, sampled between the runs); ratios: medians of per-run ratios")
         print(f"  {'payload':>7} {'encap pps':>10} {'decap pps':>10} {'encap ns':>9} "
               f"{'decap ns':>9} {'floor ns':>9} {'encap/fl':>9} {'decap/fl':>9}")
-        for size in SIZES:
+        for size in sizes:
             inner = 20 + 8 + size
             dl = T_data_len(inner)
             runs, floors = [], []
             # live run and floor samples alternate, so each ratio compares
             # figures taken close together on this noisy machine
-            for _ in range(REPEATS):
+            for _ in range(args.repeats):
                 t0, c0 = prog_stats(a.ns, tc_id)
                 x0, d0 = prog_stats(b.ns, xdp_id)
                 start = time.time()
@@ -125,7 +131,7 @@ def main():
             with open(args.json, "w") as f:
                 json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                            "kernel": os.uname().release, "cpu": cpu_model(),
-                           "nproc": os.cpu_count(), "seconds": SECONDS, "repeats": REPEATS,
+                           "nproc": os.cpu_count(), "seconds": SECONDS, "repeats": args.repeats,
                            "rows": rows}, f, indent=1)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
