@@ -68,8 +68,13 @@ static __always_inline __u16 csum_replace2(__u16 check, __u16 old, __u16 new)
 	return (__u16)~sum;
 }
 
-/* Ones' complement sum of s->buf[off, end), end - off a multiple of 4,
- * in 256-byte bpf_csum_diff() calls (one bpf_loop callback each). */
+/* Ones' complement sum of s->buf[off, end), end - off a multiple of 4 and
+ * end at most CSUM_END, in bpf_csum_diff() calls of up to 512 bytes (its
+ * limit), one bpf_loop callback each: a callback costs more than summing
+ * 256 bytes. */
+#define CSUM_CHUNK	512
+#define CSUM_END	(ESPX_GCM_MAX_DATA - 256)
+
 struct csum_sum {
 	struct gcm_scratch *s;
 	__u32 off;
@@ -80,16 +85,18 @@ struct csum_sum {
 static int csum_range_cb(__u32 i, void *data)
 {
 	struct csum_sum *c = data;
-	__u32 off = c->off + i * 256, len;
+	__u32 off = c->off + i * CSUM_CHUNK, len;
 	__s64 r;
 
-	if (off >= c->end || off > ESPX_GCM_MAX_DATA - 256)
+	/* a chunk may read past CSUM_END (never past end): still inside
+	 * the scratch, which the verifier checks */
+	if (off >= c->end || off >= CSUM_END)
 		return 1;
 	len = c->end - off;
-	if (len > 256)
-		len = 256;
+	if (len > CSUM_CHUNK)
+		len = CSUM_CHUNK;
 	r = bpf_csum_diff(NULL, 0, (void *)&c->s->buf[off & (ESPX_GCM_MAX_DATA - 1)],
-			  len & 0x1fc, c->sum);
+			  len & (2 * CSUM_CHUNK - 4), c->sum);
 	if (r < 0)
 		return 1;
 	c->sum = (__u32)r;
@@ -103,7 +110,7 @@ static __always_inline void csum_buf(struct csum_sum *c, struct gcm_scratch *s, 
 	c->s = s;
 	c->off = off;
 	c->end = end;
-	bpf_loop((end - off + 255) / 256, csum_range_cb, c, 0);
+	bpf_loop((end - off + CSUM_CHUNK - 1) / CSUM_CHUNK, csum_range_cb, c, 0);
 }
 
 #endif

@@ -202,11 +202,11 @@ static __noinline int tx_l4_csum(struct __sk_buff *skb, const struct l3 *h,
 	__u32 l4_len = h->len - (h->l4_off - h->l3_off);
 	__u16 res;
 
-	if (!s || !csum_off || l4_len < 8 || l4_len > ESPX_GCM_MAX_DATA - 256)
+	if (!s || !csum_off || l4_len < 8 || l4_len > CSUM_END - 4)
 		return -ESPX_DROP_INTERNAL;
 	gcm_zero_block(s, l4_len);
 	barrier_var(l4_len);
-	if (l4_len < 8 || l4_len > ESPX_GCM_MAX_DATA - 256 ||
+	if (l4_len < 8 || l4_len > CSUM_END - 4 ||
 	    bpf_skb_load_bytes(skb, h->l4_off, s->buf, l4_len))
 		return -ESPX_DROP_INTERNAL;
 	*(__u16 *)&s->buf[csum_off & 0x1e] = 0;
@@ -321,11 +321,10 @@ static __noinline int tx_layout(struct __sk_buff *skb, struct tx_scratch *ts, st
 	lo->trailer_len = lo->pad + 2 + sa->icv_len;
 	lo->proto = encap ? IPPROTO_UDP_ : IPPROTO_ESP_;
 	lo->spi = ts->v.sa.spi;
-	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize),
-	 * whose sums run in bpf_csum_diff chunks that start inside the
-	 * buffer's first ESPX_GCM_MAX_DATA - 256 bytes */
+	/* TCP and UDP get two bytes after the trailer (tx_csum_neutralize);
+	 * their sums end by CSUM_END */
 	lo->late = lo->csum_off ? 2 : 0;
-	if (lo->late && lo->data_len + 16 > ESPX_GCM_MAX_DATA - 256)
+	if (lo->late && lo->data_len + 16 > CSUM_END)
 		return -ESPX_DROP_TOO_BIG;
 	r = tx_path_mtu(skb, ts, sa, ifindex);
 	if (r == -ESPX_DROP_MTU && ts->too_big && lo->csum_off) {
@@ -573,7 +572,7 @@ static __always_inline int tx_csum_neutralize(struct gcm_scratch *s, const struc
 	struct csum_sum c = {};
 	__u16 cp, t, n;
 
-	if (field + 2 > end || end > ESPX_GCM_MAX_DATA - 256 || (lo->l4_in & 3) || (end & 3))
+	if (field + 2 > end || end > CSUM_END || (lo->l4_in & 3) || (end & 3))
 		return -ESPX_DROP_INTERNAL;
 	/* sum of ciphertext and ICV from the L4 header on */
 	csum_buf(&c, s, lo->l4_in, end);
