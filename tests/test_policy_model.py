@@ -229,23 +229,91 @@ def out_drops(ns):
     return {r: c["packets"] for r, c in st["drops"]["out"].items()}
 
 
-def run_table(t, rnd, tmp):
-    table = make_table(rnd, v6_proto=t % 2 == 1)
-    ns = Netns(f"pm{t}")
+def run_packet(ns, prog, pfile, pkt, before):
+    """one packet through espx_tc_tx: pass, block, tmpl, undecided, exthdr
+    or what else happened; before: the drop counters, moved on"""
+    with open(pfile, "wb") as f:
+        f.write(frame(pkt))
+    r = ns.run(f"{BPFTOOL} prog run id {prog} data_in {pfile} repeat 1")
+    words = r.stdout.replace(",", " ").replace(":", " ").split()
+    ret = int(words[words.index("value") + 1])
+    if ret == TC_ACT_OK:
+        return "pass"
+    if ret != TC_ACT_SHOT:
+        return f"return {ret}"
+    after = out_drops(ns)
+    moved = [k for k in after if after[k] != before.get(k, 0)]
+    before.clear()
+    before.update(after)
+    return {"policy-block": "block", "policy-without-sa": "tmpl",
+            "fragment-undecided": "undecided", "ipv6-ext-header": "exthdr"}.get(
+        moved[0] if len(moved) == 1 else "", f"drop {moved}")
+
+
+def model_ns(name):
+    ns = Netns(name)
+    # the links stay down and without IPv6: no packet of the kernel's own
+    # (router solicitations, MLD) may run the program and move the
+    # counters the verdicts are read from
+    ns.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+    ns.run("ip link add v0 type veth peer name v1")
+    ns.espx("attach v0")
+    return ns
+
+
+def publish(ns, tmp, lines):
+    """the table, in one commit (pol_batch); an error string or None"""
+    pols = os.path.join(tmp, "table.txt")
+    with open(pols, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = ns.run(f"{BUILD}/tests/pol_batch < {pols}", check=False)
+    if r.stdout.strip() != f"ok {len(lines)}":
+        return f"pol_batch: {r.stdout.strip()} {r.stderr.strip()[-300:]}"
+    return None
+
+
+def run_cache(tmp):
+    """The datapath caches verdicts per flow (bpf/lib/verdict_cache.h): the
+    same flow, its verdict cached, must get the new table's verdict on the
+    very next packet after every change. Each table is sent twice, the
+    second time from the cache."""
+    ns = model_ns("pmc")
     fails = []
     try:
-        # the links stay down and without IPv6: no packet of the kernel's
-        # own (router solicitations, MLD) may run the program and move the
-        # counters the verdicts are read from
-        ns.run("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
-        ns.run("ip link add v0 type veth peer name v1")
-        ns.espx("attach v0")
-        pols = os.path.join(tmp, f"table{t}.txt")
-        with open(pols, "w") as f:
-            f.write("\n".join(p["line"] for p in table) + "\n")
-        r = ns.run(f"{BUILD}/tests/pol_batch < {pols}", check=False)
-        if r.stdout.strip() != f"ok {len(table)}":
-            return [f"pol_batch: {r.stdout.strip()} {r.stderr.strip()[-300:]}"], table, 0
+        prog = json.loads(ns.espx("-j status").stdout)["devices"][0]["tc_prog_id"]
+        pfile = os.path.join(tmp, "pkt.bin")
+        before = out_drops(ns)
+        pkt = {"fam": 4, "src": ipaddress.ip_address("10.1.2.3"),
+               "dst": ipaddress.ip_address("10.0.1.4"), "proto": 6, "sport": 1000,
+               "dport": 443, "kind": "full", "id": 7}
+        other = model_of(4, "10.3.0.0", 16, "10.3.0.0", 16, "udp", None, 0xffff, None, 5,
+                         "block", 0)["line"]
+        for act in ("block", "allow", "tmpl", "allow", "block", "none", "tmpl"):
+            lines = [other]
+            if act != "none":
+                lines.append(model_of(4, "10.1.0.0", 16, "10.0.1.0", 24, "tcp", None, 0xffff,
+                                      443, 10, act, 1)["line"])
+            err = publish(ns, tmp, lines)
+            if err:
+                return [err]
+            want = "pass" if act in ("allow", "none") else act
+            for n in (1, 2):
+                got = run_packet(ns, prog, pfile, pkt, before)
+                if got != want:
+                    fails.append(f"table with {act}: packet {n} {got}, want {want}")
+        return fails
+    finally:
+        ns.close()
+
+
+def run_table(t, rnd, tmp):
+    table = make_table(rnd, v6_proto=t % 2 == 1)
+    ns = model_ns(f"pm{t}")
+    fails = []
+    try:
+        err = publish(ns, tmp, [p["line"] for p in table])
+        if err:
+            return [err], table, 0
         prog = json.loads(ns.espx("-j status").stdout)["devices"][0]["tc_prog_id"]
         pfile = os.path.join(tmp, "pkt.bin")
         before = out_drops(ns)
@@ -254,21 +322,7 @@ def run_table(t, rnd, tmp):
             pkt = make_packet(rnd, table)
             want, idx = expect(table, pkt)
             covered += want != "none"
-            with open(pfile, "wb") as f:
-                f.write(frame(pkt))
-            r = ns.run(f"{BPFTOOL} prog run id {prog} data_in {pfile} repeat 1")
-            words = r.stdout.replace(",", " ").replace(":", " ").split()
-            ret = int(words[words.index("value") + 1])
-            got = "pass"
-            if ret == TC_ACT_SHOT:
-                after = out_drops(ns)
-                moved = [k for k in after if after[k] != before.get(k, 0)]
-                before = after
-                got = {"policy-block": "block", "policy-without-sa": "tmpl",
-                       "fragment-undecided": "undecided", "ipv6-ext-header": "exthdr"}.get(
-                    moved[0] if len(moved) == 1 else "", f"drop {moved}")
-            elif ret != TC_ACT_OK:
-                got = f"return {ret}"
+            got = run_packet(ns, prog, pfile, pkt, before)
             exp = "pass" if want in ("none", "allow") else want
             if got != exp:
                 fails.append(f"{pkt['kind']} {pkt['src']} -> {pkt['dst']} proto {pkt['proto']} "
@@ -286,7 +340,7 @@ def main():
     if not shutil.which(BPFTOOL):
         skip("policy-model", f"no {BPFTOOL}")
         return
-    plan(TABLES + 1)
+    plan(TABLES + 2)
     tmp = tempfile.mkdtemp(prefix="espx-policy-model.")
     seed = int(os.environ.get("ESPX_POLICY_SEED", "4301"))
     rnd = random.Random(seed)
@@ -301,6 +355,12 @@ def main():
             result(not fails, f"policy-model-table-{t}",
                    f"seed {seed}: {len(fails)} of {PACKETS} packets differ from XFRM's "
                    f"choice; first: {'; '.join(fails[:3])}")
+        try:
+            fails = run_cache(tmp)
+        except Exception as e:
+            fails = [repr(e)]
+        result(not fails, "policy-model-cached-verdict-follows-changes",
+               f"{len(fails)} wrong: {'; '.join(fails[:3])}")
         # the packets must mostly land inside some policy, or the check
         # would be about the empty case
         result(total_covered >= TABLES * PACKETS // 2, "policy-model-packets-covered",

@@ -63,6 +63,20 @@ enum pol_mode {
 	PM_IN_SA = 2,		/* arrived as ESP, decrypted by an SA */
 };
 
+/* What the inbound check needs of the SA that decrypted a packet (a copy:
+ * the SA itself holds a kptr, which no function argument may point into). */
+struct pol_sa {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 spi;		/* network order */
+	__u32 reqid;
+	__u8  mode;
+	__u8  family;
+	__u8  pad[2];
+};
+
+#include "verdict_cache.h"
+
 /* Per-CPU room for the lookup keys and candidates: the transmit path has
  * no stack left for them. */
 struct pol_scratch {
@@ -76,6 +90,8 @@ struct pol_scratch {
 	struct espx_pol_bits cand;
 	struct espx_ike_key ik;
 	struct espx_acq_key ak;
+	struct pv_cache_key ck;	/* policy_decide's question (verdict_cache.h) */
+	__u32 cidx;		/* ... and its slot */
 };
 
 struct {
@@ -84,18 +100,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pol_scratch);
 } espx_pol_scratch SEC(".maps");
-
-/* What the inbound check needs of the SA that decrypted a packet (a copy:
- * the SA itself holds a kptr, which no function argument may point into). */
-struct pol_sa {
-	__u32 saddr[4];
-	__u32 daddr[4];
-	__u32 spi;		/* network order */
-	__u32 reqid;
-	__u8  mode;
-	__u8  family;
-	__u8  pad[2];
-};
 
 static __always_inline void pol_sa_of(struct pol_sa *ps, const struct espx_sa *sa,
 				      const struct espx_sa_key *key)
@@ -597,6 +601,16 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	gen = pol_gen(cfg);
 	half = gen & 1;
 	dir = dir < ESPX_POL__MAX ? dir : 0;
+	if (!ps.noports && !espx_pv_cache_off) {
+		struct pv_cache_ent *ce;
+
+		s->cidx = pv_key(&s->ck, f, dir | mode << 8, sa, gen) & (PV_CACHE_SIZE - 1);
+		ce = pv_get(&s->ck, s->cidx);
+		if (ce) {
+			__builtin_memcpy(v, &ce->v, sizeof(*v));
+			return 0;
+		}
+	}
 	if (cfg->nhash[half][dir])
 		hashed = policy_hash(s, cfg, f, dir, half, ps.noports ? PK_NO_PORTS : PK_ALL,
 				     &definite);
@@ -631,6 +645,8 @@ __noinline int policy_decide(const struct flow *f, __u32 opts, const struct pol_
 	/* the kernel would ask the IKE daemon for the SA (acquire.h) */
 	if (p && v->action == PV_DROP && v->reason == ESPX_DROP_NO_SA_OUT)
 		acq_report(&s->ak, p, f);
+	else if (!ps.noports && !espx_pv_cache_off)
+		pv_put(&s->ck, s->cidx, v);
 	return 0;
 }
 

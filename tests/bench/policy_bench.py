@@ -16,6 +16,11 @@ reqid 1) and a policy table, in `ip xfrm` words:
   C  256 port policies per direction on 10.9.0.0/16, TCP dport 1000+N: a
      UDP packet in 10.9.0.0/16 is inside every policy's prefixes and
      matches none (16 of them are hashed, one chain; the rest in slots)
+  H  D's table with the datapath's verdict cache on (bpf/lib/verdict_cache.h):
+     a flow's later packets. A, B, D and C are attached with
+     ESPX_VERDICT_CACHE=off, so that every run takes the whole lookup, as
+     a flow's first packet does. (H's tc match is an out policy without
+     SA: an acquire, never cached.)
 The policies go in with build/tests/pol_batch (one table commit; `espx
 policy add` reloads the datapath on every call).
 
@@ -37,7 +42,7 @@ each sample, the order reversed every other sample; medians (ns per run)
 and ratios of medians. --old DIR also times the tree built in DIR (e.g. a
 worktree of an earlier commit, after `make` there) in namespaces of its own,
 in the same samples.
-Usage: policy_bench.py [--samples N] [--repeat R] [--old DIR] [--cases ABDC]
+Usage: policy_bench.py [--samples N] [--repeat R] [--old DIR] [--cases ABDCH]
                        [--json FILE]"""
 import argparse
 import glob
@@ -91,6 +96,8 @@ CASES = {
     "D": ("10,000 subnet policies per direction", subnet_table(10000)),
     "C": (f"{NPOL} TCP-port policies per direction on 10.9.0.0/16",
           [l for n in range(NPOL) for l in port_pair(n)]),
+    "H": ("D's 10,000 with the verdict cache on (later packets of a flow)",
+          subnet_table(10000)),
 }
 
 # (figure, program, packet, expected return value); C has no match figure
@@ -174,7 +181,8 @@ class Case:
         self.prog = {"xdp": dev["xdp_prog_id"], "tc": dev["tc_prog_id"]}
 
     def run(self, cmd, check=True):
-        return sh(f"ip netns exec {self.ns} {cmd}", check=check)
+        env = "" if self.case == "H" else "env ESPX_VERDICT_CACHE=off "
+        return sh(f"ip netns exec {self.ns} {env}{cmd}", check=check)
 
     def time(self, prog, pkt_file, repeat):
         """(return value, ns per run) of one BPF_PROG_TEST_RUN"""
@@ -199,7 +207,7 @@ def main():
     ap.add_argument("--samples", type=int, default=21)
     ap.add_argument("--repeat", type=int, default=20000)
     ap.add_argument("--old", help="another built tree to time beside this one")
-    ap.add_argument("--cases", default="ABDC")
+    ap.add_argument("--cases", default="ABDCH")
     ap.add_argument("--json")
     args = ap.parse_args()
     if os.geteuid() != 0:

@@ -236,17 +236,29 @@ static void clear_map(struct bpf_map *m, size_t ksz)
 	}
 }
 
+/* espx_config written as user space writes it: every change to the policy
+ * tables is a new generation (the datapath caches verdicts per generation,
+ * bpf/lib/verdict_cache.h). Half 0 stays the live one. */
+static void cfg_commit(struct espx_config *cfg)
+{
+	static uint32_t gen;
+	uint32_t zero = 0;
+
+	gen += 2;
+	cfg->active = gen;
+	bpf_map_update_elem(fd_of(skel->maps.espx_config), &zero, cfg, BPF_ANY);
+}
+
 static void reset_maps(void)
 {
 	struct espx_config cfg = { 0 };
-	uint32_t zero = 0;
 
 	clear_map(skel->maps.espx_sa, sizeof(struct espx_sa_key));
 	clear_map(skel->maps.espx_policy_hash, sizeof(struct espx_pol_hash_key));
 	clear_map(skel->maps.espx_ike, sizeof(struct espx_ike_key));
 	clear_map(skel->maps.espx_seg, sizeof(uint32_t));
 	clear_map(skel->maps.espx_frag, 64);
-	bpf_map_update_elem(fd_of(skel->maps.espx_config), &zero, &cfg, BPF_ANY);
+	cfg_commit(&cfg);
 }
 
 static void addr_of(const char *s, int v6, uint32_t *a)
@@ -346,7 +358,7 @@ static void pol_add(int dir, int v6, const char *src, const char *dst, enum pol_
 		memset(cfg.cls[0][dir][fam][c].smask, 0xff, v6 ? 16 : 4);
 		cfg.ncls[0][dir][fam]++;
 	}
-	bpf_map_update_elem(fd_of(skel->maps.espx_config), &zero, &cfg, BPF_ANY);
+	cfg_commit(&cfg);
 }
 
 static void ike_add(int v6, const char *local, const char *remote)

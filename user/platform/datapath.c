@@ -222,6 +222,7 @@ static struct espx *dp_open(int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct espx *skel;
+	const char *env;
 
 	*err = ensure_pin_dirs();
 	if (*err)
@@ -239,6 +240,9 @@ static struct espx *dp_open(int *err)
 		return NULL;
 	}
 	bpf_program__set_autoload(skel->progs.espx_anchor, false);
+	/* for benchmarks of the policy lookup itself (docs/benchmarks.md) */
+	env = getenv("ESPX_VERDICT_CACHE");
+	skel->rodata->espx_pv_cache_off = env && !strcmp(env, "off");
 	return skel;
 }
 
