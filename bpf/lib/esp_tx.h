@@ -542,7 +542,11 @@ static __noinline int tx_fill(struct __sk_buff *skb, struct tx_scratch *ts)
 	 * zero: the checksum sums whole words, GHASH whole blocks */
 	gcm_zero_block(s, payload);
 	gcm_zero_block(s, lo->data_len - 1);
-	if (bpf_dynptr_read(s->buf, payload, &pkt, lo->esp_off + ESP_HDR_LEN, 0))
+	/* in so many words for older verifiers (6.12 does not carry the
+	 * bound over from data_len) */
+	barrier_var(payload);
+	if (payload > ESPX_GCM_MAX_DATA ||
+	    bpf_dynptr_read(s->buf, payload, &pkt, lo->esp_off + ESP_HDR_LEN, 0))
 		return -ESPX_DROP_INTERNAL;
 	if (lo->csum_off) {
 		field = (lo->l4_in + lo->csum_off) & (ESPX_GCM_MAX_DATA - 2);

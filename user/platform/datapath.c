@@ -153,8 +153,11 @@ int espx_dp_anchor_link(void)
 	anchor = espx_obj_skel(skel, ESPX_LINK_ANCHOR);
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, p == anchor);
+	/* none of espx's maps; .rodata stays (libbpf binds it to every
+	 * program it loads, and warns when it does not exist) */
 	bpf_object__for_each_map(m, skel->obj)
-		bpf_map__set_autocreate(m, false);
+		if (!bpf_map__is_internal(m))
+			bpf_map__set_autocreate(m, false);
 	err = espx__load(skel);
 	if (err)
 		pr_warn("loading the namespace anchor (sk_lookup): %s\n", strerror(-err));
