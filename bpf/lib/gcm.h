@@ -39,8 +39,8 @@ struct gcm_op {
 };
 
 /* Counter blocks written per gcm_ctr_fill_cb: a bpf_loop callback costs a
- * call and a return (~10 ns where returns go through a mitigation thunk),
- * more than the stores of one block. */
+ * call and a return (about 13 ns on the AMD bench host, where returns go
+ * through the SRSO thunk), more than the stores of one block. */
 #define GCM_FILL	8
 
 struct gcm_scratch {
