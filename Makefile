@@ -221,6 +221,7 @@ bench: deps all
 	$(Q)/usr/bin/python3 tests/bench/live_bench.py --json $(BUILD)/bench/live.json
 	$(Q)/usr/bin/python3 tests/bench/policy_bench.py --json $(BUILD)/bench/policy.json $(POLICY_BENCH_ARGS)
 	$(Q)/usr/bin/python3 tests/bench/pods_bench.py --json $(BUILD)/bench/pods.json
+	$(Q)/usr/bin/python3 tests/bench/two_cpu_bench.py --json $(BUILD)/bench/two_cpu.json
 	$(Q)if scripts/vmtest.sh -t 300 -- tests/bench/daemon_scale.sh 10000 >$(BUILD)/bench/daemon.txt; then \
 		cat $(BUILD)/bench/daemon.txt; sed -n 's/^json: //p' $(BUILD)/bench/daemon.txt >$(BUILD)/bench/daemon.json; \
 	else cat $(BUILD)/bench/daemon.txt; echo "bench: daemon scale skipped (no VM here)"; fi

@@ -112,23 +112,35 @@ struct espx_sa {
 	struct espx_lft lft;
 	__u64 add_time;				/* CLOCK_BOOTTIME ns, set by user space */
 
-	/* Datapath state. */
+	/* GHASH key H = AES_K(0^128) and its powers, pre-split for the
+	 * constant-time multiplication (768 bytes). Built by the
+	 * espx_sa_ghash_init program, never by user space. */
+	struct espx_ghkey ghkey;
+
+	/* Everything above is read by every packet and written only at install.
+	 * Everything a packet writes follows, in one 64-byte block: the numbers
+	 * are one per SA (RFC 4303), so that block moves between the CPUs that
+	 * use the SA whatever is done, but the counters add no second line to
+	 * it and no write lands on a line that other CPUs only read. A map
+	 * value is only 8-byte aligned: the 56 bytes before the block keep
+	 * ghkey off the block's first cache line; the replay window (written
+	 * by inbound packets only) is after it. */
+	__u8  cold_gap[56];
 	struct bpf_spin_lock lock;		/* guards seq and replay */
 	__u32 pad1;
 	__u64 oseq;				/* outbound: last sequence number sent */
 	__u64 seq;				/* inbound: highest sequence number accepted */
-	__u64 replay[ESPX_REPLAY_WORDS];	/* window bitmap, bit (s % MAX) for seq s */
 	__u64 packets;				/* current lifetime (xfrm curlft) */
 	__u64 bytes;				/* payload bytes, as XFRM counts them */
 	__u64 use_time;				/* CLOCK_BOOTTIME ns of the last packet */
 	__u64 replay_drops;			/* xfrm_stats.replay */
 	__u64 integrity_failed;			/* xfrm_stats.integrity_failed */
-
-	/* GHASH key H = AES_K(0^128) and its powers, pre-split for the
-	 * constant-time multiplication (768 bytes). Built by the
-	 * espx_sa_ghash_init program, never by user space. */
-	struct espx_ghkey ghkey;
+	__u64 replay[ESPX_REPLAY_WORDS];	/* window bitmap, bit (s % MAX) for seq s */
 };
+
+_Static_assert(__builtin_offsetof(struct espx_sa, replay) -
+	       __builtin_offsetof(struct espx_sa, lock) == 64,
+	       "the per-packet fields of an SA are one 64-byte block");
 
 /* Input of espx_sa_sync (syscall program, passed as its context): when espx
  * takes an SA (back) over from the kernel's own ESP, continue from where the
