@@ -20,6 +20,10 @@
 #                   /etc/default/espx (PREFIX=/usr/local, DESTDIR=; make uninstall)
 #   make deb        a Debian package, build/espx_VER_ARCH.deb (scripts/mkdeb.sh: dpkg-deb,
 #                   dependencies from dpkg-shlibdeps)
+#   make module     the optional AEAD backend, bpf/kmod/espx_aead.ko, for the running kernel
+#                   (KDIR=/lib/modules/$(uname -r)/build, or another kernel's headers) into
+#                   build/kmod/<release>/; load it with insmod before espx attaches;
+#                   make install-dkms puts its sources where DKMS builds them per kernel
 #   V=1             show commands
 BUILD    ?= build
 CLANG    ?= clang-16
@@ -239,6 +243,33 @@ SYSTEMDDIR   ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR   ?= /etc
 INSTALLED := $(SBINDIR)/espx $(MANDIR)/man8/espx.8 $(BASHCOMPDIR)/espx \
 	     $(SYSTEMDDIR)/espx-daemon.service
+# The AEAD kernel module, out of tree, one build directory per kernel release
+# (kbuild writes beside its sources): the sources and the two shared headers
+# are copied there, as DKMS does (bpf/kmod/dkms.conf).
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KMOD_SRCS := bpf/kmod/espx_aead.c bpf/kmod/Kbuild
+KMOD_HDRS := include/espx_aead.h include/espx_common.h
+.PHONY: module
+module:
+	$(Q)if [ ! -f $(KDIR)/Makefile ]; then \
+		echo "make module: no kernel headers in $(KDIR): install linux-headers-$$(uname -r)," \
+		     "or set KDIR to another kernel's (scripts/vm/fetch-headers.sh gives the VM's)" >&2; \
+		exit 1; fi
+	$(Q)rel=$$(cat $(KDIR)/include/config/kernel.release) && d=$(CURDIR)/$(BUILD)/kmod/$$rel && \
+		mkdir -p $$d/include && cp $(KMOD_SRCS) $$d/ && cp $(KMOD_HDRS) $$d/include/ && \
+		$(MAKE) -C $(KDIR) M=$$d modules && echo "module: $$d/espx_aead.ko"
+
+# The module's sources for DKMS on a real host (bpf/kmod/dkms.conf):
+# make install-dkms, then dkms install espx-aead/VERSION.
+DKMS_VERSION := $(shell sed -n 's/^\#define ESPX_VERSION "\(.*\)"/\1/p' user/espx.c)
+DKMS_DIR      = $(DESTDIR)/usr/src/espx-aead-$(DKMS_VERSION)
+.PHONY: install-dkms
+install-dkms:
+	$(Q)install -D -m 0644 -t $(DKMS_DIR) $(KMOD_SRCS)
+	$(Q)install -D -m 0644 -t $(DKMS_DIR)/include $(KMOD_HDRS)
+	$(Q)sed 's/@VERSION@/$(DKMS_VERSION)/' bpf/kmod/dkms.conf >$(DKMS_DIR)/dkms.conf
+	@echo "installed the espx_aead sources in $(DKMS_DIR): dkms install espx-aead/$(DKMS_VERSION)"
+
 .PHONY: install uninstall deb
 deb: all
 	$(Q)scripts/mkdeb.sh $(BUILD)

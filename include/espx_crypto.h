@@ -5,6 +5,7 @@
 #define ESPX_CRYPTO_H
 
 #include "espx_sa.h"
+#include "espx_aead.h"
 
 /* Same layout as the kernel's struct bpf_crypto_params (include/linux/bpf_crypto.h);
  * the BPF side checks the size at compile time. */
@@ -18,11 +19,24 @@ struct espx_crypto_params {
 };
 
 /* Input of espx_sa_crypto_init (syscall program) and espx_sa_ghash_init
- * (tc program): create the context for SA `sa`, then build its GHASH table.
- * User space wipes the key from the map as soon as the context exists. */
+ * (tc program): create the contexts for SA `sa` (ecb(aes), and the AEAD
+ * backend's unless the SA says otherwise), then build its GHASH table.
+ * User space wipes the keys from the map as soon as the contexts exist.
+ * With op ESPX_SETUP_AEAD_RELEASE, espx_sa_crypto_init instead ends the
+ * AEAD context `handle` (of an SA already gone from the map). */
+enum espx_setup_op {
+	ESPX_SETUP_CREATE = 0,
+	ESPX_SETUP_AEAD_RELEASE = 1,
+};
+
 struct espx_sa_setup_req {
 	struct espx_sa_key sa;
 	struct espx_crypto_params params;
+	struct espx_aead_params aead;	/* key || salt, ICV length */
+	__u64 handle;		/* ESPX_SETUP_AEAD_RELEASE: what to end */
+	__u32 op;		/* enum espx_setup_op */
+	__s32 aead_err;		/* out: why an SA on ESPX_BACKEND_AUTO has no
+				 * AEAD context (-ENOPKG: no module) */
 	__s32 err;		/* out: 0 or -errno */
 	__u32 pad;
 };

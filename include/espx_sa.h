@@ -75,6 +75,16 @@ enum espx_mode {
 	ESPX_MODE_TUNNEL = 1,		/* XFRM_MODE_TUNNEL */
 };
 
+/* Who seals and opens an SA's packets. The AEAD backend is the kernel's own
+ * rfc4106(gcm(aes)) through the espx_aead module (bpf/kmod/); espx's own GCM
+ * (ecb(aes) kfunc + GHASH in BPF) is always set up as well, and takes any
+ * packet the backend cannot (its vector unit busy at that moment). */
+enum espx_backend {
+	ESPX_BACKEND_AUTO = 0,	/* the AEAD backend where loaded, else espx's GCM */
+	ESPX_BACKEND_BPF = 1,	/* espx's own GCM only */
+	ESPX_BACKEND_AEAD = 2,	/* the AEAD backend; the SA is refused without it */
+};
+
 #define ESPX_REPLAY_MAX		4096	/* bits in the anti-replay window */
 #define ESPX_REPLAY_WORDS	(ESPX_REPLAY_MAX / 64)
 
@@ -104,13 +114,17 @@ struct espx_sa {
 	__u16 replay_window;			/* bits, 0..ESPX_REPLAY_MAX (0: no check) */
 	__u16 encap_sport;			/* ESP in UDP ports, network order */
 	__u16 encap_dport;
-	__u16 pad0;
+	__u8  backend;				/* enum espx_backend: asked for */
+	__u8  pad0;
 	__u32 reqid;
 	__u32 saddr[4];				/* outer source (tunnel) / our address */
 	__u32 daddr[4];				/* outer destination, = key daddr */
 	struct espx_sel sel;			/* inner packets this SA may carry */
 	struct espx_lft lft;
 	__u64 add_time;				/* CLOCK_BOOTTIME ns, set by user space */
+	__u64 aead;				/* the AEAD backend's context (handle,
+						 * include/espx_aead.h), 0: none.
+						 * Set by espx_sa_crypto_init only */
 
 	/* GHASH key H = AES_K(0^128) and its powers, pre-split for the
 	 * constant-time multiplication (768 bytes). Built by the

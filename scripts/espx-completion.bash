@@ -53,11 +53,12 @@ _espx_words()
 			encap) echo "espinudp" ;;
 			limit) echo "byte-soft byte-hard packet-soft packet-hard" ;;
 			aes-driver) echo "kernel generic" ;;
+			backend) echo "auto aead bpf" ;;
 			src | dst | spi | reqid | replay-window | replay-seq | replay-oseq | \
 			replay-seq-hi | replay-oseq-hi | sport | dport) ;;
 			*) echo "src dst proto spi aead mode reqid replay-window replay-seq" \
 				"replay-oseq replay-seq-hi replay-oseq-hi flag extra-flag encap" \
-				"limit sel sport dport aes-driver" ;;
+				"limit sel sport dport aes-driver backend" ;;
 			esac ;;
 		del | delete)
 			case $prev in

@@ -31,6 +31,7 @@
 #define ESPX_ENOENT	2
 #define ESPX_E2BIG	7
 #define ESPX_EIO	5
+#define ESPX_ENOPKG	65
 
 extern struct bpf_crypto_ctx *
 bpf_crypto_ctx_create(const struct bpf_crypto_params *params, u32 params__sz, int *err) __ksym;

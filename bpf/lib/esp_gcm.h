@@ -10,6 +10,7 @@
 #define ESPX_BPF_ESP_GCM_H
 
 #include "gcm.h"
+#include "aead.h"
 
 #define ESP_HDR_LEN	(8 + ESPX_ESP_IV_LEN)
 
@@ -55,6 +56,13 @@ static __always_inline int esp_gcm_crypt(struct bpf_dynptr *pkt, const struct es
 		return -ESPX_EIO;
 	if (bpf_dynptr_read(hdr, sizeof(hdr), pkt, esp_off, 0))
 		return -ESPX_EINVAL;
+	if (aead_usable(sa)) {
+		int r = aead_crypt(pkt, s, sa, hdr, esp_off + ESP_HDR_LEN, data_len, seq_hi,
+				   decrypt);
+
+		if (r != AEAD_NOT_HERE)
+			return r;
+	}
 	esp_gcm_op(&s->op, sa, hdr, esp_off, data_len, seq_hi);
 	return gcm_crypt(pkt, ctx, sa, &s->op, decrypt);
 }

@@ -604,6 +604,7 @@ static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, stru
 	struct tx_layout *lo;
 	__u32 len, end, *icv;
 	__u64 hdr[2], tag[2];
+	int r;
 
 	if (!ts || !sa || !s || bpf_dynptr_from_skb(skb, 0, &pkt))
 		return -ESPX_DROP_CRYPTO;
@@ -616,19 +617,24 @@ static __noinline int tx_seal(struct __sk_buff *skb, struct tx_scratch *ts, stru
 	    (sa->icv_len != 8 && sa->icv_len != 12 && sa->icv_len != 16))
 		return -ESPX_DROP_CRYPTO;
 	tx_esp_hdr(lo, hdr);
-	esp_gcm_op(&s->op, sa, hdr, lo->esp_off, len, (__u32)(lo->oseq >> 32));
-	if (gcm_buf(s, ctx, sa, &s->op, tag, 0))
+	r = aead_usable(sa) ? aead_buf(s, sa, hdr, len, (__u32)(lo->oseq >> 32), 0) :
+			      AEAD_NOT_HERE;
+	if (r == AEAD_NOT_HERE) {
+		esp_gcm_op(&s->op, sa, hdr, lo->esp_off, len, (__u32)(lo->oseq >> 32));
+		if (gcm_buf(s, ctx, sa, &s->op, tag, 0))
+			return -ESPX_DROP_CRYPTO;
+		/* all 16 tag bytes; the next bytes overwrite what is not the ICV */
+		icv = (__u32 *)&s->buf[len & (2 * ESPX_GCM_MAX_DATA - 4)];
+		icv[0] = (__u32)tag[0];
+		icv[1] = (__u32)(tag[0] >> 32);
+		icv[2] = (__u32)tag[1];
+		icv[3] = (__u32)(tag[1] >> 32);
+	} else if (r) {
 		return -ESPX_DROP_CRYPTO;
-	/* all 16 tag bytes; the next bytes overwrite what is not the ICV */
-	icv = (__u32 *)&s->buf[len & (2 * ESPX_GCM_MAX_DATA - 4)];
-	icv[0] = (__u32)tag[0];
-	icv[1] = (__u32)(tag[0] >> 32);
-	icv[2] = (__u32)tag[1];
-	icv[3] = (__u32)(tag[1] >> 32);
+	}
 	end = len + sa->icv_len;
 	if (lo->late) {
-		int r = tx_csum_neutralize(s, lo, end);
-
+		r = tx_csum_neutralize(s, lo, end);
 		if (r)
 			return r;
 		end += 2;

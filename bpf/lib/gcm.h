@@ -47,6 +47,8 @@ struct gcm_scratch {
 	/* J0.. then E_K(J0..); GCM_FILL - 1 blocks more for the last
 	 * gcm_ctr_fill_cb, which fills whole groups */
 	__u8 ctr[(ESPX_GCM_MAX_BLOCKS + GCM_FILL) * 16];
+	__u8 aead_hdr[24];	/* the AEAD backend's RFC 4106 header, ending
+				 * where buf starts (aead.h) */
 	__u8 buf[ESPX_GCM_MAX_DATA + 16];		/* data being transformed,
 							 * then the length block */
 	__u8 aad[ESPX_GCM_MAX_AAD];

@@ -3,17 +3,22 @@
  * BPF_PROG_TEST_RUN right after it writes the SA's map entry:
  *  1. espx_sa_crypto_init (syscall): create the ecb(aes) context and park it
  *     in the SA as a referenced kptr. Only syscall programs may create
- *     contexts.
+ *     contexts. Then, unless the SA asks for espx's own GCM only, the AEAD
+ *     backend's context (aead.h), whose handle goes in sa->aead. The same
+ *     program ends such a context when user space has deleted its SA.
  *  2. espx_sa_ghash_init (tc): H = AES_K(0^128) and the GHASH key: H..H^4
  *     pre-split for the constant-time GHASH (ghash.h).
  *     bpf_crypto_encrypt is not callable from syscall programs, hence a tc
  *     program run on a dummy packet.
- * A context is released by the kernel when its SA's map element goes. */
+ * An ecb(aes) context is released by the kernel when its SA's map element
+ * goes; an AEAD context is not (the map knows no destructor for a module's
+ * object): user space ends it after each delete (platform/sa_install.c). */
 #ifndef ESPX_BPF_SA_SETUP_H
 #define ESPX_BPF_SA_SETUP_H
 
 #include "maps.h"
 #include "gcm.h"
+#include "aead.h"
 
 _Static_assert(sizeof(struct espx_crypto_params) == sizeof(struct bpf_crypto_params),
 	       "espx_crypto_params must mirror the kernel's bpf_crypto_params");
@@ -23,6 +28,30 @@ static __always_inline struct espx_sa_setup_req *sa_setup_req(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&espx_sa_setup, &zero);
+}
+
+/* The AEAD backend's context for sa, as sa->backend asks: 0, or the error
+ * that refuses the SA (ESPX_BACKEND_AEAD only; on AUTO the reason goes to
+ * req->aead_err and the SA runs on espx's own GCM). */
+static __always_inline int sa_aead_init(struct espx_sa_setup_req *req, struct espx_sa *sa)
+{
+	s64 h;
+
+	req->aead_err = 0;
+	if (sa->backend == ESPX_BACKEND_BPF)
+		return 0;
+	if (!bpf_ksym_exists(bpf_espx_aead_create))
+		h = -ESPX_ENOPKG;
+	else
+		h = bpf_espx_aead_create(&req->aead, sizeof(req->aead));
+	if (h > 0) {
+		sa->aead = h;
+		return 0;
+	}
+	if (sa->backend == ESPX_BACKEND_AEAD)
+		return (int)h;
+	req->aead_err = (int)h;
+	return 0;
 }
 
 SEC("syscall")
@@ -35,6 +64,11 @@ int espx_sa_crypto_init(void *arg)
 
 	if (!req)
 		return 0;
+	if (req->op == ESPX_SETUP_AEAD_RELEASE) {
+		req->err = bpf_ksym_exists(bpf_espx_aead_destroy) ?
+			   bpf_espx_aead_destroy(req->handle) : -ESPX_ENOENT;
+		return 0;
+	}
 	sa = sa_lookup(&req->sa);
 	if (!sa) {
 		req->err = -ESPX_ENOENT;
@@ -49,7 +83,7 @@ int espx_sa_crypto_init(void *arg)
 	old = bpf_kptr_xchg(&sa->ctx, cctx);
 	if (old)
 		bpf_crypto_ctx_release(old);
-	req->err = 0;
+	req->err = sa_aead_init(req, sa);
 	return 0;
 }
 

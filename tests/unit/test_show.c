@@ -94,7 +94,7 @@ static void test_sa_v4(void)
 	       "\t  add - use -\n"
 	       "\tstats:\n"
 	       "\t  replay-window 64 replay 4 failed 5\n"
-	       "\tespx: aes-128 not-ready soft-expired\n");
+	       "\tespx: aes-128 backend bpf not-ready soft-expired\n");
 	expect("sa_v4_json", SA, 1,
 	       "{\"src\":\"10.88.0.1\",\"dst\":\"10.88.0.2\",\"family\":\"inet\",\"proto\":\"esp\","
 	       "\"spi\":4097,\"reqid\":5,\"mode\":\"tunnel\",\"replay_window\":64,\"seq\":3,"
@@ -107,7 +107,7 @@ static void test_sa_v4(void)
 	       "\"packet_soft\":1000,\"packet_hard\":18446744073709551615,\"packets\":2,"
 	       "\"bytes\":1500,\"add_time_ns\":0,\"use_time_ns\":0},"
 	       "\"stats\":{\"replay\":4,\"integrity_failed\":5},"
-	       "\"ready\":false,\"soft_expired\":true,\"hard_expired\":false}\n");
+	       "\"backend\":\"bpf\",\"ready\":false,\"soft_expired\":true,\"hard_expired\":false}\n");
 	expect("sa_stats_text", STATS, 0,
 	       "SA dst 10.88.0.2 spi 0x00001001: 2 packets, 1500 bytes, last use -, replay 4, "
 	       "integrity-failed 5, soft-expired\n");
@@ -132,6 +132,7 @@ static void test_sa_v6_esn(void)
 	sa->flags = ESPX_SA_F_ESN | ESPX_SA_F_READY | ESPX_SA_F_HARD_SENT;
 	sa->key_len = 32;
 	sa->icv_len = 12;
+	sa->aead = 0x100000001ULL;	/* a context of the AEAD backend */
 	sa->lft.soft_bytes = sa->lft.hard_bytes = ESPX_INF;
 	sa->lft.soft_packets = sa->lft.hard_packets = ESPX_INF;
 	g_key = &k;
@@ -150,7 +151,7 @@ static void test_sa_v6_esn(void)
 	       "\t  add - use -\n"
 	       "\tstats:\n"
 	       "\t  replay-window 128 replay 0 failed 0\n"
-	       "\tespx: aes-256 ready hard-expired\n");
+	       "\tespx: aes-256 backend aead ready hard-expired\n");
 	expect("sa_v6_esn_json_sel_any", SA, 1,
 	       "{\"src\":\"2001:db8::1\",\"dst\":\"2001:db8::2\",\"family\":\"inet6\","
 	       "\"proto\":\"esp\",\"spi\":4096,\"reqid\":0,\"mode\":\"transport\","
@@ -163,7 +164,7 @@ static void test_sa_v6_esn(void)
 	       "\"packet_hard\":18446744073709551615,\"packets\":0,\"bytes\":0,"
 	       "\"add_time_ns\":0,\"use_time_ns\":0},"
 	       "\"stats\":{\"replay\":0,\"integrity_failed\":0},"
-	       "\"ready\":true,\"soft_expired\":false,\"hard_expired\":true}\n");
+	       "\"backend\":\"aead\",\"ready\":true,\"soft_expired\":false,\"hard_expired\":true}\n");
 	free(sa);
 }
 

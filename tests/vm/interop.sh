@@ -6,6 +6,7 @@
 # between them; ping both ways, a TCP transfer each way with a sha256 check, and the
 # kernel's per-SA packet counters (ip -s xfrm state) against espx's (espx -j stats).
 # Usage: tests/vm/interop.sh [SCENARIO...]   (default: all)
+# Env: ESPX_VM_XFER_BYTES (transfer size), ESPX_VM_SA_EXTRA (words added to espx's SAs).
 # Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -88,9 +89,11 @@ scenario() {
 		ip -n $K xfrm policy add $pk_out && ip -n $K xfrm policy add $pk_in; } 2>&1); then
 		fail "$n-kernel-config" "$err"; cleanup; return
 	fi
+	# ESPX_VM_SA_EXTRA: more words for espx's SAs only (tests/vm/aead.sh: backend aead)
+	local ex=${ESPX_VM_SA_EXTRA:+ $ESPX_VM_SA_EXTRA}
 	# shellcheck disable=SC2086
-	if ! err=$( { ip netns exec $E "$ESPX" attach we && ip netns exec $E "$ESPX" state add $sa_ke &&
-		ip netns exec $E "$ESPX" state add $sa_ek && ip netns exec $E "$ESPX" policy add $pe_out &&
+	if ! err=$( { ip netns exec $E "$ESPX" attach we && ip netns exec $E "$ESPX" state add $sa_ke$ex &&
+		ip netns exec $E "$ESPX" state add $sa_ek$ex && ip netns exec $E "$ESPX" policy add $pe_out &&
 		ip netns exec $E "$ESPX" policy add $pe_in; } 2>&1); then
 		fail "$n-espx-config" "$err"; cleanup; return
 	fi

@@ -128,6 +128,8 @@ void sa_print(struct pw *p, const struct espx_sa_key *key, const struct espx_sa 
 	pw_obj_close(p);
 
 	pw_uint(p, PRINT_FP, NULL, "\tespx: aes-%u", sa->key_len * 8);
+	/* who seals and opens: the kernel's AEAD through espx_aead, or espx's GCM */
+	pw_str(p, PRINT_ANY, "backend", " backend %s", sa->aead ? "aead" : "bpf");
 	pw_bool(p, PRINT_JSON, "ready", NULL, !!(sa->flags & ESPX_SA_F_READY));
 	pw_text(p, "%s", sa->flags & ESPX_SA_F_READY ? " ready" : " not-ready");
 	pw_bool(p, PRINT_JSON, "soft_expired", NULL, !!(sa->flags & ESPX_SA_F_SOFT_SENT));

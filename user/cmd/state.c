@@ -30,7 +30,7 @@ void state_usage(FILE *f)
 		"                      [ encap espinudp SPORT DPORT OADDR ]\n"
 		"                      [ limit { byte-soft | byte-hard | packet-soft | packet-hard } N ]...\n"
 		"                      [ sel [ src PREFIX ] [ dst PREFIX ] [ proto P [ sport N ] [ dport N ] ] ]\n"
-		"                      [ aes-driver { kernel | generic } ]\n"
+		"                      [ aes-driver { kernel | generic } ] [ backend { auto | aead | bpf } ]\n"
 		"       espx state { del | delete } dst ADDR proto esp spi SPI\n"
 		"       espx state { list | show } [ -j ]\n"
 		"       espx state flush\n"

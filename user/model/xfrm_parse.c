@@ -703,8 +703,23 @@ static int state_word(struct cur *c, struct xp_state *st, unsigned int *seen,
 			return fail(c, "bad aes-driver '%s': need kernel or generic", s);
 		return 0;
 	}
+	if (is(c, "backend")) {
+		const char *s = value(c, "auto, aead or bpf");
+
+		if (!s)
+			return -EINVAL;
+		if (!strcmp(s, "auto"))
+			sa->backend = ESPX_BACKEND_AUTO;
+		else if (!strcmp(s, "aead"))
+			sa->backend = ESPX_BACKEND_AEAD;
+		else if (!strcmp(s, "bpf"))
+			sa->backend = ESPX_BACKEND_BPF;
+		else
+			return fail(c, "bad backend '%s': need auto, aead or bpf", s);
+		return 0;
+	}
 	return refuse_or_unknown(c, state_unsupported,
-				 "src, dst, proto, spi, mode, reqid, replay-window, replay-seq, replay-oseq, replay-seq-hi, replay-oseq-hi, flag, extra-flag, aead, encap, limit, sel or aes-driver");
+				 "src, dst, proto, spi, mode, reqid, replay-window, replay-seq, replay-oseq, replay-seq-hi, replay-oseq-hi, flag, extra-flag, aead, encap, limit, sel, aes-driver or backend");
 }
 
 int xp_parse_state_add(int argc, char **argv, struct xp_state *st, struct xp_err *err)

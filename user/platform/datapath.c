@@ -74,8 +74,12 @@ int espx_dp_sa_fds(struct espx_dp *dp, struct espx_sa_fds *fds, int install)
 		return fds->sa_map;
 	/* absent in pins of an older espx: numbers then start where asked */
 	fds->hwm_map = espx_dp_fd(dp, ESPX_MAP_SA_HWM);
-	if (!install)
+	if (!install) {
+		/* for ending AEAD contexts of deleted SAs, where there are any */
+		fds->setup_map = espx_dp_try(dp, ESPX_MAP_SA_SETUP);
+		fds->crypto_init_prog = espx_dp_try(dp, ESPX_PROG_SA_CRYPTO_INIT);
 		return 0;
+	}
 	if ((fds->setup_map = espx_dp_fd(dp, ESPX_MAP_SA_SETUP)) < 0)
 		return fds->setup_map;
 	if ((fds->crypto_init_prog = espx_dp_fd(dp, ESPX_PROG_SA_CRYPTO_INIT)) < 0)

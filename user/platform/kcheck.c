@@ -406,6 +406,29 @@ static void check_bpffs(struct kctx *c, struct kcheck_item *it)
 	set_detail(it, "bpffs mounted");
 }
 
+/* The optional AEAD backend: the espx_aead module's kfuncs (its BTF) and
+ * the implementation it took (its read-only parameter). */
+static void check_aead(struct kctx *c, struct kcheck_item *it)
+{
+	char drv[128] = "";
+	FILE *f;
+
+	(void)c;
+	if (access("/sys/kernel/btf/espx_aead", F_OK)) {
+		set_detail(it, "not loaded, espx uses its own GCM: make module, "
+			   "insmod build/kmod/$(uname -r)/espx_aead.ko, then espx attach");
+		return;
+	}
+	f = fopen("/sys/module/espx_aead/parameters/driver", "r");
+	if (f) {
+		if (fgets(drv, sizeof(drv), f))
+			drv[strcspn(drv, "\n")] = 0;
+		fclose(f);
+	}
+	it->ok = KCHECK_OK;
+	set_detail(it, "available: %s", drv[0] ? drv : "?");
+}
+
 static const struct kcheck_def checks[] = {
 	{ "BTF (" VMLINUX_BTF ")",
 	  "kfunc calls and CO-RE relocations need the kernel's BTF",
@@ -437,6 +460,9 @@ static const struct kcheck_def checks[] = {
 	{ "bpffs at " BPFFS_DIR,
 	  "espx pins its maps, programs and links there",
 	  "4.4", NULL, 0, check_bpffs },	/* espx attach mounts it */
+	{ "aead backend (espx_aead module)",
+	  "optional: SAs then use the kernel's own AES-GCM (AES-NI/VAES) instead of espx's",
+	  "6.10", "espx_aead", 0, check_aead },
 };
 
 #define NR_CHECKS	((int)(sizeof(checks) / sizeof(checks[0])))

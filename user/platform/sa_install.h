@@ -35,9 +35,14 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 		    const struct espx_sa *sa, const uint8_t *aes_key, size_t key_len,
 		    enum espx_aes_driver driver, int replace);
 
-/* Remove an SA; the kernel releases its crypto context. Its output number
+/* Remove an SA; the kernel releases its ecb(aes) context, this its AEAD
+ * backend's (sa->aead), where it has one. Its output number
  * goes into espx_sa_hwm first (read and unlinked in one step where the
  * kernel can). -ENOENT if absent. */
 int espx_sa_remove(const struct espx_sa_fds *fds, const struct espx_sa_key *key);
+
+/* End the AEAD backend's context of every SA in the map (they stay in it):
+ * before the map itself goes, which cannot end them. The number ended. */
+int espx_sa_release_all(const struct espx_sa_fds *fds);
 
 #endif

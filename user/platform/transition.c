@@ -16,6 +16,7 @@
 #include "espx_policy.h"
 #include "common/log.h"
 #include "platform/datapath.h"
+#include "platform/sa_install.h"
 #include "platform/devcfg.h"
 #include "platform/handover.h"
 #include "platform/lock.h"
@@ -390,6 +391,22 @@ static int unload_handback(void)
 	return unrestored;
 }
 
+/* The AEAD backend's contexts: the SA map cannot end them when it goes. */
+static void unload_aead(void)
+{
+	struct espx_sa_fds fds;
+	struct espx_dp dp;
+
+	espx_dp_init(&dp);
+	fds.sa_map = espx_dp_try(&dp, ESPX_MAP_SA);
+	fds.setup_map = espx_dp_try(&dp, ESPX_MAP_SA_SETUP);
+	fds.crypto_init_prog = espx_dp_try(&dp, ESPX_PROG_SA_CRYPTO_INIT);
+	fds.ghash_init_prog = fds.hwm_map = -1;
+	if (fds.sa_map >= 0)
+		espx_sa_release_all(&fds);
+	espx_dp_close(&dp);
+}
+
 int espx_unload(void)
 {
 	int lock, err, unrestored;
@@ -403,6 +420,7 @@ int espx_unload(void)
 		return -EBUSY;
 	pod_detach_all();
 	unrestored = unload_handback();
+	unload_aead();
 	err = espx_remove_all_pins();
 	rx_mark_policy_clear();
 	/* what could not be put back stays saved: the next attach keeps it as

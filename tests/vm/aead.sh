@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The AEAD backend (bpf/kmod/espx_aead.c), inside the VM: load the module built for this
+# kernel, then
+#   - espx check says it is there, and which implementation it took;
+#   - every ESP known-answer vector and every length 0..300 with each key and ICV size
+#     through it (tests/test_crypto_vectors.py, ESPX_SA_BACKEND=aead: each SA must be on
+#     the backend, flipped ICVs and wrong ESN high halves refused);
+#   - the kernel's ESP against espx on the backend (tests/vm/interop.sh, every espx SA
+#     added with "backend aead");
+#   - contexts end with their SAs: one per SA while installed, one fewer after a delete,
+#     none after espx unload; the module cannot be removed while espx is attached (its
+#     programs hold it), and can after espx unload;
+#   - without the module, "backend aead" is refused with a message that says what to do,
+#     and "backend auto" runs on espx's own GCM.
+# Usage: tests/vm/aead.sh KO [INTEROP_SCENARIO...]   (KO: espx_aead.ko for this kernel)
+# Prints PASS/FAIL/SKIP lines; exits 1 if anything failed.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/vm/lib.sh
+KO=${1:?usage: aead.sh KO [SCENARIO...]}
+shift
+PARAMS=/sys/module/espx_aead/parameters
+NS=vmA
+
+modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
+# the AES-NI implementations: espx_aead takes the best one present at load
+modprobe -a aesni_intel ghash_clmulni_intel 2>/dev/null
+rmmod espx_aead 2>/dev/null
+cleanup() {
+	ip netns exec $NS "$ESPX" unload >/dev/null 2>&1
+	ip netns del $NS 2>/dev/null
+}
+trap cleanup EXIT
+
+if out=$(insmod "$KO" 2>&1); then
+	pass "aead-module-loads ($(cat $PARAMS/driver))"
+else
+	fail "aead-module-loads" "insmod $KO: $out"
+	exit 1
+fi
+out=$("$ESPX" -j check 2>&1 | $PY -c '
+import json, sys
+print([c["status"] + ": " + c["detail"] for c in json.load(sys.stdin) if "aead" in c["name"]])')
+if [[ $out == "['ok: available: $(cat $PARAMS/driver)']" ]]; then
+	pass "aead-espx-check-says-available"
+else
+	fail "aead-espx-check-says-available" "$out"
+fi
+
+# stat WORD: the module's count of WORD (seal, open, busy, bad_icv)
+stat() { $PY -c 'import sys; w = open(sys.argv[1]).read().split(); print(w[w.index(sys.argv[2]) + 1])' \
+	$PARAMS/stats "$1"; }
+
+# the vectors, through the backend; names prefixed aead-
+s0=$(stat seal) o0=$(stat open) b0=$(stat bad_icv)
+ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
+((PIPESTATUS[0] == 0)) || _failed=1
+# each vector and length: seals and opens by the module, not by espx's GCM behind it
+# (18 RFC 4106 vectors, 2 hooks; 301 + 8 x 64 lengths), the flipped ICVs refused there
+s1=$(stat seal) o1=$(stat open) b1=$(stat bad_icv)
+if ((s1 - s0 >= 800 && o1 - o0 >= 800 && b1 - b0 >= 30)); then
+	pass "aead-vectors-done-by-the-module (seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)), busy $(stat busy))"
+else
+	fail "aead-vectors-done-by-the-module" "module counts: seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)); busy $(stat busy)"
+fi
+
+# the kernel's ESP against espx on the backend
+ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
+((PIPESTATUS[0] == 0)) || _failed=1
+
+# contexts: one per SA, ended by delete and by unload; the module held while attached
+live() { cat $PARAMS/contexts; }
+ip netns add $NS && ip -n $NS link add v0 type veth peer name v1 && ip -n $NS link set v0 up
+base=$(live)
+k1=$(hexkey 20) k2=$(hexkey 20)
+if ip netns exec $NS "$ESPX" attach v0 >/dev/null &&
+	ip netns exec $NS "$ESPX" state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2001 \
+		aead "rfc4106(gcm(aes))" 0x$k1 128 backend aead &&
+	ip netns exec $NS "$ESPX" state add src 10.0.0.2 dst 10.0.0.1 proto esp spi 0x2002 \
+		aead "rfc4106(gcm(aes))" 0x$k2 128; then
+	n=$(ip netns exec $NS "$ESPX" -j state list | $PY -c '
+import json, sys
+print(sum(1 for s in json.load(sys.stdin) if s.get("backend") == "aead"))')
+	if [[ $n == 2 && $(live) == $((base + 2)) ]]; then
+		pass "aead-one-context-per-sa"
+	else
+		fail "aead-one-context-per-sa" "$n SAs on backend aead (want 2, auto takes it too), contexts $base -> $(live)"
+	fi
+	if out=$(rmmod espx_aead 2>&1); then
+		fail "aead-rmmod-refused-while-attached" "rmmod succeeded with espx attached"
+		insmod "$KO"
+	else
+		pass "aead-rmmod-refused-while-attached"
+	fi
+	ip netns exec $NS "$ESPX" state del dst 10.0.0.2 proto esp spi 0x2001
+	[[ $(live) == $((base + 1)) ]] && pass "aead-delete-ends-context" ||
+		fail "aead-delete-ends-context" "contexts $base+2 -> $(live) after state del (want $((base + 1)))"
+	ip netns exec $NS "$ESPX" unload >/dev/null
+	[[ $(live) == "$base" ]] && pass "aead-unload-ends-contexts" ||
+		fail "aead-unload-ends-contexts" "contexts $(live) after espx unload, want $base"
+else
+	fail "aead-one-context-per-sa" "espx attach or state add failed"
+fi
+# the last programs go a little after their pins (the kernel frees them from a work queue)
+for _ in $(seq 50); do out=$(rmmod espx_aead 2>&1) && break; sleep 0.1; done
+if [[ ! -d /sys/module/espx_aead ]]; then
+	pass "aead-rmmod-after-unload"
+else
+	fail "aead-rmmod-after-unload" "$out (refcnt $(cat /sys/module/espx_aead/refcnt))"
+	exit 1
+fi
+
+# without the module: "backend aead" is refused and says why, auto runs on espx's GCM
+if ip netns exec $NS "$ESPX" attach v0 >/dev/null; then
+	out=$(ip netns exec $NS "$ESPX" state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2003 \
+		aead "rfc4106(gcm(aes))" 0x$k1 128 backend aead 2>&1)
+	if (($? != 0)) && grep -q "espx_aead module is not loaded" <<<"$out" &&
+		! ip netns exec $NS "$ESPX" -j state list | grep -q 0x2003; then
+		pass "aead-required-without-module-refused"
+	else
+		fail "aead-required-without-module-refused" "$out"
+	fi
+	ip netns exec $NS "$ESPX" state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2004 \
+		aead "rfc4106(gcm(aes))" 0x$k1 128 >/dev/null 2>&1
+	b=$(ip netns exec $NS "$ESPX" -j state list | $PY -c '
+import json, sys
+print([s.get("backend") for s in json.load(sys.stdin)])')
+	[[ $b == "['bpf']" ]] && pass "aead-auto-without-module-is-bpf" ||
+		fail "aead-auto-without-module-is-bpf" "backends: $b"
+	ip netns exec $NS "$ESPX" unload >/dev/null
+else
+	fail "aead-required-without-module-refused" "espx attach failed"
+fi
+exit $_failed
