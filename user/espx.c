@@ -182,8 +182,9 @@ static int do_bench(int argc, char **argv)
 	ssize_t n;
 
 	if (argc < 2 || strcmp(argv[1], "ab")) {
-		pr_warn("usage: espx bench ab [-r ROUNDS] [-s SECONDS] [-o DIR] [-k 128|256] [--only A|B]\n"
-			"  kernel XFRM (A) against espx (B), alternating; table, JSON and PNG (scripts/bench-ab.sh)\n");
+		pr_warn("usage: espx bench ab [-r ROUNDS] [-s SECONDS] [-o DIR] [-k 128|256] [--only SIDES]\n"
+			"  kernel XFRM (A) against espx (B) and, with the espx_aead module, espx on the AEAD\n"
+			"  backend (C), alternating; table, JSON and PNG (scripts/bench-ab.sh)\n");
 		return 2;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -1,27 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# bench-ab.sh: A/B benchmark of the kernel's own ESP (run A, XFRM) against espx (run B).
+# bench-ab.sh: A/B benchmark of the kernel's own ESP (run A, XFRM) against espx (run B),
+# and against espx on the AEAD backend (run C) where the espx_aead module is loaded.
 #
 # Two network namespaces (abL, abR) and a veth pair between them; an IPv4 tunnel-mode SA
 # pair with rfc4106(gcm(aes)) (128-bit ICV) and the same key material for A and B, written
 # as the same `ip xfrm` words: A programs them with `ip -n NS xfrm state/policy add`, B
-# with `espx state/policy add` and `espx attach` in both namespaces. Per run, iperf3 from
+# with `espx state/policy add` and `espx attach` in both namespaces, its SAs on espx's own
+# GCM (backend bpf), C the same on the kernel's AEAD (backend aead). Per run, iperf3 from
 # abL to abR: TCP one stream (Mbit/s at the receiver), UDP with 64, 512 and 1400-byte
 # payloads at unlimited rate (datagrams per second delivered to the receiving socket),
 # and for each the CPU time per packet: busy time of all CPUs from /proc/stat divided by
-# the ESP packets that crossed the veth (both directions). Runs alternate A B A B for
-# ROUNDS rounds, namespaces built afresh and removed after every run, so A and B never
-# overlap. Prints a side-by-side table (median [min-max] per figure, B/A ratio of the
-# medians and the range of per-round ratios) and writes DIR/ab.txt, DIR/ab.json,
+# the ESP packets that crossed the veth (both directions). Runs alternate A B (C) for
+# ROUNDS rounds, namespaces built afresh and removed after every run, so runs never
+# overlap. Prints a side-by-side table (median [min-max] per figure, B/A and C/A ratios of
+# the medians and the ranges of per-round ratios) and writes DIR/ab.txt, DIR/ab.json,
 # DIR/ab.png (gnuplot), DIR/ab.dat + ab.gp (the chart's data and script), DIR/raw/.
 #
-# Usage: tests/bench/bench-ab.sh [-r ROUNDS] [-s SECONDS] [-o DIR] [-k 128|256] [--only A|B]
+# Usage: tests/bench/bench-ab.sh [-r ROUNDS] [-s SECONDS] [-o DIR] [-k 128|256] [--only SIDES]
 #   -r, --rounds N      A/B rounds (default 5)
 #   -s, --seconds N     seconds of traffic per figure and run (default 10)
 #   -o, --out DIR       output directory (default build/ab)
 #   -k, --key-bits N    AES key bits, 128 or 256 (default 128)
-#   --only A|B          run one side only (no ratios): A on a kernel without BPF crypto,
-#                       B on one without ESP
+#   --only SIDES        the runs to make, of A, B and C (default AB, and C where the
+#                       espx_aead module is loaded): A alone on a kernel without BPF
+#                       crypto, B (or BC) on one without ESP; ratios need A
 # Needs root, a kernel with ESP (esp4, xfrm_user) and BPF crypto (build/espx check),
 # iperf3 and gnuplot. Traffic stays between the two namespaces it creates.
 # Exit status: 0 done, 1 a run failed, 2 usage or something missing on this machine.
@@ -30,9 +33,9 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ESPX=${ESPX_BUILD:-$ROOT/build}/espx
 PY=/usr/bin/python3
-ROUNDS=5 SECS=10 OUT=$ROOT/build/ab BITS=128 ONLY=AB
+ROUNDS=5 SECS=10 OUT=$ROOT/build/ab BITS=128 ONLY=
 
-usage() { sed -n '18,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '20,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "bench-ab: $*" >&2; exit 2; }
 say() { echo "bench-ab: $*" >&2; }
 
@@ -50,12 +53,17 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds wants a positive number, not '$ROUNDS'"
 [[ $SECS =~ ^[1-9][0-9]*$ ]] || die "--seconds wants a positive number, not '$SECS'"
 [[ $BITS == 128 || $BITS == 256 ]] || die "--key-bits wants 128 or 256, not '$BITS'"
-[[ $ONLY == A || $ONLY == B || $ONLY == AB ]] || die "--only wants A or B, not '$ONLY'"
+if [[ -z $ONLY ]]; then
+	ONLY=AB
+	[[ -e /sys/kernel/btf/espx_aead ]] && ONLY=ABC
+fi
+[[ $ONLY =~ ^A?B?C?$ && -n $ONLY ]] || die "--only wants A, B or C, or several in that order (AB, BC, ABC), not '$ONLY'"
 [[ -n $OUT ]] || die "--out wants a directory"
 OUT=$(realpath -m "$OUT")
 SIDES=()
 [[ $ONLY == *A* ]] && SIDES+=(A)
 [[ $ONLY == *B* ]] && SIDES+=(B)
+[[ $ONLY == *C* ]] && SIDES+=(C)
 
 # namespaces and their veth ends (tests name theirs, so that a run they killed or a
 # foreign abL cannot stand in their way)
@@ -112,7 +120,10 @@ if [[ $ONLY == *A* ]]; then
   (needs CONFIG_INET_ESP and CONFIG_XFRM_USER, modules esp4 and xfrm_user; a kernel without
   ESP can run it in the VM: scripts/vmtest.sh -- tests/bench/bench-ab.sh ..., or --only B)"
 fi
-if [[ $ONLY == *B* ]]; then
+if [[ $ONLY == *C* && ! -e /sys/kernel/btf/espx_aead ]]; then
+	die "run C needs the espx_aead module: make module, then insmod build/kmod/$(uname -r)/espx_aead.ko"
+fi
+if [[ $ONLY == *B* || $ONLY == *C* ]]; then
 	[[ -x $ESPX ]] || die "no $ESPX (run make first)"
 	if ! err=$("$ESPX" check 2>&1); then
 		die "this kernel cannot run espx (run B); 'espx check' says:
@@ -149,17 +160,23 @@ config_A() {
 		ip -n $R xfrm policy add $POL_R_OUT && ip -n $R xfrm policy add $POL_R_IN
 }
 
+# B: espx's own GCM; C: the kernel's AEAD through espx_aead (refused without it)
+# shellcheck disable=SC2317
+config_B() { config_espx bpf; }
+# shellcheck disable=SC2317
+config_C() { config_espx aead; }
+
 # shellcheck disable=SC2086,SC2317
-config_B() {
-	local e=(ip netns exec)
+config_espx() {
+	local e=(ip netns exec) b="backend $1"
 	# nothing to unload in namespaces just made (espx keys its state to the
 	# namespace itself, a dead one's goes at the next espx command); harmless
 	"${e[@]}" $L "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $R "$ESPX" unload >/dev/null 2>&1
 	"${e[@]}" $L "$ESPX" attach $DL && "${e[@]}" $R "$ESPX" attach $DR &&
-		"${e[@]}" $L "$ESPX" state add $SA_LR && "${e[@]}" $L "$ESPX" state add $SA_RL &&
+		"${e[@]}" $L "$ESPX" state add $SA_LR $b && "${e[@]}" $L "$ESPX" state add $SA_RL $b &&
 		"${e[@]}" $L "$ESPX" policy add $POL_L_OUT && "${e[@]}" $L "$ESPX" policy add $POL_L_IN &&
-		"${e[@]}" $R "$ESPX" state add $SA_LR && "${e[@]}" $R "$ESPX" state add $SA_RL &&
+		"${e[@]}" $R "$ESPX" state add $SA_LR $b && "${e[@]}" $R "$ESPX" state add $SA_RL $b &&
 		"${e[@]}" $R "$ESPX" policy add $POL_R_OUT && "${e[@]}" $R "$ESPX" policy add $POL_R_IN
 }
 
@@ -191,7 +208,7 @@ RAW=$OUT/raw
 TSV=$OUT/runs.tsv
 run() {
 	local side=$1 round=$2 err t s0 s1 rc args out
-	say "round $round/$ROUNDS, run $side ($([[ $side == A ]] && echo kernel XFRM || echo espx))"
+	say "round $round/$ROUNDS, run $side ($(case $side in A) echo kernel XFRM ;; B) echo espx ;; C) echo espx on the AEAD backend ;; esac))"
 	err=$(topo_up 2>&1) || { say "run $side round $round: building the namespaces failed: $err"; return 1; }
 	err=$("config_$side" 2>&1) || { say "run $side round $round: configuring the SAs and policies failed: $err"; return 1; }
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -249,7 +266,8 @@ sides = env["AB_SIDES"].split()
 secs = int(env["AB_SECS"])
 rounds = int(env["AB_ROUNDS"])
 LABEL = {"tcp": "TCP 1 stream", "udp64": "UDP 64 B", "udp512": "UDP 512 B", "udp1400": "UDP 1400 B"}
-NAME = {"A": "kernel XFRM", "B": "espx"}
+NAME = {"A": "kernel XFRM", "B": "espx", "C": "espx AEAD"}
+OTHERS = [s for s in sides if s != "A"] if "A" in sides else []   # sides with a ratio to A
 
 
 def cpu_model():
@@ -320,10 +338,14 @@ for test in LABEL:
                       "median": round(statistics.median(xs), 3) if xs else None,
                       "min": round(min(xs), 3) if xs else None,
                       "max": round(max(xs), 3) if xs else None}
-        if len(sides) == 2 and fig["A"]["median"]:
-            fig["ratio_b_over_a"] = round(fig["B"]["median"] / fig["A"]["median"], 3)
-            pr = [per["B"][n] / per["A"][n] for n in per["A"] if n in per["B"] and per["A"][n]]
-            fig["ratio_per_round"] = {"min": round(min(pr), 3), "max": round(max(pr), 3)} if pr else None
+        for o in OTHERS:
+            if not fig["A"]["median"]:
+                continue
+            lo = o.lower()
+            fig[f"ratio_{lo}_over_a"] = round(fig[o]["median"] / fig["A"]["median"], 3)
+            pr = [per[o][n] / per["A"][n] for n in per["A"] if n in per[o] and per["A"][n]]
+            fig["ratio_per_round" if o == "B" else f"ratio_{lo}_per_round"] = \
+                {"min": round(min(pr), 3), "max": round(max(pr), 3)} if pr else None
         figures.append(fig)
 
 model = cpu_model()
@@ -332,8 +354,10 @@ if "TCG" in model or "QEMU" in model:
     notes.append("QEMU-emulated CPU: a functional check, these figures are not performance")
 doc = {"tool": "tests/bench/bench-ab.sh", "date": env["AB_START"], "kernel": platform.release(),
        "cpu_model": model, "cpus": os.cpu_count(), "rounds": rounds, "seconds_per_figure": secs,
-       "order": "A B alternating per round" if len(sides) == 2 else f"{sides[0]} only",
-       "A": "kernel XFRM (ip xfrm state/policy)", "B": "espx (espx state/policy, XDP + tcx)",
+       "order": f"{' '.join(sides)} alternating per round" if len(sides) > 1 else f"{sides[0]} only",
+       "A": "kernel XFRM (ip xfrm state/policy)",
+       "B": "espx (espx state/policy, XDP + tcx), its own GCM (backend bpf)",
+       "C": "espx on the AEAD backend (backend aead: the espx_aead module's kernel AES-GCM)",
        "sa": {"aead": "rfc4106(gcm(aes))", "key_bits": int(env["AB_BITS"]), "icv_bits": 128,
               "mode": "tunnel", "family": "IPv4", "espx_aes_driver": env.get("AB_AESDRV", "")},
        "topology": f"two network namespaces, one veth pair; iperf3 client in {env['AB_L']}, "
@@ -365,25 +389,28 @@ def cell(d):
 
 
 lines = [f"espx A/B  {doc['date']}  kernel {doc['kernel']}  {model}, {doc['cpus']} CPUs",
-         f"A = kernel XFRM, B = espx; IPv4 tunnel, rfc4106(gcm(aes)) AES-{env['AB_BITS']}, "
-         f"128-bit ICV, veth between two namespaces",
+         f"A = kernel XFRM, B = espx" + (", C = espx on the AEAD backend" if "C" in sides else "") +
+         f"; IPv4 tunnel, rfc4106(gcm(aes)) AES-{env['AB_BITS']}, 128-bit ICV, veth between two "
+         f"namespaces",
          f"{rounds} round(s) {' '.join(sides)}, {secs} s per figure; median [min-max] over rounds; "
-         f"B/A = ratio of medians [range of per-round ratios]"]
+         f"{', '.join(o + '/A' for o in OTHERS) or 'no ratios'} = ratio of medians [range of "
+         f"per-round ratios]"]
 lines += [f"NOTE: {n}" for n in notes]
 hdr = f"{'figure':<16} {'unit':<7}"
 for s in sides:
     hdr += f" {s + ' ' + NAME[s]:>24}"
-if len(sides) == 2:
-    hdr += f" {'B/A':>18}"
+for o in OTHERS:
+    hdr += f" {o + '/A':>18}"
 lines += ["", hdr]
 for fig in figures:
     row = f"{fig['label']:<16} {fig['unit']:<7}"
     for s in sides:
         row += f" {cell(fig[s]):>24}"
-    if len(sides) == 2:
-        rr = fig.get("ratio_per_round")
-        ratio = "-" if "ratio_b_over_a" not in fig else \
-            f"{fig['ratio_b_over_a']:.2f} [{rr['min']:.2f}-{rr['max']:.2f}]" if rr else f"{fig['ratio_b_over_a']:.2f}"
+    for o in OTHERS:
+        lo = o.lower()
+        rr = fig.get("ratio_per_round" if o == "B" else f"ratio_{lo}_per_round")
+        r = fig.get(f"ratio_{lo}_over_a")
+        ratio = "-" if r is None else f"{r:.2f} [{rr['min']:.2f}-{rr['max']:.2f}]" if rr else f"{r:.2f}"
         row += f" {ratio:>18}"
     lines.append(row)
 lines.append("")

@@ -8,6 +8,7 @@
 #     the backend, flipped ICVs and wrong ESN high halves refused);
 #   - the kernel's ESP against espx on the backend (tests/vm/interop.sh, every espx SA
 #     added with "backend aead");
+#   - espx bench ab makes its third run, C (espx on the backend), beside A and B;
 #   - contexts end with their SAs: one per SA while installed, one fewer after a delete,
 #     none after espx unload; the module cannot be removed while espx is attached (its
 #     programs hold it), and can after espx unload;
@@ -68,6 +69,35 @@ fi
 # the kernel's ESP against espx on the backend
 ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
 ((PIPESTATUS[0] == 0)) || _failed=1
+
+# bench ab's third run: C, espx on the backend, beside A (kernel XFRM) and B (espx's GCM);
+# one round of 1 s, TCG: the columns are there and measured ESP, not performance
+AB=$(mktemp -d /tmp/ab.XXXXXX)
+if out=$(build/espx bench ab -r 1 -s 1 -o "$AB" 2>&1) &&
+	grep -qE '^figure +unit +A kernel XFRM +B espx +C espx AEAD +B/A +C/A' "$AB/ab.txt" &&
+	err=$($PY - "$AB/ab.json" <<'EOF2' 2>&1
+import json, sys
+j = json.load(open(sys.argv[1]))
+bad = []
+for f in j["figures"]:
+    for s in "ABC":
+        if not (f.get(s) or {}).get("median"):
+            bad.append(f"{f['figure']} {s}")
+    if not f.get("ratio_c_over_a"):
+        bad.append(f"{f['figure']} C/A")
+runs = [r for r in j["runs"] if r["side"] == "C"]
+if len(runs) != 4 or not all(r["esp_out_packets"] > 0 and r["esp_in_packets"] > 0 for r in runs):
+    bad.append(f"C runs: {[(r['test'], r['esp_out_packets'], r['esp_in_packets']) for r in runs]}")
+print("; ".join(bad[:6]) if bad else f"{sum(r['wire_packets'] for r in runs)} packets in run C")
+sys.exit(1 if bad else 0)
+EOF2
+); then
+	pass "aead-bench-ab-third-run ($err)"
+	sed 's/^/# /' "$AB/ab.txt"
+else
+	fail "aead-bench-ab-third-run" "${err:-$(tail -n 3 <<<"$out" | tr '\n' ' ')}"
+fi
+rm -rf "$AB"
 
 # contexts: one per SA, ended by delete and by unload; the module held while attached
 live() { cat $PARAMS/contexts; }
