@@ -255,6 +255,10 @@ module:
 		echo "make module: no kernel headers in $(KDIR): install linux-headers-$$(uname -r)," \
 		     "or set KDIR to another kernel's (scripts/vm/fetch-headers.sh gives the VM's)" >&2; \
 		exit 1; fi
+	$(Q)if grep -q '^CONFIG_DEBUG_INFO_BTF_MODULES=y' $(KDIR)/.config 2>/dev/null && \
+		! command -v pahole >/dev/null; then \
+		echo "make module: no pahole: the module's kfuncs need its BTF (apt-get install dwarves)" >&2; \
+		exit 1; fi
 	$(Q)rel=$$(cat $(KDIR)/include/config/kernel.release) && d=$(CURDIR)/$(BUILD)/kmod/$$rel && \
 		mkdir -p $$d/include && cp $(KMOD_SRCS) $$d/ && cp $(KMOD_HDRS) $$d/include/ && \
 		$(MAKE) -C $(KDIR) M=$$d modules && echo "module: $$d/espx_aead.ko"

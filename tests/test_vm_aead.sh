@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/lib/vm_suite.sh
 export ESPX_VM_KERNEL=6.12
 KDIR=
+# the host's part: pahole for the module's BTF (scripts/vm/deps.sh; vmtest.sh runs it too)
+vm_fetch HOSTDEPS vm-aead "the VM's host packages" scripts/vm/deps.sh
 vm_fetch KDIR vm-aead "the 6.12 kernel's headers" scripts/vm/fetch-headers.sh 6.12
 if [[ -n $KDIR ]]; then
 	if ! out=$(make -s module KDIR="$KDIR" 2>&1); then
