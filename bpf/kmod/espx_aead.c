@@ -63,6 +63,13 @@ static char driver[CRYPTO_MAX_ALG_NAME];
 module_param_string(driver, driver, sizeof(driver), 0444);
 MODULE_PARM_DESC(driver, "the rfc4106(gcm(aes)) implementation in use (read only)");
 
+/* Tests only: answer -EBUSY to every Nth call on a CPU, as where SIMD is not
+ * usable, so that espx's fallback to its own GCM is exercised (0: never). */
+static unsigned int busy_every;
+module_param(busy_every, uint, 0600);
+MODULE_PARM_DESC(busy_every, "tests: refuse every Nth call as if SIMD were busy (0: never)");
+static DEFINE_PER_CPU(unsigned int, busy_tick);
+
 static atomic_t live = ATOMIC_INIT(0);	/* contexts created and not yet ended */
 
 static int live_get(char *buf, const struct kernel_param *kp)
@@ -174,7 +181,7 @@ static int crypt(u64 handle, u8 *buf, u32 buf__sz, u32 aad_len, u32 data_len, bo
 	if (data_len > ESPX_AEAD_BUF_MAX || buf__sz > ESPX_AEAD_BUF_MAX)
 		goto out;
 	total = aad_len + ESPX_AEAD_IV_LEN + data_len + c->icv_len;
-	if (total > buf__sz || (!enc && data_len == 0 && c->icv_len == 0))
+	if (total > buf__sz)
 		goto out;
 	err = sg_map(sg, buf, total);
 	if (err)
@@ -182,7 +189,8 @@ static int crypt(u64 handle, u8 *buf, u32 buf__sz, u32 aad_len, u32 data_len, bo
 	/* the per-CPU request: no softirq (and, off PREEMPT_RT, no other task)
 	 * can take it from under us on this CPU while bottom halves are off */
 	local_bh_disable();
-	if (internal && !crypto_simd_usable()) {
+	if ((internal && !crypto_simd_usable()) ||
+	    (READ_ONCE(busy_every) && this_cpu_inc_return(busy_tick) % READ_ONCE(busy_every) == 0)) {
 		this_cpu_inc(call_stats.busy);
 		local_bh_enable();
 		err = -EBUSY;

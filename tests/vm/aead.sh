@@ -8,6 +8,8 @@
 #     the backend, flipped ICVs and wrong ESN high halves refused);
 #   - the kernel's ESP against espx on the backend (tests/vm/interop.sh, every espx SA
 #     added with "backend aead");
+#   - where the module refuses a call (SIMD busy: forced with its busy_every knob), espx's
+#     own GCM takes that packet: the vectors and interop pass all the same;
 #   - espx bench ab makes its third run, C (espx on the backend), beside A and B;
 #   - contexts end with their SAs: one per SA while installed, one fewer after a delete,
 #     none after espx unload; the module cannot be removed while espx is attached (its
@@ -69,6 +71,24 @@ fi
 # the kernel's ESP against espx on the backend
 ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
 ((PIPESTATUS[0] == 0)) || _failed=1
+
+# where the backend cannot take a packet (SIMD busy), espx's own GCM does, under the same
+# key: every third call refused (the module's test knob), the vectors and one interop
+# scenario again, and the module must have refused some
+echo 3 >$PARAMS/busy_every
+u0=$(stat busy)
+ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | grep -E '^FAIL' | sed 's/^FAIL /FAIL aead-busy-/'
+ok=$((PIPESTATUS[0] == 0))
+ESPX_VM_SA_EXTRA="backend aead" ESPX_VM_XFER_BYTES=262144 tests/vm/interop.sh v4-tunnel-aes128 2>&1 |
+	grep -E '^FAIL' | sed 's/^FAIL /FAIL aead-busy-/'
+((PIPESTATUS[0] == 0)) || ok=0
+echo 0 >$PARAMS/busy_every
+u1=$(stat busy)
+if ((ok && u1 - u0 >= 300)); then
+	pass "aead-busy-falls-back-to-espx-gcm ($((u1 - u0)) calls refused; vectors and interop passed)"
+else
+	fail "aead-busy-falls-back-to-espx-gcm" "calls refused: $((u1 - u0)); the vectors or interop failed (above)"
+fi
 
 # bench ab's third run: C, espx on the backend, beside A (kernel XFRM) and B (espx's GCM);
 # one round of 1 s, TCG: the columns are there and measured ESP, not performance
