@@ -243,6 +243,15 @@ static void state_good(void)
 	if (state_ok("state_aes_driver", ID4 AEAD K128 " 128 aes-driver generic"))
 		check(st.driver == ESPX_AES_GENERIC, "state_aes_driver_generic", "driver %d",
 		      st.driver);
+	if (state_ok("state_backend_default", ID4 AEAD K128 " 128"))
+		check(st.sa.backend == ESPX_BACKEND_AUTO, "state_backend_default_auto", "backend %d",
+		      st.sa.backend);
+	if (state_ok("state_backend_aead", ID4 AEAD K128 " 128 backend aead"))
+		check(st.sa.backend == ESPX_BACKEND_AEAD, "state_backend_aead_set", "backend %d",
+		      st.sa.backend);
+	if (state_ok("state_backend_bpf", ID4 AEAD K128 " 128 backend bpf"))
+		check(st.sa.backend == ESPX_BACKEND_BPF, "state_backend_bpf_set", "backend %d",
+		      st.sa.backend);
 	if (state_ok("state_any_order",
 		     AEAD K128 " 128 spi 256 proto esp dst 10.0.0.2 mode tunnel src 10.0.0.1"))
 		check(st.key.spi == htonl(256) && st.key.daddr[0] == ip4("10.0.0.2") &&
@@ -380,6 +389,8 @@ static void state_refused(void)
 	state_bad("state_bad_icv_missing", ID4 AEAD K128, "ICVBITS");
 	state_bad("state_bad_aead_missing_key", ID4 "aead 'rfc4106(gcm(aes))'", "KEY");
 	state_bad("state_bad_aes_driver", ID4 AEAD K128 " 128 aes-driver fast", "'fast'");
+	state_bad("state_bad_backend", ID4 AEAD K128 " 128 backend aesni",
+		  "bad backend 'aesni': need auto, aead or bpf");
 }
 
 static void state_id(void)
