@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# vmtest.sh [-t TIMEOUT] [-m MEM] [-c CPUS] [-k 6.12|6.17] -- CMD...
+# vmtest.sh [-t TIMEOUT] [-m MEM] [-c CPUS] [-k 6.12|6.17|7.3] -- CMD...
 # Boot a Debian kernel with kernel ESP and BPF crypto under qemu (-k, or ESPX_VM_KERNEL:
-# 6.12, Debian 12's, the default; 6.17, Debian 13's backports kernel) and run CMD
+# 6.12, Debian 12's, the default; 6.17 and 7.3, Debian 13's backports kernels) and run CMD
 # with bash inside, cwd = this repository. The guest's root is the host's / over 9p,
 # read-only, under a tmpfs overlay: host tools and the current build/ work unchanged, and
 # nothing the guest writes reaches the host. The kernel comes from apt (scripts/vm/

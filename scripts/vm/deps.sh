@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install what scripts/vmtest.sh needs on the host, idempotently:
 # qemu (TCG is enough), busybox-static (initramfs), cpio tools, xz/zstd (modules);
-# dwarves (pahole): the BTF of the espx_aead module built for the VM's kernel.
+# dwarves (pahole): the BTF of the espx_aead module built for the VM's kernel;
+# debootstrap: the Debian 13 chroot that builds it for Debian 13's kernels.
 # Usage: scripts/vm/deps.sh [--check]   (--check: only report, exit 1 if missing)
 # Exit 3: the packages cannot be had here (not root, apt cannot install them): the one
 # failure scripts/vmtest.sh lets a test skip for; any other is a fault of this script.
@@ -11,7 +12,7 @@ set -euo pipefail
 # nftables: the NAT in tests/vm/strongswan_more.sh; libldns3 .. libaudit1: what libreswan's
 # pluto links, and libnss3-tools its NSS database (libreswan itself conflicts with
 # strongSwan's packages: scripts/vm/fetch-libreswan.sh unpacks it privately)
-PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod dwarves gnuplot-nox strongswan-charon strongswan-swanctl
+PKGS=(qemu-system-x86 busybox-static xz-utils zstd kmod dwarves debootstrap gnuplot-nox strongswan-charon strongswan-swanctl
 	nftables libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 libunbound8 libcurl3-nss libldap-2.5-0
 	libnss3 libnspr4 libnss3-tools libcap-ng0 libaudit1)
 have_all() {

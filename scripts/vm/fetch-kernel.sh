@@ -8,7 +8,10 @@
 #   6.17            Debian 13's backports kernel (trixie-backports), through an apt state
 #                   of its own under the cache (the system's sources are not changed): the
 #                   mirror is the one the system's Debian entry names, the keys are
-#                   debian-archive-keyring's (which has trixie's)
+#                   debian-archive-keyring's
+#   7.3             the same suite's newer kernel, whose headers are still in its index
+#                   (the AEAD module's tests); from 7.x the image comes in parts
+#                   (linux-binary-V: vmlinuz, linux-modules-V, linux-base-V), all unpacked (which has trixie's)
 # Env: ESPX_VM_CACHE (default /var/cache/espx/vm), ESPX_VM_KPKG (a linux-image-*-amd64
 # package name, default: what the series' meta package depends on).
 # Exit 3: no such package to be had (apt knows none, the download fails, nothing cached):
@@ -28,15 +31,15 @@ cached() {
 
 case $SERIES in
 6.12) META=linux-image-6.12-amd64 ;;
-6.17)
-	META=""	# the backports meta package has moved on (7.x): the newest 6.17 by name
+6.17 | 7.3)
+	META=""	# the backports meta package moves on: the newest of the series by name
 	if ! apt_suite trixie-backports; then
 		c=$(cached) && { echo "$c"; exit 0; }
 		echo "fetch-kernel: trixie-backports cannot be read from the archive" >&2
 		exit 3
 	fi
 	;;
-*) echo "fetch-kernel: unknown kernel series '$SERIES' (6.12 or 6.17)" >&2; exit 2 ;;
+*) echo "fetch-kernel: unknown kernel series '$SERIES' (6.12, 6.17 or 7.3)" >&2; exit 2 ;;
 esac
 if [[ -z $PKG && -z $META ]]; then
 	PKG=$(apt-cache "${APT[@]}" pkgnames "linux-image-$SERIES." 2>/dev/null |
@@ -57,7 +60,12 @@ if [[ ! -f $DIR/.complete ]]; then
 	mkdir -p "$CACHE"
 	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
-	if ! (cd "$tmp" && apt-get "${APT[@]}" download -q "$PKG" >&2); then
+	# 7.x: the image package only depends on its parts
+	PARTS=()
+	for p in linux-binary-$V linux-modules-$V linux-base-$V; do
+		apt-cache "${APT[@]}" show "$p" >/dev/null 2>&1 && PARTS+=("$p")
+	done
+	if ! (cd "$tmp" && apt-get "${APT[@]}" download -q "$PKG" "${PARTS[@]}" >&2); then
 		if [[ -z ${ESPX_VM_KPKG:-} ]] && c=$(cached); then
 			echo "fetch-kernel: apt-get download $PKG failed; using cached $(basename "$c")" >&2
 			echo "$c"
@@ -68,10 +76,16 @@ if [[ ! -f $DIR/.complete ]]; then
 	fi
 	rm -rf "$DIR"
 	mkdir -p "$tmp/x"
-	dpkg-deb -x "$tmp"/"$PKG"_*.deb "$tmp/x"
+	for p in "$PKG" "${PARTS[@]}"; do
+		dpkg-deb -x "$tmp"/"$p"_*.deb "$tmp/x"
+	done
 	# Debian 13's packages are merged-/usr: modules under usr/lib/modules
 	if [[ ! -d $tmp/x/lib/modules && -d $tmp/x/usr/lib/modules ]]; then
 		mkdir -p "$tmp/x/lib" && mv "$tmp/x/usr/lib/modules" "$tmp/x/lib/modules"
+	fi
+	# 7.x keeps vmlinuz beside the modules
+	if [[ ! -f $tmp/x/boot/vmlinuz-$V && -f $tmp/x/lib/modules/$V/vmlinuz ]]; then
+		mkdir -p "$tmp/x/boot" && cp "$tmp/x/lib/modules/$V/vmlinuz" "$tmp/x/boot/vmlinuz-$V"
 	fi
 	# modules.dep etc. are made by depmod at install time; make them here
 	depmod -b "$tmp/x" "$V"

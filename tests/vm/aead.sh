@@ -25,6 +25,7 @@ KO=${1:?usage: aead.sh KO [SCENARIO...]}
 shift
 PARAMS=/sys/module/espx_aead/parameters
 NS=vmA
+P=${ESPX_VM_AEAD_PREFIX:-aead}	# result names start with it
 
 modprobe -a esp4 esp6 xfrm_user veth 2>/dev/null
 # the AES-NI implementations: espx_aead takes the best one present at load
@@ -37,18 +38,18 @@ cleanup() {
 trap cleanup EXIT
 
 if out=$(insmod "$KO" 2>&1); then
-	pass "aead-module-loads ($(cat $PARAMS/driver))"
+	pass "$P-module-loads ($(cat $PARAMS/driver))"
 else
-	fail "aead-module-loads" "insmod $KO: $out"
+	fail "$P-module-loads" "insmod $KO: $out"
 	exit 1
 fi
 out=$("$ESPX" -j check 2>&1 | $PY -c '
 import json, sys
 print([c["status"] + ": " + c["detail"] for c in json.load(sys.stdin) if "aead" in c["name"]])')
 if [[ $out == "['ok: available: $(cat $PARAMS/driver)']" ]]; then
-	pass "aead-espx-check-says-available"
+	pass "$P-espx-check-says-available"
 else
-	fail "aead-espx-check-says-available" "$out"
+	fail "$P-espx-check-says-available" "$out"
 fi
 
 # stat WORD: the module's count of WORD (seal, open, busy, bad_icv)
@@ -57,19 +58,19 @@ stat() { $PY -c 'import sys; w = open(sys.argv[1]).read().split(); print(w[w.ind
 
 # the vectors, through the backend; names prefixed aead-
 s0=$(stat seal) o0=$(stat open) b0=$(stat bad_icv)
-ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
+ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | sed -E "s/^(PASS|FAIL|SKIP) /\\1 $P-/"
 ((PIPESTATUS[0] == 0)) || _failed=1
 # each vector and length: seals and opens by the module, not by espx's GCM behind it
 # (18 RFC 4106 vectors, 2 hooks; 301 + 8 x 64 lengths), the flipped ICVs refused there
 s1=$(stat seal) o1=$(stat open) b1=$(stat bad_icv)
 if ((s1 - s0 >= 800 && o1 - o0 >= 800 && b1 - b0 >= 30)); then
-	pass "aead-vectors-done-by-the-module (seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)), busy $(stat busy))"
+	pass "$P-vectors-done-by-the-module (seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)), busy $(stat busy))"
 else
-	fail "aead-vectors-done-by-the-module" "module counts: seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)); busy $(stat busy)"
+	fail "$P-vectors-done-by-the-module" "module counts: seal +$((s1 - s0)), open +$((o1 - o0)), ICV refused +$((b1 - b0)); busy $(stat busy)"
 fi
 
 # the kernel's ESP against espx on the backend
-ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E 's/^(PASS|FAIL|SKIP) /\1 aead-/'
+ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E "s/^(PASS|FAIL|SKIP) /\\1 $P-/"
 ((PIPESTATUS[0] == 0)) || _failed=1
 
 # where the backend cannot take a packet (SIMD busy), espx's own GCM does, under the same
@@ -77,17 +78,17 @@ ESPX_VM_SA_EXTRA="backend aead" tests/vm/interop.sh "$@" 2>&1 | sed -E 's/^(PASS
 # scenario again, and the module must have refused some
 echo 3 >$PARAMS/busy_every
 u0=$(stat busy)
-ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | grep -E '^FAIL' | sed 's/^FAIL /FAIL aead-busy-/'
+ESPX_SA_BACKEND=aead $PY tests/test_crypto_vectors.py 2>&1 | grep -E '^FAIL' | sed "s/^FAIL /FAIL $P-busy-/"
 ok=$((PIPESTATUS[0] == 0))
 ESPX_VM_SA_EXTRA="backend aead" ESPX_VM_XFER_BYTES=262144 tests/vm/interop.sh v4-tunnel-aes128 2>&1 |
-	grep -E '^FAIL' | sed 's/^FAIL /FAIL aead-busy-/'
+	grep -E '^FAIL' | sed "s/^FAIL /FAIL $P-busy-/"
 ((PIPESTATUS[0] == 0)) || ok=0
 echo 0 >$PARAMS/busy_every
 u1=$(stat busy)
 if ((ok && u1 - u0 >= 300)); then
-	pass "aead-busy-falls-back-to-espx-gcm ($((u1 - u0)) calls refused; vectors and interop passed)"
+	pass "$P-busy-falls-back-to-espx-gcm ($((u1 - u0)) calls refused; vectors and interop passed)"
 else
-	fail "aead-busy-falls-back-to-espx-gcm" "calls refused: $((u1 - u0)); the vectors or interop failed (above)"
+	fail "$P-busy-falls-back-to-espx-gcm" "calls refused: $((u1 - u0)); the vectors or interop failed (above)"
 fi
 
 # bench ab's third run: C, espx on the backend, beside A (kernel XFRM) and B (espx's GCM);
@@ -112,10 +113,10 @@ print("; ".join(bad[:6]) if bad else f"{sum(r['wire_packets'] for r in runs)} pa
 sys.exit(1 if bad else 0)
 EOF2
 ); then
-	pass "aead-bench-ab-third-run ($err)"
+	pass "$P-bench-ab-third-run ($err)"
 	sed 's/^/# /' "$AB/ab.txt"
 else
-	fail "aead-bench-ab-third-run" "${err:-$(tail -n 3 <<<"$out" | tr '\n' ' ')}"
+	fail "$P-bench-ab-third-run" "${err:-$(tail -n 3 <<<"$out" | tr '\n' ' ')}"
 fi
 rm -rf "$AB"
 
@@ -133,31 +134,31 @@ if ip netns exec $NS "$ESPX" attach v0 >/dev/null &&
 import json, sys
 print(sum(1 for s in json.load(sys.stdin) if s.get("backend") == "aead"))')
 	if [[ $n == 2 && $(live) == $((base + 2)) ]]; then
-		pass "aead-one-context-per-sa"
+		pass "$P-one-context-per-sa"
 	else
-		fail "aead-one-context-per-sa" "$n SAs on backend aead (want 2, auto takes it too), contexts $base -> $(live)"
+		fail "$P-one-context-per-sa" "$n SAs on backend aead (want 2, auto takes it too), contexts $base -> $(live)"
 	fi
 	if out=$(rmmod espx_aead 2>&1); then
-		fail "aead-rmmod-refused-while-attached" "rmmod succeeded with espx attached"
+		fail "$P-rmmod-refused-while-attached" "rmmod succeeded with espx attached"
 		insmod "$KO"
 	else
-		pass "aead-rmmod-refused-while-attached"
+		pass "$P-rmmod-refused-while-attached"
 	fi
 	ip netns exec $NS "$ESPX" state del dst 10.0.0.2 proto esp spi 0x2001
-	[[ $(live) == $((base + 1)) ]] && pass "aead-delete-ends-context" ||
-		fail "aead-delete-ends-context" "contexts $base+2 -> $(live) after state del (want $((base + 1)))"
+	[[ $(live) == $((base + 1)) ]] && pass "$P-delete-ends-context" ||
+		fail "$P-delete-ends-context" "contexts $base+2 -> $(live) after state del (want $((base + 1)))"
 	ip netns exec $NS "$ESPX" unload >/dev/null
-	[[ $(live) == "$base" ]] && pass "aead-unload-ends-contexts" ||
-		fail "aead-unload-ends-contexts" "contexts $(live) after espx unload, want $base"
+	[[ $(live) == "$base" ]] && pass "$P-unload-ends-contexts" ||
+		fail "$P-unload-ends-contexts" "contexts $(live) after espx unload, want $base"
 else
-	fail "aead-one-context-per-sa" "espx attach or state add failed"
+	fail "$P-one-context-per-sa" "espx attach or state add failed"
 fi
 # the last programs go a little after their pins (the kernel frees them from a work queue)
 for _ in $(seq 50); do out=$(rmmod espx_aead 2>&1) && break; sleep 0.1; done
 if [[ ! -d /sys/module/espx_aead ]]; then
-	pass "aead-rmmod-after-unload"
+	pass "$P-rmmod-after-unload"
 else
-	fail "aead-rmmod-after-unload" "$out (refcnt $(cat /sys/module/espx_aead/refcnt))"
+	fail "$P-rmmod-after-unload" "$out (refcnt $(cat /sys/module/espx_aead/refcnt))"
 	exit 1
 fi
 
@@ -167,19 +168,19 @@ if ip netns exec $NS "$ESPX" attach v0 >/dev/null; then
 		aead "rfc4106(gcm(aes))" 0x$k1 128 backend aead 2>&1)
 	if (($? != 0)) && grep -q "espx_aead module is not loaded" <<<"$out" &&
 		! ip netns exec $NS "$ESPX" -j state list | grep -q 0x2003; then
-		pass "aead-required-without-module-refused"
+		pass "$P-required-without-module-refused"
 	else
-		fail "aead-required-without-module-refused" "$out"
+		fail "$P-required-without-module-refused" "$out"
 	fi
 	ip netns exec $NS "$ESPX" state add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x2004 \
 		aead "rfc4106(gcm(aes))" 0x$k1 128 >/dev/null 2>&1
 	b=$(ip netns exec $NS "$ESPX" -j state list | $PY -c '
 import json, sys
 print([s.get("backend") for s in json.load(sys.stdin)])')
-	[[ $b == "['bpf']" ]] && pass "aead-auto-without-module-is-bpf" ||
-		fail "aead-auto-without-module-is-bpf" "backends: $b"
+	[[ $b == "['bpf']" ]] && pass "$P-auto-without-module-is-bpf" ||
+		fail "$P-auto-without-module-is-bpf" "backends: $b"
 	ip netns exec $NS "$ESPX" unload >/dev/null
 else
-	fail "aead-required-without-module-refused" "espx attach failed"
+	fail "$P-required-without-module-refused" "espx attach failed"
 fi
 exit $_failed
