@@ -31,8 +31,8 @@ static __always_inline struct espx_sa_setup_req *sa_setup_req(void)
 }
 
 /* The AEAD backend's context for sa, as sa->backend asks: 0, or the error
- * that refuses the SA (ESPX_BACKEND_AEAD only; on AUTO the reason goes to
- * req->aead_err and the SA runs on espx's own GCM). */
+ * that refuses the SA (ESPX_BACKEND_AEAD only; on AUTO the SA runs on espx's
+ * own GCM). Why there is none goes to req->aead_err either way. */
 static __always_inline int sa_aead_init(struct espx_sa_setup_req *req, struct espx_sa *sa)
 {
 	s64 h;
@@ -48,10 +48,8 @@ static __always_inline int sa_aead_init(struct espx_sa_setup_req *req, struct es
 		sa->aead = h;
 		return 0;
 	}
-	if (sa->backend == ESPX_BACKEND_AEAD)
-		return (int)h;
 	req->aead_err = (int)h;
-	return 0;
+	return sa->backend == ESPX_BACKEND_AEAD ? (int)h : 0;
 }
 
 SEC("syscall")

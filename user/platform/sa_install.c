@@ -217,6 +217,9 @@ int espx_sa_install(const struct espx_sa_fds *fds, const struct espx_sa_key *key
 	if (err) {
 		if (err == -ENOPKG)
 			pr_warn("backend aead: the espx_aead module is not loaded, or was loaded after espx attached (load it, then espx unload and attach again; espx check says how)\n");
+		else if (aead_err && err == aead_err)
+			pr_warn("backend aead: espx_aead refused the SA's context: %s\n",
+				strerror(-err));
 		else if (err != -EIO && err != -ENOENT)
 			pr_warn("kernel refused crypto context %s: %s\n",
 				espx_aes_driver_algo(driver), strerror(-err));
