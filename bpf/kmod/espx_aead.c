@@ -165,7 +165,7 @@ static int crypt(u64 handle, u8 *buf, u32 buf__sz, u32 aad_len, u32 data_len, bo
 	struct scatterlist sg[SG_MAX];
 	struct espx_aead_ctx *c;
 	struct aead_request *req;
-	u32 total;
+	u32 total, every;
 	int err;
 
 	if (aad_len != 8 && aad_len != 12)
@@ -189,8 +189,9 @@ static int crypt(u64 handle, u8 *buf, u32 buf__sz, u32 aad_len, u32 data_len, bo
 	/* the per-CPU request: no softirq (and, off PREEMPT_RT, no other task)
 	 * can take it from under us on this CPU while bottom halves are off */
 	local_bh_disable();
+	every = READ_ONCE(busy_every);	/* once: root may set it to 0 meanwhile */
 	if ((internal && !crypto_simd_usable()) ||
-	    (READ_ONCE(busy_every) && this_cpu_inc_return(busy_tick) % READ_ONCE(busy_every) == 0)) {
+	    (every && this_cpu_inc_return(busy_tick) % every == 0)) {
 		this_cpu_inc(call_stats.busy);
 		local_bh_enable();
 		err = -EBUSY;
